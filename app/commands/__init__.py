@@ -1,0 +1,1 @@
+"""Sub-commands of `python -m app`; each exposes HELP, configure(parser) and run(args)."""

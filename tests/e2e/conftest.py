@@ -1,0 +1,145 @@
+"""Browser-test fixtures: a real server in a subprocess and Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def pytest_collection_modifyitems(items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+def chromium_executable() -> str:
+    """Debian's Chromium (or $CHROMIUM_PATH); never Playwright's own browser download."""
+    candidates = [os.environ.get("CHROMIUM_PATH"), shutil.which("chromium"),
+                  shutil.which("chromium-browser"), shutil.which("google-chrome")]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.fail("Chromium not found: run `make chromium` (Debian) or set CHROMIUM_PATH", pytrace=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(env_overrides: dict[str, str] | None = None, *, port: int | None = None):
+    """Start `python -m app serve` on a free loopback port; return (process, base_url)."""
+    port = port or free_port()
+    env = {**os.environ, **(env_overrides or {})}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # readiness poll, not a synchronising sleep
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{process.stdout.read()}")
+        try:
+            with urllib.request.urlopen(base_url + "/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return process, base_url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("server did not answer /healthz within 30 s")
+
+
+def stop_server(process) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    """Base URL of a real uvicorn serving the app for the whole browser session."""
+    process, base_url = start_server()
+    yield base_url
+    stop_server(process)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    chromium = playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+class PageWatch:
+    """What a page did that a student would notice went wrong: console errors, off-site requests."""
+
+    def __init__(self, page, base_url: str):
+        self.console_errors: list[str] = []
+        self.foreign_requests: list[str] = []
+        page.on("console", lambda msg: msg.type == "error" and self.console_errors.append(msg.text))
+        page.on("pageerror", lambda exc: self.console_errors.append(str(exc)))
+        page.on("request", lambda req: self._check(req.url, base_url))
+
+    def _check(self, url: str, base_url: str) -> None:
+        host = base_url.split("//", 1)[1]
+        if url.startswith(("data:", "blob:")):
+            return
+        if host not in url.split("//", 1)[-1].split("/", 1)[0]:
+            self.foreign_requests.append(url)
+
+
+def _new_page(browser, live_server, width: int, height: int):
+    context = browser.new_context(viewport={"width": width, "height": height}, base_url=live_server)
+    page = context.new_page()
+    page.watch = PageWatch(page, live_server)
+    return context, page
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A desktop-width page (1280 px) with `page.watch` collecting console errors."""
+    context, page = _new_page(browser, live_server, 1280, 900)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def phone_page(browser, live_server):
+    """A phone-width page (375 px)."""
+    context, page = _new_page(browser, live_server, 375, 812)
+    yield page
+    context.close()
