@@ -1,11 +1,49 @@
-"""`python -m app serve` (placeholder until its issue lands)."""
+"""`python -m app serve`: run the explainer's web server under uvicorn."""
 
-HELP = "serve (not implemented yet)"
+from __future__ import annotations
+
+import argparse
+
+HELP = "serve the explainer (FastAPI under uvicorn; settings from FF_* environment variables)"
 
 
-def configure(parser):
-    pass
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes (default: FF_WORKERS, else 1)")
 
 
-def run(args):
-    raise SystemExit("python -m app serve: not implemented yet")
+def uvicorn_options(settings, args) -> dict:
+    """uvicorn's own limits come from the same settings table as the app's."""
+    return {
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers or settings.workers,
+        "factory": True,
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        # The app refuses messages over max_message_bytes itself, with an error naming the
+        # problem and close 1009; uvicorn's cap is a backstop (4x) so a giant frame is never buffered.
+        "ws_max_size": settings.max_message_bytes * 4,
+        "ws_ping_interval": settings.ping_interval_s,
+        "ws_ping_timeout": settings.ping_interval_s,
+        "server_header": False,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+    from pydantic import ValidationError
+
+    from app.config import Settings
+
+    if args.workers is not None and args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    try:
+        settings = Settings()
+    except ValidationError as invalid:
+        raise ValueError(f"bad FF_* setting: {invalid.errors(include_url=False)[0]}") from None
+    # Each worker builds its own app with create_app(), reading the same environment.
+    uvicorn.run("app.web:create_app", **uvicorn_options(settings, args))
+    return 0

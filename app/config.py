@@ -1,0 +1,104 @@
+"""The one settings table: every limit and knob of the server, read from FF_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# templates/ and static/ live at the repository top level, next to the app package; an installed
+# wheel (or the Docker image) points FF_TEMPLATES_DIR / FF_STATIC_DIR elsewhere if it must.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+ENV_PREFIX = "FF_"
+
+
+class Settings(BaseSettings):
+    """Server settings. Each field's description is its README line (see settings_markdown)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    # -- sessions ----------------------------------------------------------------------------
+    sessions_total: int = Field(
+        1000, ge=1, description="Live race websockets the process accepts; more are closed with 1013.")
+    sessions_per_client: int = Field(
+        8, ge=1, description="Live race websockets per client address; more are closed with 1013.")
+    # -- inbound messages --------------------------------------------------------------------
+    max_message_bytes: int = Field(
+        4096, ge=64, description="Largest inbound websocket message (larger: close 1009) and API request body (larger: 413).")
+    messages_per_second: int = Field(
+        30, ge=1, description="Inbound messages allowed per second per connection; a flood closes with 1008.")
+    # -- timeouts ----------------------------------------------------------------------------
+    idle_timeout_s: float = Field(
+        900.0, gt=0, description="Seconds without an inbound message, race not running, before the server closes (1001).")
+    slow_reader_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds one send may wait on a client that stopped reading before it is dropped (1008).")
+    ping_interval_s: float = Field(
+        20.0, gt=0, description="Websocket keep-alive ping interval (uvicorn); a peer silent as long again is dropped.")
+    # -- streaming ---------------------------------------------------------------------------
+    frame_rate: float = Field(
+        20.0, gt=0, le=120, description="Frames per second streamed to each running race.")
+    steps_per_frame: int = Field(
+        4, ge=1, description="Engine steps per frame at normal speed (900 steps in about 11 s at 20 fps).")
+    max_steps_per_frame: int = Field(
+        50, ge=1, description="Largest `speed` (steps per frame) a client may ask for.")
+    cache_size: int = Field(
+        32, ge=1, description="Races whose frames the LRU cache keeps (each holds at most about 1 MB).")
+    engine_threads: int = Field(
+        2, ge=1, description="Worker threads for engine work (steps, grids, inference) beside the event loop.")
+    # -- HTTP API bounds ---------------------------------------------------------------------
+    goodness_max_actions: int = Field(
+        32, ge=1, description="Most actions one POST /api/goodness may replay.")
+    # -- security ----------------------------------------------------------------------------
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated origins (scheme://host[:port]) allowed to open /ws/race besides the server's own.")
+    allow_missing_origin: bool = Field(
+        True, description="Accept websockets without an Origin header (non-browser clients; browsers always send one).")
+    frame_ancestors: str = Field(
+        "'self'", description="CSP frame-ancestors: who may embed the pages in a frame.")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", description="Proxies whose X-Forwarded-For/-Proto uvicorn trusts (comma-separated, or *).")
+    # -- process -----------------------------------------------------------------------------
+    workers: int = Field(
+        1, ge=1, description="uvicorn worker processes (`python -m app serve --workers` overrides).")
+    templates_dir: Path = Field(
+        PROJECT_ROOT / "templates", description="Directory of the Jinja2 templates.")
+    static_dir: Path = Field(
+        PROJECT_ROOT / "static", description="Directory served at /static.")
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value):
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def frame_interval_s(self) -> float:
+        return 1.0 / self.frame_rate
+
+
+def _default_text(name: str, field) -> str:
+    default = field.get_default(call_default_factory=True)
+    if isinstance(default, Path):
+        try:
+            return "<repo>/" + str(default.relative_to(PROJECT_ROOT))
+        except ValueError:
+            return str(default)
+    if isinstance(default, list):
+        return ",".join(default) or "(empty)"
+    if isinstance(default, bool):
+        return str(default).lower()
+    return str(default)
+
+
+def settings_markdown() -> str:
+    """The README's settings table, generated from this module so the two cannot drift apart."""
+    lines = ["| Environment variable | Default | Meaning |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        default = _default_text(name, field).replace("|", "\\|")
+        lines.append(f"| `{ENV_PREFIX}{name.upper()}` | `{default}` | {field.description} |")
+    return "\n".join(lines)

@@ -1,0 +1,218 @@
+"""The race: a Forward-Forward net and a backprop MLP trained side by side on the same points."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from app.engine.backprop import BackpropMLP, cross_entropy
+from app.engine.datasets import DATASET_NAMES, EXTENT, NOISE_RANGE, race_data
+from app.engine.ff import SCHEDULES, FFNetwork, layer_loss
+from app.engine.optim import OPTIMIZER_NAMES, make_optimizer
+
+N_LABELS = 2  # class A (label 0) and class B (label 1)
+
+
+@dataclass(frozen=True)
+class RaceSettings:
+    """Everything that decides a race; validated on construction, so a bad value never trains."""
+
+    dataset: str = "disk-ring"
+    seed: int = 0
+    theta: float = 2.0
+    learning_rate: float = 0.03
+    steps: int = 900
+    hidden_sizes: tuple[int, ...] = (12, 12)
+    noise: float | None = None          # None: the data set's own default jitter
+    grid_size: int = 32
+    optimizer: str = "adam"
+    ff_schedule: str = "separate"
+
+    # name -> (min, max), inclusive. The one statement of the ranges; the web layer reads it.
+    BOUNDS: ClassVar[dict[str, tuple[Any, Any]]] = {
+        "seed": (0, 2**31 - 1),
+        "theta": (0.05, 50.0),
+        "learning_rate": (1e-4, 0.5),
+        "steps": (1, 5000),
+        "hidden_sizes": (1, 64),        # each layer's width
+        "noise": NOISE_RANGE,
+        "grid_size": (8, 128),
+    }
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "dataset": DATASET_NAMES,
+        "optimizer": OPTIMIZER_NAMES,
+        "ff_schedule": SCHEDULES,
+    }
+    MAX_HIDDEN_LAYERS: ClassVar[int] = 4
+
+    def __post_init__(self) -> None:
+        for name, choices in self.CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}")
+        for name in ("seed", "steps", "grid_size"):
+            self._check_int(name, getattr(self, name))
+        for name in ("theta", "learning_rate"):
+            self._check_number(name, getattr(self, name))
+        if self.noise is not None:
+            self._check_number("noise", self.noise)
+        sizes = self.hidden_sizes
+        if isinstance(sizes, (int, np.integer)) or not hasattr(sizes, "__len__"):
+            raise ValueError(f"hidden_sizes must be a list of 1 to {self.MAX_HIDDEN_LAYERS} layer widths")
+        if not 1 <= len(sizes) <= self.MAX_HIDDEN_LAYERS:
+            raise ValueError(f"hidden_sizes must have 1 to {self.MAX_HIDDEN_LAYERS} layers; got {len(sizes)}")
+        for width in sizes:
+            self._check_int("hidden_sizes", width)
+        object.__setattr__(self, "hidden_sizes", tuple(int(w) for w in sizes))
+
+    def _range_error(self, name: str, kind: str, value) -> ValueError:
+        lo, hi = self.BOUNDS[name]
+        return ValueError(f"{name} must be {kind} in [{lo}, {hi}]; got {value!r}")
+
+    def _check_int(self, name: str, value) -> None:
+        lo, hi = self.BOUNDS[name]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
+            raise self._range_error(name, "an integer", value)
+
+    def _check_number(self, name: str, value) -> None:
+        lo, hi = self.BOUNDS[name]
+        ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+        if not ok or not np.isfinite(value) or not lo <= value <= hi:
+            raise self._range_error(name, "a number", value)
+
+    @classmethod
+    def bounds(cls) -> dict[str, tuple[Any, Any, Any]]:
+        """{name: (min, max, default)} for every ranged setting (hidden_sizes: per layer)."""
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+        return {name: (lo, hi, defaults[name]) for name, (lo, hi) in cls.BOUNDS.items()}
+
+    def replace(self, **changes) -> "RaceSettings":
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["hidden_sizes"] = list(self.hidden_sizes)
+        return out
+
+
+@dataclass(frozen=True)
+class NetMetrics:
+    train_accuracy: float
+    test_accuracy: float
+    loss: float
+
+
+@dataclass(frozen=True)
+class RaceSnapshot:
+    step: int
+    ff: NetMetrics
+    backprop: NetMetrics
+    goodness_positive: list[float]     # per layer, mean goodness with the true label
+    goodness_negative: list[float]     # per layer, mean goodness with a wrong label
+    grid_ff: np.ndarray | None = None  # (G, G) P(class A), row 0 at y = ymax, column 0 at x = xmin
+    grid_backprop: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class PointInference:
+    x: float
+    y: float
+    ff_goodness: list[list[float]]     # [label][layer]
+    ff_totals: list[float]             # summed over layers, per label
+    ff_label: int
+    backprop_probabilities: list[float]
+    backprop_label: int
+
+
+def grid_points(extent: tuple[float, float, float, float], size: int) -> np.ndarray:
+    """Cell centres, row-major, row 0 at the top (y = ymax) and column 0 at the left (x = xmin)."""
+    xmin, xmax, ymin, ymax = extent
+    xs = xmin + (np.arange(size) + 0.5) * (xmax - xmin) / size
+    ys = ymax - (np.arange(size) + 0.5) * (ymax - ymin) / size
+    gx, gy = np.meshgrid(xs, ys)
+    return np.column_stack([gx.ravel(), gy.ravel()])
+
+
+class Race:
+    """Both networks, their data and their shared step counter."""
+
+    def __init__(self, settings: RaceSettings | None = None) -> None:
+        self.settings = s = settings or RaceSettings()
+        self.train, self.test = race_data(s.dataset, s.seed, noise=s.noise)
+        self.extent = EXTENT
+        # Independent streams from the seed: the nets' initial weights and FF's negative labels.
+        ff_init, bp_init, negatives = (np.random.default_rng(q) for q in np.random.SeedSequence(s.seed).spawn(3))
+        self.negative_rng = negatives
+        self.ff = FFNetwork(
+            s.hidden_sizes, N_LABELS, s.theta, make_optimizer(s.optimizer, s.learning_rate), ff_init,
+            schedule=s.ff_schedule,
+        )
+        self.backprop = BackpropMLP(
+            (2, *s.hidden_sizes, N_LABELS), make_optimizer(s.optimizer, s.learning_rate), bp_init
+        )
+        self.step_count = 0
+        self._grid = grid_points(self.extent, s.grid_size)
+
+    def step(self) -> None:
+        """One full-batch FF step and one full-batch backprop step."""
+        self.ff.train_step(self.train.x, self.train.y, self.negative_rng)
+        self.backprop.train_step(self.train.x, self.train.y)
+        self.step_count += 1
+
+    @property
+    def done(self) -> bool:
+        return self.step_count >= self.settings.steps
+
+    def train_accuracies(self) -> tuple[float, float]:
+        """(FF, backprop) accuracy on the training points with the current weights."""
+        x, y = self.train.x, self.train.y
+        return float(np.mean(self.ff.predict(x) == y)), float(np.mean(self.backprop.predict(x) == y))
+
+    def _ff_metrics(self) -> tuple[NetMetrics, list[float], list[float]]:
+        x, y = self.train.x, self.train.y
+        table = self.ff.goodness_table(x)                       # (n, labels, layers)
+        n = len(y)
+        true_mask = np.zeros(table.shape[:2], bool)
+        true_mask[np.arange(n), y] = True
+        positive = table[true_mask]                             # (n, layers)
+        negative = table[~true_mask].reshape(n, N_LABELS - 1, -1)
+        # The FF loss is what FF minimizes: each layer's logistic loss, positives and negatives.
+        loss = float(np.mean(layer_loss(positive, self.ff.theta, 1.0).sum(axis=1))
+                     + np.mean(layer_loss(negative, self.ff.theta, 0.0).sum(axis=2)))
+        train_acc = float(np.mean(np.argmax(self.ff.totals(table), axis=1) == y))
+        test_acc = float(np.mean(self.ff.predict(self.test.x) == self.test.y))
+        metrics = NetMetrics(train_acc, test_acc, loss)
+        return metrics, positive.mean(axis=0).tolist(), negative.mean(axis=(0, 1)).tolist()
+
+    def decision_grids(self) -> tuple[np.ndarray, np.ndarray]:
+        """P(class A) over the grid for each net: FF softmax of label totals, backprop its softmax."""
+        size = self.settings.grid_size
+        ff = self.ff.probability_of_label(self._grid, 0).reshape(size, size)
+        bp = self.backprop.probabilities(self._grid)[:, 0].reshape(size, size)
+        return ff, bp
+
+    def snapshot(self, grid: bool = True) -> RaceSnapshot:
+        ff_metrics, good_pos, good_neg = self._ff_metrics()
+        bp = self.backprop
+        bp_metrics = NetMetrics(
+            float(np.mean(bp.predict(self.train.x) == self.train.y)),
+            float(np.mean(bp.predict(self.test.x) == self.test.y)),
+            bp.loss(self.train.x, self.train.y),
+        )
+        grid_ff = grid_bp = None
+        if grid:
+            grid_ff, grid_bp = self.decision_grids()
+        return RaceSnapshot(self.step_count, ff_metrics, bp_metrics, good_pos, good_neg, grid_ff, grid_bp)
+
+    def infer(self, x: float, y: float) -> PointInference:
+        """Classify one point both ways: FF runs it once per candidate label and compares goodness."""
+        point = np.array([[float(x), float(y)]])
+        table = self.ff.goodness_table(point)[0]              # (labels, layers)
+        totals = self.ff.totals(table)
+        probabilities = self.backprop.probabilities(point)[0]
+        return PointInference(
+            float(x), float(y), table.tolist(), totals.tolist(), int(np.argmax(totals)),
+            probabilities.tolist(), int(np.argmax(probabilities)),
+        )

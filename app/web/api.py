@@ -1,0 +1,78 @@
+"""The JSON APIs the article's widgets call: step traces, the goodness-layer replay, the scorecard."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from app.engine.demos import GOODNESS_MAX_STEPS, GOODNESS_THETA_RANGE, goodness_layer_history, step_trace
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+class GoodnessAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    polarity: Literal["positive", "negative"]
+    steps: int = Field(ge=0, le=GOODNESS_MAX_STEPS)
+
+
+class GoodnessRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    theta: float = Field(2.0, ge=GOODNESS_THETA_RANGE[0], le=GOODNESS_THETA_RANGE[1])
+    actions: list[GoodnessAction] = Field(default_factory=list)
+
+
+async def in_worker(request: Request, function, *args):
+    return await asyncio.get_running_loop().run_in_executor(request.app.state.executor, function, *args)
+
+
+@router.get("/trace")
+async def trace(request: Request, algorithm: Literal["backprop", "forward-forward"] = Query(...)) -> dict:
+    # Deterministic (seed 0), so each algorithm's trace is recorded once per process.
+    traces: dict = request.app.state.traces
+    if algorithm not in traces:
+        traces[algorithm] = await in_worker(request, step_trace, algorithm)
+    return traces[algorithm]
+
+
+async def bounded_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 past `limit` bytes before it is all read."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"request body over {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"request body over {limit} bytes")
+    return bytes(body)
+
+
+@router.post("/goodness")
+async def goodness(request: Request) -> dict:
+    settings = request.app.state.settings
+    body = await bounded_body(request, settings.max_message_bytes)
+    try:
+        payload = GoodnessRequest.model_validate_json(body or b"{}")
+    except ValidationError as invalid:
+        raise HTTPException(422, invalid.errors(include_url=False, include_input=False, include_context=False))
+    if len(payload.actions) > settings.goodness_max_actions:
+        raise HTTPException(422, f"at most {settings.goodness_max_actions} actions")
+    total = sum(action.steps for action in payload.actions)
+    if total > GOODNESS_MAX_STEPS:
+        raise HTTPException(422, f"the actions' total steps must be at most {GOODNESS_MAX_STEPS}; got {total}")
+    actions = [(action.polarity, action.steps) for action in payload.actions]
+    try:
+        history = await in_worker(request, goodness_layer_history, payload.seed, payload.theta, actions)
+    except ValueError as invalid:
+        raise HTTPException(422, str(invalid))
+    return {"seed": payload.seed, "theta": payload.theta, "history": history}
+
+
+@router.get("/scorecard")
+async def scorecard(request: Request) -> dict:
+    return await request.app.state.scorecard.figures()

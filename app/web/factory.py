@@ -1,0 +1,55 @@
+"""The app factory: settings in, a FastAPI app out, with its own metrics, cache, threads and routers."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+import app as package
+from app.config import Settings
+from app.web import api, metrics, pages, race_socket
+from app.web.cache import RunCache
+from app.web.limits import SessionRegistry
+from app.web.metrics import Metrics
+from app.web.scorecard import Scorecard
+from app.web.security import SecurityHeadersMiddleware
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Everything the app needs hangs off app.state, never module globals, so tests can build
+    several apps with different settings in one process."""
+    settings = settings or Settings()
+    # Engine work (NumPy) runs here, beside the event loop; NumPy's small kernels hold the GIL
+    # for much of their time, so a pool the size of the cores is enough (see performance-server.md).
+    executor = ThreadPoolExecutor(settings.engine_threads, thread_name_prefix="engine")
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(
+        title="Forward-Forward, explained", version=package.__version__, lifespan=lifespan,
+        # The interactive API docs load scripts from a CDN, which the CSP (rightly) forbids.
+        docs_url=None, redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.executor = executor
+    app.state.metrics = Metrics()
+    app.state.cache = RunCache(settings.cache_size, executor)
+    app.state.sessions = SessionRegistry(settings.sessions_total, settings.sessions_per_client)
+    app.state.scorecard = Scorecard(executor)
+    app.state.traces = {}
+    app.state.templates = Jinja2Templates(directory=str(settings.templates_dir))
+
+    app.include_router(pages.router)
+    app.include_router(metrics.router)
+    app.include_router(api.router)
+    app.include_router(race_socket.router)
+    app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
+    app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
+    return app

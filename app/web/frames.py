@@ -1,0 +1,69 @@
+"""Turns engine snapshots into the pre-serialized JSON texts of `race` and `frame` messages."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+
+from app.engine.race import Race, RaceSnapshot
+
+# Shorter floats keep a frame under the 4 KB budget: 4 decimals is finer than any pixel or
+# percentage the page draws; coordinates of the data points need only 3.
+METRIC_DECIMALS = 4
+POINT_DECIMALS = 3
+
+
+def encode_grid(grid: np.ndarray) -> str:
+    """P(class A) in [0, 1] -> base64 of uint8 (P * 255, rounded), row-major, row 0 at the top."""
+    quantized = np.clip(np.rint(np.nan_to_num(grid, nan=0.5) * 255.0), 0, 255).astype(np.uint8)
+    return base64.b64encode(quantized.tobytes()).decode("ascii")
+
+
+def decode_grid(text: str, size: int) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype=np.uint8).reshape(size, size)
+
+
+def short(value: float, decimals: int = METRIC_DECIMALS) -> float:
+    value = float(value)
+    # Engine losses can overflow on absurd settings; JSON has no inf/NaN, so clamp to a number.
+    if not np.isfinite(value):
+        return 1e9 if value > 0 else (-1e9 if value < 0 else 0.0)
+    return round(value, decimals)
+
+
+def _metrics(net) -> dict:
+    return {"train_accuracy": short(net.train_accuracy), "test_accuracy": short(net.test_accuracy),
+            "loss": short(net.loss)}
+
+
+def frame_text(snapshot: RaceSnapshot, steps: int) -> str:
+    size = int(snapshot.grid_ff.shape[0])
+    message = {
+        "type": "frame",
+        "step": snapshot.step,
+        "steps": steps,
+        "ff": _metrics(snapshot.ff),
+        "backprop": _metrics(snapshot.backprop),
+        "goodness": {"positive": [short(g) for g in snapshot.goodness_positive],
+                     "negative": [short(g) for g in snapshot.goodness_negative]},
+        "grid": {"size": size, "ff": encode_grid(snapshot.grid_ff),
+                 "backprop": encode_grid(snapshot.grid_backprop)},
+    }
+    return json.dumps(message, separators=(",", ":"))
+
+
+def race_info(race: Race, speed: int) -> dict:
+    """The `race` message without its `settings.speed`, which is the session's, not the run's."""
+    s = race.settings
+    train = [[round(float(x), POINT_DECIMALS), round(float(y), POINT_DECIMALS), int(label)]
+             for (x, y), label in zip(race.train.x, race.train.y)]
+    return {
+        "type": "race",
+        "settings": {"dataset": s.dataset, "seed": s.seed, "theta": s.theta,
+                     "learning_rate": s.learning_rate, "steps": s.steps, "speed": speed},
+        "extent": [float(v) for v in race.extent],
+        "grid_size": s.grid_size,
+        "train": train,
+    }

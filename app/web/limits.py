@@ -1,0 +1,122 @@
+"""Per-process and per-connection limits: session caps, the inbound rate limit, the conflating outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+
+
+class SessionRegistry:
+    """Counts live race sessions in total and per client address (caps from the settings)."""
+
+    def __init__(self, total: int, per_client: int) -> None:
+        self.total = total
+        self.per_client = per_client
+        self._by_client: Counter[str] = Counter()
+        self._live = 0
+
+    @property
+    def live(self) -> int:
+        return self._live
+
+    def acquire(self, client: str) -> "Lease | None":
+        if self._live >= self.total or self._by_client[client] >= self.per_client:
+            return None
+        self._live += 1
+        self._by_client[client] += 1
+        return Lease(self, client)
+
+    def _release(self, client: str) -> None:
+        self._live -= 1
+        self._by_client[client] -= 1
+        if self._by_client[client] <= 0:
+            del self._by_client[client]  # the Counter must not grow with every address ever seen
+
+
+@dataclass
+class Lease:
+    registry: SessionRegistry
+    client: str
+    released: bool = False
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.registry._release(self.client)
+
+
+class RateLimiter:
+    """At most `limit` messages in any sliding one-second window; memory is `limit` timestamps."""
+
+    def __init__(self, limit: int, window_s: float = 1.0, clock=time.monotonic) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._clock = clock
+        self._times: deque[float] = deque(maxlen=limit)
+
+    def allow(self) -> bool:
+        now = self._clock()
+        if len(self._times) == self.limit and now - self._times[0] < self.window_s:
+            return False
+        self._times.append(now)
+        return True
+
+
+FRAME = "frame"
+MESSAGE = "message"
+
+
+class Outbox:
+    """The bounded queue between a session and its socket writer.
+
+    Frames conflate: a new frame replaces an unsent older one (a slow reader sees fewer frames, not
+    older ones, and memory does not grow). Other messages (race, state, inference, error) keep their
+    order; past `capacity` the oldest is dropped, which only a client that stopped reading and
+    keeps sending can cause, and the slow-reader timeout ends that client soon after.
+    """
+
+    def __init__(self, capacity: int = 32) -> None:
+        self.capacity = capacity
+        self._items: deque[tuple[str, str]] = deque()
+        self._ready = asyncio.Event()
+        self._closed = False
+        self.conflated = 0
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put_frame(self, text: str) -> None:
+        for index, (kind, _) in enumerate(self._items):
+            if kind == FRAME:
+                del self._items[index]
+                self.conflated += 1
+                break
+        self._put(FRAME, text)
+
+    def put(self, text: str) -> None:
+        self._put(MESSAGE, text)
+
+    def _put(self, kind: str, text: str) -> None:
+        if self._closed:
+            return
+        if len(self._items) >= self.capacity:
+            self._items.popleft()
+            self.dropped += 1
+        self._items.append((kind, text))
+        self._ready.set()
+
+    def close(self) -> None:
+        """No more items; get() returns None once the queue is empty."""
+        self._closed = True
+        self._ready.set()
+
+    async def get(self) -> tuple[str, str] | None:
+        while not self._items:
+            if self._closed:
+                return None
+            self._ready.clear()
+            await self._ready.wait()
+        return self._items.popleft()

@@ -1,0 +1,60 @@
+"""The /ws/race endpoint: origin check before the handshake, session caps, then a RaceSession."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, WebSocket
+
+from app.config import Settings
+from app.web.messages import ErrorCode, error_text
+from app.web.sessions import TRY_AGAIN_LATER, RaceSession
+
+router = APIRouter()
+
+
+def origin_allowed(websocket: WebSocket, settings: Settings) -> bool:
+    """The page's own origin (the Host it asked for) and the configured allow-list pass.
+
+    Either scheme is accepted for the own host: behind a TLS-terminating proxy that is not trusted
+    for X-Forwarded-Proto the socket looks like ws:// while the page is https://, and a page served
+    by this very host is ours whatever its scheme. A missing Origin means a non-browser client
+    (browsers always send it), which cross-site websocket hijacking cannot use."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return settings.allow_missing_origin
+    origin = origin.strip().rstrip("/").lower()
+    if origin in {allowed.lower() for allowed in settings.allowed_origins}:
+        return True
+    host = websocket.headers.get("host", "").strip().lower()
+    return bool(host) and origin in (f"http://{host}", f"https://{host}")
+
+
+async def deny(websocket: WebSocket) -> None:
+    # A close before accept is refused by the server with HTTP 403. (A denial response with a
+    # body would say more, but uvicorn's websockets-sansio logs each one as an ASGI error.)
+    await websocket.close(code=1008)
+
+
+@router.websocket("/ws/race")
+async def race_socket(websocket: WebSocket) -> None:
+    state = websocket.app.state
+    settings: Settings = state.settings
+    if not origin_allowed(websocket, settings):
+        state.metrics.refuse("origin")
+        await deny(websocket)
+        return
+    client = websocket.client.host if websocket.client else "unknown"
+    lease = state.sessions.acquire(client)
+    await websocket.accept()
+    if lease is None:
+        # Accept first: only an open socket can carry the 1013 code and an explanation.
+        state.metrics.refuse("at_capacity")
+        await websocket.send_text(error_text(ErrorCode.at_capacity, "The server is at capacity; try again soon."))
+        await websocket.close(TRY_AGAIN_LATER, "at capacity")
+        return
+    state.metrics.live_sessions.inc()
+    try:
+        session = RaceSession(websocket, settings, state.cache, state.metrics, state.executor)
+        await session.run()
+    finally:
+        lease.release()
+        state.metrics.live_sessions.dec()

@@ -1,0 +1,369 @@
+"""One race session: the playback of a run to one client, driven by that client's messages.
+
+Three tasks per connection, so that no one of them can stall the others:
+
+* the receiver reads, bounds and validates client messages and turns them into intents;
+* the player is the only task that moves the cursor: it plays frames at the frame rate, does
+  single steps and start/reset introductions, fetching frames from the shared RunRecord;
+* the writer drains the conflating Outbox into the socket, each send bounded by the slow-reader
+  timeout.
+
+Click inference runs as a fourth, short-lived task (at most one; newer clicks replace a pending
+one) on the session's private model, so a click never waits behind a frame and vice versa.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from app.config import Settings
+from app.engine.race import Race, RaceSettings
+from app.web.cache import RunCache, RunRecord
+from app.web.frames import short
+from app.web.limits import FRAME, Outbox, RateLimiter
+from app.web.messages import (
+    CLIENT_TYPES, ErrorCode, Infer, Pause, Reset, Resume, Speed, Start, Step, client_message_adapter, error_text,
+)
+from app.web.metrics import Metrics
+
+# Timeouts use asyncio.timeout(), never asyncio.wait_for(): on Python 3.11 wait_for can swallow a
+# cancellation that races with its inner await, which leaves a cancelled session running.
+
+log = logging.getLogger("app.web.race")
+
+# Close codes (RFC 6455 / IANA registry).
+GOING_AWAY = 1001
+POLICY_VIOLATION = 1008
+MESSAGE_TOO_BIG = 1009
+INTERNAL_ERROR = 1011
+TRY_AGAIN_LATER = 1013
+# Pending single steps a client may queue with `step` before the player catches up.
+MAX_PENDING_STEPS = 50
+
+
+@dataclass
+class Closing:
+    code: int
+    reason: str
+
+
+class RaceSession:
+    def __init__(self, websocket: WebSocket, settings: Settings, cache: RunCache, metrics: Metrics,
+                 executor) -> None:
+        self.ws = websocket
+        self.settings = settings
+        self.cache = cache
+        self.metrics = metrics
+        self.executor = executor
+        self.outbox = Outbox()
+        self.limiter = RateLimiter(settings.messages_per_second)
+        self.wake = asyncio.Event()
+        # Playback state; the receiver writes intents, the player moves `cursor`.
+        self.record: RunRecord | None = None
+        self.generation = 0
+        self.cursor = 0
+        self.running = False
+        self.speed = settings.steps_per_frame
+        self.pending_steps = 0
+        self.needs_intro = False
+        # Click inference: the latest unanswered point and the private model that answers it.
+        self.pending_point: tuple[float, float] | None = None
+        self.infer_task: asyncio.Task | None = None
+        self.model: Race | None = None
+        self.model_record: RunRecord | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        receiver = asyncio.create_task(self.receive_loop(), name="race-receiver")
+        player = asyncio.create_task(self.play_loop(), name="race-player")
+        writer = asyncio.create_task(self.write_loop(), name="race-writer")
+        tasks = {receiver, player, writer}
+        closing: Closing | None = None
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            # The server is shutting the connection down: stop everything and leave at once.
+            # (Awaiting the children here would absorb a second cancellation, which anyio's
+            # cancel scopes, as Starlette's TestClient uses, count against the host task.)
+            for task in (*tasks, self.infer_task):
+                if task is not None:
+                    task.cancel()
+            raise
+        if receiver in done:
+            closing = receiver.result()
+        elif writer in done:
+            if writer.exception() is None:
+                closing = Closing(POLICY_VIOLATION, "slow reader")
+        elif player in done:
+            log.error("race player failed", exc_info=player.exception())
+            self.outbox.put(error_text(ErrorCode.internal, "The race failed on the server; start again."))
+            closing = Closing(INTERNAL_ERROR, "internal error")
+        for task in (receiver, player, self.infer_task):
+            if task is not None:
+                task.cancel()
+        if closing is not None and not writer.done():
+            # Let the writer flush the error that explains the close, within the slow-reader bound.
+            self.outbox.close()
+            try:
+                async with asyncio.timeout(self.settings.slow_reader_timeout_s):
+                    await asyncio.shield(writer)
+            except Exception:  # timed out, or the peer vanished: the close below says the rest
+                pass
+        writer.cancel()
+        # No task is left behind: wait until every one of them has really finished.
+        await asyncio.gather(receiver, player, writer, *(t for t in [self.infer_task] if t),
+                             return_exceptions=True)
+        if closing is not None:
+            try:
+                async with asyncio.timeout(1.0):
+                    await self.ws.close(closing.code, closing.reason)
+            except Exception:  # the peer is gone or not reading: nothing more to say
+                pass
+
+    # -- the writer --------------------------------------------------------------------------
+
+    async def write_loop(self) -> None:
+        """Ends normally when the outbox is closed and empty; raises if the client vanished. A send
+        stuck past the slow-reader timeout ends it normally too (the session then closes 1008)."""
+        sent_conflated = 0
+        while True:
+            item = await self.outbox.get()
+            if item is None:
+                return
+            kind, text = item
+            try:
+                async with asyncio.timeout(self.settings.slow_reader_timeout_s):
+                    await self.ws.send_text(text)
+            except asyncio.TimeoutError:
+                self.metrics.refuse("slow_reader")
+                return
+            if kind == FRAME:
+                self.metrics.frames_sent.inc()
+            if self.outbox.conflated != sent_conflated:
+                self.metrics.frames_conflated.inc(self.outbox.conflated - sent_conflated)
+                sent_conflated = self.outbox.conflated
+
+    # -- the receiver ------------------------------------------------------------------------
+
+    def error(self, code: ErrorCode, message: str) -> None:
+        self.outbox.put(error_text(code, message))
+
+    def refuse(self, code: ErrorCode, message: str, close_code: int) -> Closing:
+        self.metrics.refuse(code.value)
+        self.error(code, message)
+        return Closing(close_code, code.value)
+
+    async def receive_loop(self) -> Closing | None:
+        """Returns None when the client disconnected, or how to close on a policy violation."""
+        limit = self.settings.max_message_bytes
+        while True:
+            try:
+                message = await asyncio.wait_for(self.ws.receive(), self.settings.idle_timeout_s)
+            except asyncio.TimeoutError:
+                if self.running or self.pending_steps:
+                    continue
+                return self.refuse(ErrorCode.idle, f"No message for {self.settings.idle_timeout_s:g} s; "
+                                   "closing. Reconnect to race again.", GOING_AWAY)
+            if message["type"] == "websocket.disconnect":
+                return None
+            data = message.get("text")
+            if data is None:
+                data = message.get("bytes") or b""
+            size = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
+            if size > limit:
+                return self.refuse(ErrorCode.too_big, f"Message of {size} bytes is over the {limit}-byte limit.",
+                                   MESSAGE_TOO_BIG)
+            if not self.limiter.allow():
+                return self.refuse(ErrorCode.rate_limited, f"More than {self.settings.messages_per_second} "
+                                   "messages per second.", POLICY_VIOLATION)
+            try:
+                self.handle(data)
+            except Exception:  # a bug must cost this message, never the session or the server
+                log.exception("race message handling failed")
+                self.error(ErrorCode.internal, "The server failed on this message.")
+
+    def handle(self, data: str | bytes) -> None:
+        try:
+            payload = json.loads(data)
+        except (ValueError, RecursionError):
+            self.error(ErrorCode.bad_json, "The message is not valid JSON.")
+            return
+        if not isinstance(payload, dict):
+            self.error(ErrorCode.bad_json, "The message must be a JSON object with a `type`.")
+            return
+        kind = payload.get("type")
+        if not isinstance(kind, str) or kind not in CLIENT_TYPES:
+            shown = repr(kind)[:40]
+            self.error(ErrorCode.unknown_type,
+                       f"Unknown message type {shown}; expected one of {', '.join(CLIENT_TYPES)}.")
+            return
+        try:
+            message = client_message_adapter.validate_python(payload)
+        except ValidationError as invalid:
+            code = ErrorCode.bad_settings if kind in ("start", "speed") else ErrorCode.bad_message
+            self.error(code, f"Bad `{kind}` message: {describe(invalid)}.")
+            return
+        self.dispatch(message)
+
+    def dispatch(self, message) -> None:
+        if isinstance(message, Start):
+            self.start(message)
+        elif isinstance(message, Speed):
+            if self.check_speed(message.steps_per_frame):
+                self.speed = message.steps_per_frame
+                self.send_state()
+        elif self.record is None:
+            self.error(ErrorCode.not_started, f"Send `start` before `{message.type}`.")
+        elif isinstance(message, Pause):
+            self.running = False
+            self.send_state()
+        elif isinstance(message, Resume):
+            self.running = self.cursor < self.record.steps
+            self.send_state()
+        elif isinstance(message, Step):
+            self.running = False
+            self.pending_steps = min(self.pending_steps + 1, MAX_PENDING_STEPS)
+        elif isinstance(message, Reset):
+            self.begin(self.record, running=False)
+        elif isinstance(message, Infer):
+            self.request_inference(message.x, message.y)
+        self.wake.set()
+
+    def check_speed(self, speed: int) -> bool:
+        top = self.settings.max_steps_per_frame
+        if not 1 <= speed <= top:
+            self.error(ErrorCode.bad_settings, f"speed must be an integer in [1, {top}]; got {speed}.")
+            return False
+        return True
+
+    def start(self, message: Start) -> None:
+        chosen = message.settings.model_dump(exclude_none=True)
+        speed = chosen.pop("speed", self.settings.steps_per_frame)
+        if not self.check_speed(speed):
+            return
+        try:
+            race_settings = RaceSettings(**chosen)
+        except (ValueError, TypeError) as invalid:
+            self.error(ErrorCode.bad_settings, f"Bad settings: {invalid}.")
+            return
+        self.speed = speed
+        self.begin(self.cache.record(race_settings), running=True)
+
+    def begin(self, record: RunRecord, *, running: bool) -> None:
+        self.record = record
+        self.generation += 1
+        self.cursor = 0
+        self.pending_steps = 0
+        self.running = running
+        self.needs_intro = True
+        self.wake.set()
+
+    def send_state(self) -> None:
+        record = self.record
+        steps = record.steps if record else 0
+        self.outbox.put(json.dumps({
+            "type": "state", "running": self.running, "step": self.cursor, "steps": steps,
+            "speed": self.speed, "done": bool(record) and self.cursor >= steps,
+        }, separators=(",", ":")))
+
+    # -- the player --------------------------------------------------------------------------
+
+    async def play_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self.settings.frame_interval_s
+        next_tick = loop.time()
+        while True:
+            if not (self.needs_intro or self.pending_steps or self.running):
+                self.wake.clear()
+                await self.wake.wait()
+                next_tick = loop.time()
+                continue
+            record, generation = self.record, self.generation
+            if self.needs_intro:
+                self.needs_intro = False
+                info = await record.info(self.speed)
+                text, hit = await record.frame(0)
+                if generation != self.generation:
+                    continue
+                self.count(hit)
+                self.outbox.put(info)
+                self.outbox.put_frame(text)
+                self.send_state()
+                next_tick = loop.time() + interval
+                continue
+            single = self.pending_steps > 0
+            if not single:
+                delay = next_tick - loop.time()
+                if delay > 0:
+                    # Sleep until the tick, but wake for a pause, step or reset meanwhile.
+                    self.wake.clear()
+                    try:
+                        async with asyncio.timeout(delay):
+                            await self.wake.wait()
+                    except asyncio.TimeoutError:
+                        pass
+                    continue
+                # Never build a backlog: a late tick is followed by a full interval, not a burst.
+                next_tick = max(next_tick + interval, loop.time())
+            target = min(self.cursor + (1 if single else self.speed), record.steps)
+            text, hit = await record.frame(target)
+            # A start/reset, or a pause that arrived while the frame was computed, wins: the
+            # `state` it sent names the step the client stays on.
+            if generation != self.generation or not (single or self.running):
+                continue
+            self.count(hit)
+            self.cursor = target
+            self.outbox.put_frame(text)
+            if single:
+                self.pending_steps -= 1
+            if self.cursor >= record.steps:
+                self.running = False
+                self.pending_steps = 0
+                self.send_state()
+            elif single and not self.pending_steps:
+                self.send_state()
+
+    def count(self, hit: bool) -> None:
+        (self.metrics.cache_hits if hit else self.metrics.cache_misses).inc()
+
+    # -- click inference ---------------------------------------------------------------------
+
+    def request_inference(self, x: float, y: float) -> None:
+        self.pending_point = (x, y)
+        if self.infer_task is None or self.infer_task.done():
+            self.infer_task = asyncio.create_task(self.infer_loop(), name="race-infer")
+
+    async def infer_loop(self) -> None:
+        while self.pending_point is not None:
+            (x, y), self.pending_point = self.pending_point, None
+            record, step = self.record, self.cursor
+            try:
+                own = self.model if self.model_record is record else None
+                model = await record.model_at(step, own)
+                self.model, self.model_record = model, record
+                result = await asyncio.get_running_loop().run_in_executor(self.executor, model.infer, x, y)
+            except Exception:
+                log.exception("click inference failed")
+                self.error(ErrorCode.internal, "Inference failed on the server.")
+                continue
+            self.outbox.put(json.dumps({
+                "type": "inference", "x": result.x, "y": result.y, "step": step,
+                "ff": {"goodness": [[short(g) for g in layer] for layer in result.ff_goodness],
+                       "totals": [short(t) for t in result.ff_totals], "label": result.ff_label},
+                "backprop": {"probabilities": [short(p) for p in result.backprop_probabilities],
+                             "label": result.backprop_label},
+            }, separators=(",", ":")))
+
+
+def describe(invalid: ValidationError) -> str:
+    """The first problem pydantic found, as a short phrase naming the field."""
+    first = invalid.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in first["loc"] if part not in CLIENT_TYPES) or "message"
+    return f"{where}: {first['msg']}"[:200]

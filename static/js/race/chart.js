@@ -1,0 +1,118 @@
+// The race's history as two small line charts: held-out accuracy and training loss, one line per
+// net. Forward-Forward is solid and backprop dashed, so the lines differ by more than colour.
+import { fitCanvas } from "../lib/canvas.js";
+
+const FONT = "12px system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', sans-serif";
+
+export class CurvesChart {
+  constructor(canvas, colors) {
+    this.canvas = canvas;
+    this.colors = colors;
+    this.history = [];   // [{step, ff: {...metrics}, backprop: {...metrics}}] in step order
+    this.steps = 900;
+    this.resize();
+  }
+
+  resize() {
+    const { context, width, height } = fitCanvas(this.canvas);
+    this.context = context;
+    this.width = width;
+    this.height = height;
+  }
+
+  reset(steps) {
+    this.history = [];
+    this.steps = steps;
+  }
+
+  add(frame) {
+    const last = this.history[this.history.length - 1];
+    // A frame for an earlier step means the race was rewound (reset): the old curve is void.
+    if (last && frame.step < last.step) this.history = [];
+    if (last && frame.step === last.step) this.history.pop();
+    this.history.push({ step: frame.step, ff: frame.ff, backprop: frame.backprop });
+    this.steps = frame.steps || this.steps;
+  }
+
+  draw() {
+    const ctx = this.context;
+    ctx.clearRect(0, 0, this.width, this.height);
+    // Side by side when there is room, stacked on a phone.
+    const stacked = this.height > this.width * 0.45; // the CSS makes the box tall on a phone
+    const gap = 16;
+    const panelW = stacked ? this.width : (this.width - gap) / 2;
+    const panelH = stacked ? (this.height - gap) / 2 : this.height;
+    const maxLoss = Math.max(1e-6, ...this.history.flatMap((h) => [h.ff.loss, h.backprop.loss]));
+    const yMax = niceCeiling(maxLoss);
+    // Chance is 50% on these two-class sets; only widen the axis if a net starts below it.
+    const minAccuracy = Math.min(0.5, ...this.history.flatMap((h) => [h.ff.test_accuracy, h.backprop.test_accuracy]));
+    this.panel({ x: 0, y: 0, w: panelW, h: panelH }, "held-out accuracy", "test_accuracy",
+      Math.floor(minAccuracy * 10) / 10, 1, (v) => `${Math.round(v * 100)}%`);
+    const second = stacked ? { x: 0, y: panelH + gap } : { x: panelW + gap, y: 0 };
+    this.panel({ ...second, w: panelW, h: panelH }, "loss", "loss", 0, yMax, (v) => formatLoss(v));
+  }
+
+  panel(box, title, key, lo, hi, format) {
+    const ctx = this.context;
+    const { colors } = this;
+    const left = box.x + 40;
+    const right = box.x + box.w - 8;
+    const top = box.y + 20;
+    const bottom = box.y + box.h - 20;
+    ctx.font = FONT;
+    ctx.fillStyle = colors.ink;
+    ctx.textBaseline = "alphabetic";
+    ctx.textAlign = "left";
+    ctx.fillText(title, left, box.y + 13);
+
+    ctx.strokeStyle = colors.rule;
+    ctx.lineWidth = 1;
+    ctx.fillStyle = colors.inkSoft;
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    for (const fraction of [0, 0.5, 1]) {
+      const value = lo + fraction * (hi - lo);
+      const y = Math.round(bottom - fraction * (bottom - top)) + 0.5;
+      ctx.beginPath();
+      ctx.moveTo(left, y);
+      ctx.lineTo(right, y);
+      ctx.stroke();
+      ctx.fillText(format(value), left - 4, y);
+    }
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    ctx.fillText("0", left, bottom + 4);
+    ctx.fillText(`${this.steps} steps`, Math.max(left + 40, right - 28), bottom + 4);
+
+    const xOf = (step) => left + (step / this.steps) * (right - left);
+    const yOf = (v) => bottom - ((Math.min(hi, Math.max(lo, v)) - lo) / (hi - lo)) * (bottom - top);
+    for (const [net, color, dash] of [["backprop", colors.backprop, [6, 4]], ["ff", colors.ff, []]]) {
+      if (this.history.length === 0) break;
+      ctx.beginPath();
+      this.history.forEach((h, i) => {
+        const x = xOf(h.step);
+        const y = yOf(h[net][key]);
+        if (i === 0) ctx.moveTo(x, y);
+        else ctx.lineTo(x, y);
+      });
+      ctx.setLineDash(dash);
+      ctx.lineWidth = 2.2;
+      ctx.strokeStyle = color;
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
+  }
+}
+
+function niceCeiling(value) {
+  const magnitude = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 2.5, 5, 10]) {
+    if (value <= step * magnitude) return step * magnitude;
+  }
+  return 10 * magnitude;
+}
+
+function formatLoss(value) {
+  if (value === 0) return "0";
+  return value >= 1 ? value.toFixed(1) : value.toFixed(2);
+}

@@ -1,0 +1,224 @@
+// The normalization drag: the reader moves a 2-unit activity vector y; the widget shows its
+// goodness, the ray through it, the unit vector h the next layer receives, and that next layer's
+// response. The response is computed here (a round trip per frame would stutter) with the
+// engine's weights, rendered into the page; a browser test holds this formula to the engine's.
+import { cssVar, fitCanvas } from "../lib/canvas.js";
+import { fixed } from "../article/format.js";
+import { arrow, diamond, dot } from "../article/shapes.js";
+
+const EXTENT = 2.5;        // the plane shows y1, y2 in [-EXTENT, EXTENT]
+const KEY_STEP = 0.1;
+const KEY_STEP_BIG = 0.5;
+const RAY_FACTOR = 1.25;   // one press of + or "Longer" stretches y by this much along its ray
+
+/** h = y / (||y|| + epsilon): the engine's normalization (app/engine/ff.py). */
+export function normalize(y, epsilon) {
+  const length = Math.sqrt(y.reduce((sum, value) => sum + value * value, 0));
+  return y.map((value) => value / (length + epsilon));
+}
+
+/** The next layer's response max(0, W h + b), as app.engine.demos.next_layer_response. */
+export function nextLayerResponse(layer, y) {
+  const h = normalize(y, layer.epsilon);
+  return layer.weights.map((row, j) => Math.max(0, row.reduce((sum, w, i) => sum + w * h[i], 0) + layer.bias[j]));
+}
+
+export function goodness(y) {
+  return y.reduce((sum, value) => sum + value * value, 0);
+}
+
+export function mount(root) {
+  const layer = JSON.parse(root.dataset.nextLayer || "{}");
+  if (!Array.isArray(layer.weights)) throw new Error("normalization widget: the page has no next-layer weights");
+  const plane = root.querySelector(".normalization-plane");
+  const responseCanvas = root.querySelector(".next-layer");
+  const description = root.querySelector("#normalization-description");
+  const readout = (name) => root.querySelector(`.readout-${name}`);
+  const palette = {
+    ink: cssVar("--ink"), inkSoft: cssVar("--ink-soft"), inkFaint: cssVar("--ink-faint"), grid: cssVar("--grid"),
+    vector: cssVar("--class-a"), seen: cssVar("--update"), bar: cssVar("--ff"),
+  };
+
+  let y = [1.2, 0.8];
+  let frame = 0;
+  let dragging = false;
+  let planeBox = null;
+
+  function clampAlongRay(vector) {
+    // Shrink the whole vector (never one coordinate) so its direction survives the clamp.
+    const largest = Math.max(Math.abs(vector[0]), Math.abs(vector[1]));
+    return largest > EXTENT ? vector.map((value) => (value * EXTENT) / largest) : vector;
+  }
+
+  function setVector(vector, { announce = true } = {}) {
+    y = clampAlongRay(vector);
+    if (announce) describe();
+    if (!frame) frame = requestAnimationFrame(draw);
+  }
+
+  function toPlane(clientX, clientY) {
+    const rect = plane.getBoundingClientRect();
+    const scale = rect.width / (2 * EXTENT);
+    return [(clientX - rect.left) / scale - EXTENT, EXTENT - (clientY - rect.top) / scale];
+  }
+
+  function describe() {
+    const h = normalize(y, layer.epsilon);
+    const response = nextLayerResponse(layer, y);
+    description.textContent = `y = (${fixed(y[0], 2)}, ${fixed(y[1], 2)}), goodness ${fixed(goodness(y), 2)}. `
+      + `The next layer sees h = (${fixed(h[0], 3)}, ${fixed(h[1], 3)}) and responds `
+      + `${response.map((value) => fixed(value, 3)).join(", ")}.`;
+    plane.setAttribute("aria-label", `Activity vector plane. ${description.textContent} `
+      + "Arrow keys move the vector; plus and minus slide it along its ray.");
+  }
+
+  function draw() {
+    frame = 0;
+    const h = normalize(y, layer.epsilon);
+    const response = nextLayerResponse(layer, y);
+    const g = goodness(y);
+    readout("vector").textContent = `(${fixed(y[0], 2)}, ${fixed(y[1], 2)})`;
+    readout("goodness").textContent = fixed(g, 2);
+    readout("normalized").textContent = `(${fixed(h[0], 3)}, ${fixed(h[1], 3)})`;
+    Object.assign(root.dataset, {
+      y: JSON.stringify(y), goodness: String(g), normalized: JSON.stringify(h), response: JSON.stringify(response),
+    });
+    drawPlane(h);
+    drawResponse(response);
+  }
+
+  function drawPlane(h) {
+    if (!planeBox) planeBox = fitCanvas(plane);
+    const { context, width } = planeBox;
+    const scale = width / (2 * EXTENT);
+    const px = (value) => (value + EXTENT) * scale;
+    const py = (value) => (EXTENT - value) * scale;
+    context.clearRect(0, 0, width, width);
+    context.lineWidth = 1;
+    context.strokeStyle = palette.grid;
+    for (let v = -2; v <= 2; v += 1) {
+      context.beginPath();
+      context.moveTo(px(v), 0); context.lineTo(px(v), width);
+      context.moveTo(0, py(v)); context.lineTo(width, py(v));
+      context.stroke();
+    }
+    context.strokeStyle = palette.inkFaint;
+    context.beginPath();
+    context.moveTo(px(0), 0); context.lineTo(px(0), width);
+    context.moveTo(0, py(0)); context.lineTo(width, py(0));
+    context.stroke();
+    context.font = "12px system-ui, sans-serif";
+    context.fillStyle = palette.inkSoft;
+    context.fillText("y₁", width - 18, py(0) - 6);
+    context.fillText("y₂", px(0) + 6, 14);
+
+    // Same goodness lies on a circle through y: dotted, to contrast with the unit circle.
+    const length = Math.hypot(y[0], y[1]);
+    context.setLineDash([1, 4]);
+    context.beginPath();
+    context.arc(px(0), py(0), length * scale, 0, 2 * Math.PI);
+    context.stroke();
+    context.setLineDash([]);
+    context.strokeStyle = palette.ink;
+    context.lineWidth = 1.5;
+    context.beginPath();
+    context.arc(px(0), py(0), scale, 0, 2 * Math.PI);
+    context.stroke();
+    context.fillStyle = palette.inkSoft;
+    // Labelled in the lower-left, away from the default vector in the upper-right.
+    context.textAlign = "right";
+    context.fillText("unit circle", px(-0.72) - 4, py(-0.72) + 14);
+    context.textAlign = "left";
+
+    if (length > 1e-9) {
+      // The dashed ray: every point on it normalizes to the same h.
+      const reach = EXTENT * 1.5;
+      context.strokeStyle = palette.inkSoft;
+      context.setLineDash([7, 5]);
+      context.beginPath();
+      context.moveTo(px(0), py(0));
+      context.lineTo(px(h[0] * reach), py(h[1] * reach));
+      context.stroke();
+      context.setLineDash([]);
+    }
+    arrow(context, px(0), py(0), px(y[0]), py(y[1]), palette.vector, { width: 3, head: 10 });
+    dot(context, px(y[0]), py(y[1]), dragging ? 9 : 7, palette.vector, palette.ink);
+    diamond(context, px(h[0]), py(h[1]), 8, palette.ink, palette.seen);
+    context.fillStyle = palette.ink;
+    context.font = "bold 13px system-ui, sans-serif";
+    context.fillText("y", px(y[0]) + 10, py(y[1]) - 10);
+    context.fillText("h", px(h[0]) - 20, py(h[1]) - 6);
+  }
+
+  function drawResponse(response) {
+    const { context, width, height } = fitCanvas(responseCanvas);
+    context.clearRect(0, 0, width, height);
+    const scale = Math.max(1.5, ...response);
+    const slot = width / response.length;
+    const bottom = height - 18;
+    context.font = "12px system-ui, sans-serif";
+    context.textAlign = "center";
+    response.forEach((value, j) => {
+      const barHeight = ((bottom - 14) * value) / scale;
+      context.fillStyle = palette.bar;
+      context.fillRect(j * slot + slot * 0.2, bottom - barHeight, slot * 0.6, barHeight);
+      context.fillStyle = palette.ink;
+      context.fillText(fixed(value, 3), j * slot + slot / 2, Math.max(11, bottom - barHeight - 4));
+      context.fillStyle = palette.inkSoft;
+      context.fillText(`unit ${j + 1}`, j * slot + slot / 2, height - 4);
+    });
+    context.strokeStyle = palette.ink;
+    context.beginPath();
+    context.moveTo(0, bottom + 0.5);
+    context.lineTo(width, bottom + 0.5);
+    context.stroke();
+  }
+
+  const alongRay = (factor) => setVector(y.map((value) => value * factor));
+
+  plane.addEventListener("pointerdown", (event) => {
+    dragging = true;
+    plane.setPointerCapture(event.pointerId);
+    setVector(toPlane(event.clientX, event.clientY), { announce: false });
+  });
+  plane.addEventListener("pointermove", (event) => {
+    if (dragging) setVector(toPlane(event.clientX, event.clientY), { announce: false });
+  });
+  const endDrag = () => {
+    if (!dragging) return;
+    dragging = false;
+    describe();  // announce where the vector came to rest, not every frame of the drag
+    if (!frame) frame = requestAnimationFrame(draw);
+  };
+  plane.addEventListener("pointerup", endDrag);
+  plane.addEventListener("pointercancel", endDrag);
+  plane.addEventListener("keydown", (event) => {
+    const step = event.shiftKey ? KEY_STEP_BIG : KEY_STEP;
+    const moves = { ArrowRight: [step, 0], ArrowLeft: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
+    if (moves[event.key]) setVector([y[0] + moves[event.key][0], y[1] + moves[event.key][1]]);
+    else if (event.key === "+" || event.key === "=") alongRay(RAY_FACTOR);
+    else if (event.key === "-" || event.key === "_") alongRay(1 / RAY_FACTOR);
+    else if (event.key === "Home") setVector([1.2, 0.8]);
+    else return;
+    event.preventDefault();
+  });
+  root.querySelector('[data-action="longer"]').addEventListener("click", () => alongRay(RAY_FACTOR));
+  root.querySelector('[data-action="shorter"]').addEventListener("click", () => alongRay(1 / RAY_FACTOR));
+
+  new ResizeObserver(() => {
+    planeBox = null;
+    if (!frame) frame = requestAnimationFrame(draw);
+  }).observe(root);
+  setVector(y);
+  root.dataset.loaded = "true";
+
+  return {
+    pause() {
+      if (frame) cancelAnimationFrame(frame);
+      frame = 0;
+    },
+    resume() {
+      if (!frame) frame = requestAnimationFrame(draw);
+    },
+  };
+}

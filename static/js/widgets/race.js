@@ -1,0 +1,180 @@
+// The live race widget: wires the session (protocol) to the views (fields, curves, readouts,
+// words) and draws at most once per animation frame, and only when something new arrived.
+import { CurvesChart } from "../race/chart.js";
+import { Controls } from "../race/controls.js";
+import {
+  Milestones, canvasLabel, chartLabel, inferenceSentence, metricsText,
+} from "../race/describe.js";
+import { FieldView, palette } from "../race/field.js";
+import { attachPointer } from "../race/pointer.js";
+import { renderBackprop, renderForwardForward, renderPrompt } from "../race/readout.js";
+import { RaceSession } from "../race/session.js";
+
+const CONNECTION_TEXT = {
+  connecting: "Connecting to the training server…",
+  open: "",
+  reconnected: "Reconnected.",
+};
+
+export function mount(root) {
+  const ref = (name) => root.querySelector(`[data-ref="${name}"]`);
+  const ffCanvas = ref("ff-canvas");
+  const bpCanvas = ref("bp-canvas");
+  const fields = { ff: new FieldView(ffCanvas), backprop: new FieldView(bpCanvas) };
+  const chart = new CurvesChart(ref("chart"), palette());
+  const text = {
+    step: ref("step"), ffMetrics: ref("ff-metrics"), bpMetrics: ref("bp-metrics"),
+    status: ref("status"), milestones: ref("milestones"), formError: ref("form-error"),
+  };
+  const readouts = { ff: ref("ff-readout"), backprop: ref("bp-readout") };
+  const milestones = new Milestones(announce);
+
+  let settingsInfo = null;   // the `race` message's settings
+  let frame = null;          // the newest frame, drawn at the next animation frame
+  let inference = null;
+  let visible = true;
+  let drawRequested = false;
+  let connected = false;
+  let session = null;        // created last: its socket reports status straight away
+
+  function announce(sentence) {
+    // Re-setting identical text is not re-announced by screen readers; a trailing space is.
+    text.milestones.textContent = text.milestones.textContent === sentence ? `${sentence} ` : sentence;
+  }
+
+  function requestDraw() {
+    if (drawRequested || !visible) return;
+    drawRequested = true;
+    requestAnimationFrame(draw);
+  }
+
+  function draw() {
+    drawRequested = false;
+    fields.ff.draw();
+    fields.backprop.draw();
+    chart.draw();
+    // The canvases' text alternatives change with what they show, once per drawn frame.
+    ffCanvas.setAttribute("aria-label", canvasLabel("ff", frame, settingsInfo, inference));
+    bpCanvas.setAttribute("aria-label", canvasLabel("backprop", frame, settingsInfo, inference));
+    ref("chart").setAttribute("aria-label", chartLabel(frame));
+    // Where the plot sits, in CSS pixels, so tests (and curious readers) can aim at a data point.
+    const { left, top, side } = fields.ff.plotBox();
+    ffCanvas.dataset.plot = [left, top, side].map((v) => v.toFixed(1)).join(",");
+  }
+
+  const view = {
+    race(info) {
+      settingsInfo = info.settings;
+      controls.write(info.settings);
+      controls.setApplied(info.settings);
+      for (const view of Object.values(fields)) view.setRace({ extent: info.extent, points: info.train });
+      ffCanvas.dataset.extent = info.extent.join(",");
+      chart.reset(info.settings.steps);
+      frame = null;
+      inference = null;
+      text.step.textContent = `step 0 / ${info.settings.steps}`;
+      text.ffMetrics.textContent = metricsText(null);
+      text.bpMetrics.textContent = metricsText(null);
+      renderPrompt(readouts.ff, "Click or tap this picture (or use the arrow keys and Enter) to classify a point.");
+      readouts.backprop.replaceChildren();
+      requestDraw();
+    },
+    frame(next) {
+      frame = next;
+      fields.ff.setGrid(next.grid.size, next.grid.ff);
+      fields.backprop.setGrid(next.grid.size, next.grid.backprop);
+      chart.add(next);
+      milestones.frame(next);
+      text.step.textContent = `step ${next.step} / ${next.steps}`;
+      text.ffMetrics.textContent = metricsText(next.ff);
+      text.bpMetrics.textContent = metricsText(next.backprop);
+      root.dataset.step = String(next.step);
+      requestDraw();
+    },
+    state(phase) {
+      controls.setState(phase, { online: connected });
+    },
+    started(settings, fromStep) {
+      if (fromStep === 0) milestones.started(settings);
+      else announce(`Race resumed at step ${fromStep}.`);
+    },
+    inference(result, { auto }) {
+      inference = result;
+      fields.ff.marker = { x: result.x, y: result.y, label: result.ff.label };
+      fields.backprop.marker = { x: result.x, y: result.y, label: result.backprop.label };
+      renderForwardForward(readouts.ff, result);
+      renderBackprop(readouts.backprop, result);
+      if (!auto) announce(inferenceSentence(result));
+      requestDraw();
+    },
+    error(error) {
+      if (error.code === "bad_settings" || error.code === "bad_message") {
+        text.formError.textContent = error.message;
+        text.formError.hidden = false;
+      } else {
+        text.status.textContent = error.message;
+      }
+    },
+    connection(status) {
+      connected = status.state === "open" || status.state === "reconnected";
+      root.dataset.connection = status.state;
+      if (status.state === "reconnecting") {
+        const wait = status.delay ? ` in ${(status.delay / 1000).toFixed(1)} s` : "";
+        text.status.textContent = status.delay === undefined
+          ? `Connection lost, reconnecting… (attempt ${status.attempt + 1})`
+          : `Connection lost, reconnecting${wait}… (attempt ${status.attempt})`;
+      } else if (status.state in CONNECTION_TEXT) {
+        text.status.textContent = CONNECTION_TEXT[status.state];
+      }
+      controls.setState(session ? session.phase : "idle", { online: connected });
+    },
+    restored(step) {
+      text.status.textContent = `Reconnected: your race is back at step ${step}.`;
+    },
+  };
+
+  const controls = new Controls(root, {
+    train: (settings) => session.train(settings, controls.changed()),
+    pause: () => session.pause(),
+    step: (settings) => session.step(settings, controls.changed()),
+    reset: (settings) => session.reset(settings, controls.changed()),
+    speed: (stepsPerFrame) => session.setSpeed(stepsPerFrame),
+  });
+  session = new RaceSession(view, {
+    initialSettings: controls.read() ?? {},
+    maxSpeed: Number(root.querySelector('[name="speed"]').max) || 50,
+  });
+
+  const choose = (x, y) => {
+    if (!session.infer(x, y)) return;
+    // Show where the reader pointed straight away; the readout follows when the server answers.
+    fields.ff.marker = { x, y };
+    fields.backprop.marker = { x, y };
+    requestDraw();
+  };
+  attachPointer(ffCanvas, fields.ff, { choose, redraw: requestDraw, keyboard: true });
+  attachPointer(bpCanvas, fields.backprop, { choose, redraw: requestDraw });
+
+  const resizeObserver = new ResizeObserver(() => {
+    fields.ff.resize();
+    fields.backprop.resize();
+    chart.resize();
+    if (visible) draw(); // synchronously: a resized canvas is blank until redrawn
+  });
+  for (const canvas of [ffCanvas, bpCanvas, ref("chart")]) resizeObserver.observe(canvas);
+
+  // Hooks for the browser tests and for trying the recovery path from the console.
+  root.raceDebug = { dropConnection: () => session.dropConnection() };
+
+  return {
+    pause() {
+      visible = false;
+      session.leaveViewport();
+    },
+    resume() {
+      visible = true;
+      session.enterViewport();
+      requestDraw();
+    },
+  };
+}

@@ -1,0 +1,226 @@
+"""The race widget as a student uses it: train, read the accuracies, click a point, use only the
+keyboard, lose the connection and get it back, on a desktop and on a phone."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+RACE = "[data-widget=race]"
+# Generous: the race is ~11 s at normal speed; CI machines can be several times slower.
+RACE_TIMEOUT_MS = 90_000
+PERCENT = re.compile(r"held-out (\d+(?:\.\d+)?)%")
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def open_race(page: Page):
+    """Open the article, bring the race into view and wait until it shows the untrained nets."""
+    page.goto("/")
+    race = page.locator(RACE)
+    race.scroll_into_view_if_needed()
+    expect(race).to_have_attribute("data-ready", "true")
+    expect(race).to_have_attribute("data-step", "0")  # the preview frame arrived over the socket
+    steps = race.get_attribute("data-steps")
+    expect(race.locator("[data-ref=step]")).to_have_text(f"step 0 / {steps}")
+    return race
+
+
+def set_top_speed(race) -> None:
+    """Most tests are about what happens after training; the speed slider gets them there fast."""
+    speed = race.get_by_label("Speed")
+    speed.fill(speed.get_attribute("max"))
+
+
+def train_to_the_end(race, timeout: float = RACE_TIMEOUT_MS) -> str:
+    steps = race.get_attribute("data-steps")
+    race.get_by_role("button", name="Train").click()
+    expect(race.locator("[data-ref=step]")).to_have_text(f"step {steps} / {steps}", timeout=timeout)
+    return steps
+
+
+def held_out(race, net: str) -> float:
+    text = race.locator(f"[data-ref={net}-metrics]").inner_text()
+    match = PERCENT.search(text)
+    assert match, f"no held-out accuracy in {text!r}"
+    return float(match.group(1))
+
+
+def number(locator) -> float:
+    return float(NUMBER.search(locator.inner_text()).group())
+
+
+def data_point_position(race, x: float, y: float) -> dict:
+    """Where data point (x, y) is on the FF canvas, from the extent the server sent."""
+    canvas = race.locator("[data-ref=ff-canvas]")
+    xmin, xmax, ymin, ymax = (float(v) for v in canvas.get_attribute("data-extent").split(","))
+    left, top, side = (float(v) for v in canvas.get_attribute("data-plot").split(","))
+    return {"x": left + (x - xmin) / (xmax - xmin) * side, "y": top + (ymax - y) / (ymax - ymin) * side}
+
+
+def expect_inference(race, step: str) -> None:
+    readout = race.locator("[data-ref=ff-readout]")
+    expect(readout).to_contain_text(f"at step {step}")
+
+
+def test_train_runs_the_race_to_the_end_with_both_nets_above_95_percent(page):
+    race = open_race(page)
+    steps = train_to_the_end(race)  # at the article's default speed, as a student would
+    assert held_out(race, "ff") >= 95.0
+    assert held_out(race, "bp") >= 95.0
+    expect(race.locator("[data-ref=milestones]")).to_contain_text(f"Race finished at step {steps}")
+    expect(race.locator("[data-ref=ff-canvas]")).to_have_attribute(
+        "aria-label", re.compile(rf"step {steps} of {steps}: \d+\.\d% held-out accuracy"))
+    expect(race.get_by_role("button", name="Pause")).to_have_attribute("aria-disabled", "true")
+    assert page.watch.console_errors == []
+
+
+def test_a_click_inside_the_disk_is_class_a_with_more_goodness_for_label_a(page):
+    race = open_race(page)
+    set_top_speed(race)
+    steps = train_to_the_end(race)
+    race.locator("[data-ref=ff-canvas]").click(position=data_point_position(race, 0.0, 0.0))
+
+    expect_inference(race, steps)
+    expect(race.locator("[data-ref=ff-decision]")).to_have_text("class A")
+    total_a = number(race.locator("[data-ref=total-a]"))
+    total_b = number(race.locator("[data-ref=total-b]"))
+    assert total_a > total_b
+    # One goodness row per layer plus the sum, each with a bar for label A and for label B.
+    rows = race.locator("[data-ref=ff-readout] tbody tr")
+    assert rows.count() >= 2
+    assert race.locator("[data-ref=ff-readout] .race-bar").count() == 2 * rows.count()
+
+    expect(race.locator("[data-ref=bp-decision]")).to_have_text("class A")
+    probability_a = number(race.locator("[data-ref=prob-a]"))
+    probability_b = number(race.locator("[data-ref=prob-b]"))
+    assert probability_a > probability_b
+    assert probability_a + probability_b == pytest.approx(1.0, abs=0.02)
+    assert page.watch.console_errors == []
+
+
+def test_a_click_on_the_ring_is_class_b(page):
+    race = open_race(page)
+    set_top_speed(race)
+    train_to_the_end(race)
+    canvas = race.locator("[data-ref=ff-canvas]")
+    xmin, xmax, _, _ = (float(v) for v in canvas.get_attribute("data-extent").split(","))
+    # Far along the x axis, well outside the inner disk: the ring's side of the boundary.
+    canvas.click(position=data_point_position(race, xmin + 0.08 * (xmax - xmin), 0.0))
+    expect(race.locator("[data-ref=ff-decision]")).to_have_text("class B")
+    assert number(race.locator("[data-ref=total-b]")) > number(race.locator("[data-ref=total-a]"))
+
+
+def test_keyboard_only_train_then_choose_a_point_with_arrows_and_enter(page):
+    page.goto("/")
+    race = page.locator(RACE)
+    train = race.get_by_role("button", name="Train")
+    canvas = race.locator("[data-ref=ff-canvas]")
+
+    def tab_to(target, key: str = "Tab", limit: int = 300) -> None:
+        for _ in range(limit):
+            if target.evaluate("element => element === document.activeElement"):
+                return
+            page.keyboard.press(key)
+        pytest.fail(f"{key} never reached {target}")
+
+    tab_to(race.get_by_label("Speed"))  # the slider's End key is the keyboard's top speed
+    page.keyboard.press("End")
+    expect(race).to_have_attribute("data-step", "0")
+    tab_to(train, "Shift+Tab")  # back through the settings to the buttons
+    steps = race.get_attribute("data-steps")
+    page.keyboard.press("Enter")
+    expect(race.locator("[data-ref=step]")).to_have_text(f"step {steps} / {steps}", timeout=RACE_TIMEOUT_MS)
+
+    tab_to(canvas)
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Enter")
+    expect_inference(race, steps)
+    # Three steps right and one up from the centre: x > 0 and y > 0 in the readout's point.
+    point = re.search(r"Point \((-?[\d.]+), (-?[\d.]+)\)", race.locator("[data-ref=ff-readout]").inner_text())
+    assert point and float(point.group(1)) > 0 and float(point.group(2)) > 0
+    expect(race.locator("[data-ref=ff-decision]")).to_have_text(re.compile(r"class [AB]"))
+    expect(canvas).to_be_focused()
+    expect(canvas).to_have_attribute("aria-label", re.compile(r"Marked point .* is classified class [AB]"))
+    expect(race.locator("[data-ref=milestones]")).to_contain_text("Forward-Forward says class")
+
+
+def test_a_new_setting_then_train_starts_a_new_race_with_it(page):
+    race = open_race(page)
+    set_top_speed(race)
+    race.get_by_label("Dataset").select_option("xor")
+    expect(race.locator("[data-ref=settings-hint]")).to_contain_text("press Train")
+    train_to_the_end(race)
+    expect(race.locator("[data-ref=ff-canvas]")).to_have_attribute("aria-label", re.compile(r"on xor, step"))
+    expect(race.locator("[data-ref=settings-hint]")).to_have_text("")
+
+
+def test_an_out_of_range_setting_is_explained_and_not_sent(page):
+    race = open_race(page)
+    seed = race.get_by_label("Seed")
+    seed.fill("-5")
+    race.get_by_role("button", name="Train").click()
+    expect(race.locator("[data-ref=form-error]")).to_contain_text("Seed must be a whole number from 0")
+    expect(seed).to_have_attribute("aria-invalid", "true")
+    expect(race.locator("[data-ref=step]")).to_have_text(re.compile(r"step 0 / "))
+
+
+def drop_connection(page: Page) -> None:
+    page.evaluate(f"document.querySelector('{RACE}').raceDebug.dropConnection()")
+
+
+def test_a_dropped_connection_is_announced_and_the_finished_race_comes_back(page):
+    race = open_race(page)
+    set_top_speed(race)
+    steps = train_to_the_end(race)
+    status = race.locator("[data-ref=status]")
+
+    drop_connection(page)
+    expect(status).to_contain_text("Connection lost, reconnecting")
+    expect(status).to_have_text(f"Reconnected: your race is back at step {steps}.", timeout=30_000)
+    expect(race.locator("[data-ref=step]")).to_have_text(f"step {steps} / {steps}")
+
+    # The server rebuilt the trained nets, so inference answers for the finished race again.
+    race.locator("[data-ref=ff-canvas]").click(position=data_point_position(race, 0.0, 0.0))
+    expect_inference(race, steps)
+    expect(race.locator("[data-ref=ff-decision]")).to_have_text("class A")
+    assert page.watch.console_errors == []
+
+
+def test_a_dropped_connection_keeps_a_paused_race_at_its_step(page):
+    race = open_race(page)
+    step_button = race.get_by_role("button", name="Step")
+    for expected in ("1", "2", "3"):
+        step_button.click()
+        expect(race).to_have_attribute("data-step", expected)
+
+    drop_connection(page)
+    expect(race.locator("[data-ref=status]")).to_contain_text("reconnecting")
+    expect(race.locator("[data-ref=status]")).to_have_text("Reconnected: your race is back at step 3.",
+                                                           timeout=30_000)
+    expect(race.locator("[data-ref=step]")).to_have_text(re.compile(r"step 3 / "))
+    # Still paused there: one more Step moves to 4, not a running race.
+    step_button.click()
+    expect(race).to_have_attribute("data-step", "4")
+    expect(race.get_by_role("button", name="Pause")).to_have_attribute("aria-disabled", "true")
+
+
+@pytest.mark.parametrize("fixture, width", [("page", 1280), ("phone_page", 375)])
+def test_screenshot_of_the_trained_race_with_an_inference(request, artifacts, fixture, width):
+    page = request.getfixturevalue(fixture)
+    race = open_race(page)
+    set_top_speed(race)
+    train_to_the_end(race)
+    race.locator("[data-ref=ff-canvas]").click(position=data_point_position(race, 0.0, 0.0))
+    expect(race.locator("[data-ref=ff-decision]")).to_have_text("class A")
+    ff_box = race.locator("[data-ref=ff-canvas]").bounding_box()
+    bp_box = race.locator("[data-ref=bp-canvas]").bounding_box()
+    if width >= 1000:
+        assert ff_box["y"] == pytest.approx(bp_box["y"], abs=1)     # side by side
+    else:
+        assert bp_box["y"] >= ff_box["y"] + ff_box["height"]        # stacked
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
+    race.screenshot(path=str(artifacts / f"race-{width}.png"))

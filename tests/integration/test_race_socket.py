@@ -1,0 +1,282 @@
+"""/ws/race through Starlette's TestClient: the race a student runs, its controls, inference, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
+from app.web.frames import decode_grid
+from app.web.messages import server_message_adapter
+from tests.integration.conftest import finished, is_type, receive, receive_until
+
+SHORT = {"steps": 24, "speed": 4}
+
+
+def start(ws, **settings) -> tuple[dict, dict, dict]:
+    ws.send_json({"type": "start", "settings": settings})
+    race, frame, state = receive(ws), receive(ws), receive(ws)
+    assert (race["type"], frame["type"], state["type"]) == ("race", "frame", "state")
+    return race, frame, state
+
+
+def run_to_end(ws) -> list[dict]:
+    done, seen = receive_until(ws, finished)
+    return [m for m in seen if m["type"] == "frame"]
+
+
+def test_start_streams_valid_frames_to_the_last_step(client):
+    with client.websocket_connect("/ws/race") as ws:
+        race, first, state = start(ws, **SHORT)
+        assert race["settings"]["steps"] == 24 and race["grid_size"] == 32
+        assert len(race["train"]) == 300 and {p[2] for p in race["train"]} == {0, 1}
+        assert first["step"] == 0 and state["running"] is True
+        frames = run_to_end(ws)
+    steps = [f["step"] for f in frames]
+    assert steps == list(range(4, 25, 4))
+    for frame in [first, *frames]:
+        server_message_adapter.validate_python(frame)
+        grid = decode_grid(frame["grid"]["ff"], frame["grid"]["size"])
+        assert grid.shape == (32, 32)
+        assert len(frame["goodness"]["positive"]) == 2
+
+
+def test_every_frame_fits_the_4kb_budget_on_every_dataset(client):
+    from app.engine.datasets import DATASET_NAMES
+
+    with client.websocket_connect("/ws/race") as ws:
+        for dataset in DATASET_NAMES:
+            ws.send_json({"type": "start", "settings": {"dataset": dataset, "steps": 40, "speed": 8}})
+            texts = []
+            for _ in range(2000):
+                text = ws.receive_text()
+                message = json.loads(text)
+                if message["type"] == "frame":
+                    texts.append(text)
+                if finished(message):
+                    break
+            assert texts and max(len(t.encode()) for t in texts) <= 4096, dataset
+
+
+def test_the_default_race_reaches_95_percent_for_both_nets(make_client):
+    client = make_client(frame_rate=120)
+    with client.websocket_connect("/ws/race") as ws:
+        start(ws, speed=50)
+        last = run_to_end(ws)[-1]
+    assert last["step"] == 900
+    for net in ("ff", "backprop"):
+        assert last[net]["test_accuracy"] >= 0.95, last[net]
+
+
+def test_pause_resume_step_reset_and_speed(client):
+    with client.websocket_connect("/ws/race") as ws:
+        start(ws, steps=200, speed=2)
+        ws.send_json({"type": "pause"})
+        paused, _ = receive_until(ws, lambda m: m["type"] == "state" and not m["running"])
+        at = paused["step"]
+        ws.send_json({"type": "step"})
+        frame, _ = receive_until(ws, is_type("frame"))
+        assert frame["step"] == at + 1
+        state, _ = receive_until(ws, is_type("state"))
+        assert state == {"type": "state", "running": False, "step": at + 1, "steps": 200, "speed": 2,
+                         "done": False}
+        ws.send_json({"type": "speed", "steps_per_frame": 10})
+        assert receive_until(ws, is_type("state"))[0]["speed"] == 10
+        ws.send_json({"type": "resume"})
+        frame, _ = receive_until(ws, lambda m: m["type"] == "frame" and m["step"] > at + 1)
+        assert (frame["step"] - (at + 1)) % 10 == 0
+        ws.send_json({"type": "reset"})
+        race, _ = receive_until(ws, is_type("race"))
+        frame, state = receive(ws), receive(ws)
+        assert frame["step"] == 0 and state["running"] is False and state["step"] == 0
+        ws.send_json({"type": "resume"})
+        assert run_to_end(ws)[-1]["step"] == 200
+
+
+def test_step_while_paused_walks_one_engine_step_at_a_time(client):
+    with client.websocket_connect("/ws/race") as ws:
+        start(ws, steps=30)
+        ws.send_json({"type": "pause"})
+        state, _ = receive_until(ws, lambda m: m["type"] == "state" and not m["running"])
+        for expected in range(state["step"] + 1, state["step"] + 4):
+            ws.send_json({"type": "step"})
+            frame, _ = receive_until(ws, is_type("frame"))
+            assert frame["step"] == expected
+
+
+def test_identical_settings_give_identical_frames_from_the_cache(client):
+    def frames_of_one_run():
+        with client.websocket_connect("/ws/race") as ws:
+            _, first, _ = start(ws, seed=7, **SHORT)
+            return [first, *run_to_end(ws)]
+
+    first_run = frames_of_one_run()
+    metrics_before = client.get("/metrics").text
+    second_run = frames_of_one_run()
+    assert first_run == second_run
+    hits = [line for line in client.get("/metrics").text.splitlines() if line.startswith("ff_cache_hits_total")]
+    assert float(hits[0].split()[-1]) >= len(second_run)
+    assert "ff_cache_misses_total" in metrics_before
+
+
+def test_a_step_between_cached_frames_is_the_same_as_a_fresh_run(client):
+    """A frame the shared producer skipped (another speed) is replayed from a checkpoint, exactly."""
+    with client.websocket_connect("/ws/race") as ws:
+        start(ws, seed=3, steps=60, speed=20)
+        run_to_end(ws)
+        ws.send_json({"type": "reset"})
+        receive_until(ws, lambda m: m["type"] == "state")
+        for _ in range(27):
+            ws.send_json({"type": "step"})
+        frame, _ = receive_until(ws, lambda m: m["type"] == "frame" and m["step"] == 27)
+    fresh = client.app.state.cache  # a new app would also do; compare with a direct engine run
+    from app.engine.race import Race, RaceSettings
+    from app.web.frames import frame_text
+
+    race = Race(RaceSettings(seed=3, steps=60))
+    for _ in range(27):
+        race.step()
+    assert json.loads(frame_text(race.snapshot(grid=True), 60)) == frame
+    assert fresh is not None
+
+
+def test_click_inference_during_and_after_training(client):
+    with client.websocket_connect("/ws/race") as ws:
+        start(ws, **SHORT)
+        ws.send_json({"type": "infer", "x": 0.0, "y": 0.0})
+        during, _ = receive_until(ws, is_type("inference"))
+        assert 0 <= during["step"] <= 24
+        receive_until(ws, finished)
+        ws.send_json({"type": "infer", "x": 0.05, "y": -0.02})
+        after, _ = receive_until(ws, is_type("inference"))
+    server_message_adapter.validate_python(after)
+    assert after["step"] == 24
+    assert after["ff"]["label"] == int(np.argmax(after["ff"]["totals"]))
+    assert len(after["ff"]["goodness"]) == 2 and len(after["ff"]["goodness"][0]) == 2
+    assert sum(after["backprop"]["probabilities"]) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_inference_matches_the_engine_at_the_sessions_step(client):
+    from app.engine.race import Race, RaceSettings
+
+    with client.websocket_connect("/ws/race") as ws:
+        start(ws, seed=5, steps=37, speed=5)
+        receive_until(ws, finished)
+        ws.send_json({"type": "infer", "x": 0.9, "y": 0.1})
+        answer, _ = receive_until(ws, is_type("inference"))
+    race = Race(RaceSettings(seed=5, steps=37))
+    for _ in range(37):
+        race.step()
+    expected = race.infer(0.9, 0.1)
+    assert answer["ff"]["totals"] == pytest.approx(expected.ff_totals, abs=1e-3)
+    assert answer["backprop"]["label"] == expected.backprop_label
+
+
+@pytest.mark.parametrize("raw, code, names", [
+    ("{not json", "bad_json", "JSON"),
+    ("[1, 2]", "bad_json", "object"),
+    ('{"type": "fly"}', "unknown_type", "fly"),
+    ('{"no_type": 1}', "unknown_type", "None"),
+    ('{"type": "start", "settings": {"theta": 99}}', "bad_settings", "theta"),
+    ('{"type": "start", "settings": {"dataset": "mnist"}}', "bad_settings", "dataset"),
+    ('{"type": "start", "settings": {"learning-rate": 0.1}}', "bad_settings", "learning-rate"),
+    ('{"type": "start", "settings": {"seed": "zero"}}', "bad_settings", "seed"),
+    ('{"type": "speed", "steps_per_frame": 0}', "bad_settings", "speed"),
+    ('{"type": "infer", "x": "left", "y": 0}', "bad_message", "x"),
+    ('{"type": "infer", "x": 1e400, "y": 0}', "bad_message", "x"),
+    ('{"type": "pause"}', "not_started", "start"),
+])
+def test_bad_input_gets_an_error_naming_the_problem_and_the_socket_stays_open(client, raw, code, names):
+    with client.websocket_connect("/ws/race") as ws:
+        ws.send_text(raw)
+        error = receive(ws)
+        assert error["type"] == "error" and error["code"] == code
+        assert names in error["message"]
+        start(ws, **SHORT)  # still open and usable
+
+
+def test_oversized_message_gets_an_error_then_close_1009(client):
+    with client.websocket_connect("/ws/race") as ws:
+        ws.send_text(json.dumps({"type": "start", "pad": "x" * 5000}))
+        error = receive(ws)
+        assert error["code"] == "too_big" and "4096" in error["message"]
+        with pytest.raises(WebSocketDisconnect) as closed:
+            receive(ws)
+    assert closed.value.code == 1009
+
+
+def test_a_flood_gets_an_error_then_close_1008(make_client):
+    client = make_client(messages_per_second=5)
+    with client.websocket_connect("/ws/race") as ws:
+        for _ in range(6):
+            ws.send_json({"type": "speed", "steps_per_frame": 3})
+        error, _ = receive_until(ws, is_type("error"))
+        assert error["code"] == "rate_limited"
+        with pytest.raises(WebSocketDisconnect) as closed:
+            receive_until(ws, lambda m: False)
+    assert closed.value.code == 1008
+    assert 'ff_refusals_total{reason="rate_limited"} 1.0' in client.get("/metrics").text
+
+
+def test_sessions_over_the_per_client_cap_close_1013(make_client):
+    client = make_client(sessions_per_client=1)
+    with client.websocket_connect("/ws/race") as first:
+        with client.websocket_connect("/ws/race") as second:
+            error = receive(second)
+            assert error["code"] == "at_capacity"
+            with pytest.raises(WebSocketDisconnect) as closed:
+                receive(second)
+        assert closed.value.code == 1013
+        start(first, **SHORT)  # the first session is untouched
+    with client.websocket_connect("/ws/race") as again:  # the slot was released
+        start(again, **SHORT)
+
+
+def test_sessions_over_the_total_cap_close_1013(make_client):
+    client = make_client(sessions_total=2, sessions_per_client=5)
+    with client.websocket_connect("/ws/race"), client.websocket_connect("/ws/race"):
+        with client.websocket_connect("/ws/race") as third:
+            assert receive(third)["code"] == "at_capacity"
+            with pytest.raises(WebSocketDisconnect) as closed:
+                receive(third)
+    assert closed.value.code == 1013
+    assert "ff_live_sessions 0.0" in client.get("/metrics").text
+
+
+@pytest.mark.parametrize("origin, allowed", [
+    ("http://testserver", True),
+    ("https://testserver", True),
+    ("https://explainer.example", True),
+    ("https://evil.example", False),
+    ("http://testserver.evil.example", False),
+    ("null", False),
+])
+def test_origin_is_checked_before_accept(make_client, origin, allowed):
+    client = make_client(allowed_origins="https://explainer.example")
+    if allowed:
+        with client.websocket_connect("/ws/race", headers={"origin": origin}) as ws:
+            start(ws, **SHORT)
+    else:
+        with pytest.raises(WebSocketDisconnect):
+            with client.websocket_connect("/ws/race", headers={"origin": origin}):
+                pass
+        assert 'ff_refusals_total{reason="origin"} 1.0' in client.get("/metrics").text
+
+
+def test_missing_origin_can_be_refused(make_client):
+    client = make_client(allow_missing_origin=False)
+    with pytest.raises(WebSocketDisconnect):
+        with client.websocket_connect("/ws/race"):
+            pass
+
+
+def test_one_session_errors_never_touch_another(client):
+    with client.websocket_connect("/ws/race") as good, client.websocket_connect("/ws/race") as bad:
+        start(good, **SHORT)
+        bad.send_text("{")
+        assert receive(bad)["code"] == "bad_json"
+        bad.send_text("x" * 9000)
+        assert receive(bad)["code"] == "too_big"
+        assert len(run_to_end(good)) == 6
