@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [json.dumps(digit, separators=(",", ":")) for digit in document.pop("digits")]
     head = json.dumps(document, indent=1)[:-2]
     args.output.write_text(head + ',\n "digits": [\n' + ",\n".join(lines) + "\n ]\n}\n")
-    print(f"wrote {len(lines)} digits to {args.output.relative_to(ROOT)}")
+    print(f"wrote {len(lines)} digits to {args.output}")
     return 0
 
 

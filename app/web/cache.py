@@ -44,8 +44,9 @@ def fork(race: Race) -> Race:
 
 
 class RunRecord:
-    def __init__(self, settings: RaceSettings, executor: Executor) -> None:
+    def __init__(self, settings: RaceSettings, executor: Executor, max_frames: int = 1000) -> None:
         self.settings = settings
+        self.max_frames = max_frames
         self.steps = settings.steps
         self._executor = executor
         self._lock = asyncio.Lock()
@@ -127,7 +128,8 @@ class RunRecord:
                     text = await self._run(self._advance, step)
                 else:
                     text = await self._run(self._replay, step)
-                self._frames[step] = text
+                if len(self._frames) < self.max_frames:  # memory per run stays bounded
+                    self._frames[step] = text
             return text
 
     async def model_at(self, step: int, own: Race | None) -> Race:
@@ -153,8 +155,9 @@ class RunCache:
     """A bounded LRU of RunRecords keyed by settings + NumPy version + app version. An evicted
     record lives on for as long as a session still holds it; it is just no longer shared."""
 
-    def __init__(self, size: int, executor: Executor) -> None:
+    def __init__(self, size: int, executor: Executor, frames_per_run: int = 1000) -> None:
         self.size = size
+        self.frames_per_run = frames_per_run
         self._executor = executor
         self._records: OrderedDict[tuple, RunRecord] = OrderedDict()
 
@@ -165,7 +168,7 @@ class RunCache:
         key = run_key(settings)
         record = self._records.get(key)
         if record is None:
-            record = RunRecord(settings, self._executor)
+            record = RunRecord(settings, self._executor, self.frames_per_run)
             self._records[key] = record
             while len(self._records) > self.size:
                 self._records.popitem(last=False)

@@ -90,8 +90,6 @@ class RaceSession:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             # The server is shutting the connection down: stop everything and leave at once.
-            # (Awaiting the children here would absorb a second cancellation, which anyio's
-            # cancel scopes, as Starlette's TestClient uses, count against the host task.)
             for task in (*tasks, self.infer_task):
                 if task is not None:
                     task.cancel()
@@ -117,9 +115,10 @@ class RaceSession:
             except Exception:  # timed out, or the peer vanished: the close below says the rest
                 pass
         writer.cancel()
-        # No task is left behind: wait until every one of them has really finished.
-        await asyncio.gather(receiver, player, writer, *(t for t in [self.infer_task] if t),
-                             return_exceptions=True)
+        # No task is left behind: wait until every one of them has really finished. asyncio.wait,
+        # not gather: a cancelled gather stays pending until its children end, so anyio's cancel
+        # scopes (Starlette's TestClient) would cancel the host twice and then not recognise it.
+        await asyncio.wait([t for t in (receiver, player, writer, self.infer_task) if t is not None])
         if closing is not None:
             try:
                 async with asyncio.timeout(1.0):
@@ -165,7 +164,8 @@ class RaceSession:
         limit = self.settings.max_message_bytes
         while True:
             try:
-                message = await asyncio.wait_for(self.ws.receive(), self.settings.idle_timeout_s)
+                async with asyncio.timeout(self.settings.idle_timeout_s):
+                    message = await self.ws.receive()
             except asyncio.TimeoutError:
                 if self.running or self.pending_steps:
                     continue

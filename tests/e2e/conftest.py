@@ -143,3 +143,22 @@ def phone_page(browser, live_server):
     context, page = _new_page(browser, live_server, 375, 812)
     yield page
     context.close()
+
+
+# -- appended for the race widget's tests ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def idle_server():
+    """A second server whose race sessions time out after 2 s without a message, so the widget's
+    handling of the server's idle close (code 1001) can be watched without a 15-minute wait."""
+    process, base_url = start_server({"FF_IDLE_TIMEOUT_S": "2"})
+    yield base_url
+    stop_server(process)
+
+
+@pytest.fixture
+def idle_page(browser, idle_server):
+    """A desktop-width page on `idle_server`, with `page.watch` like `page`."""
+    context, page = _new_page(browser, idle_server, 1280, 900)
+    yield page
+    context.close()

@@ -224,3 +224,51 @@ def test_screenshot_of_the_trained_race_with_an_inference(request, artifacts, fi
         assert bp_box["y"] >= ff_box["y"] + ff_box["height"]        # stacked
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
     race.screenshot(path=str(artifacts / f"race-{width}.png"))
+
+
+def test_scrolling_away_pauses_the_race_and_coming_back_resumes_it(page):
+    race = open_race(page)
+    race.get_by_role("button", name="Train").click()
+    expect(race).to_have_attribute("data-phase", "running")
+    # Far below the figure (the article is long; a spacer makes sure on any article length).
+    page.evaluate("""() => {
+        const spacer = document.createElement('div');
+        spacer.style.height = '300vh';
+        document.body.append(spacer);
+        window.scrollTo(0, document.documentElement.scrollHeight);
+    }""")
+    expect(race).to_have_attribute("data-phase", "paused")
+    paused_at = race.get_attribute("data-step")
+    race.scroll_into_view_if_needed()
+    expect(race).to_have_attribute("data-phase", re.compile(r"running|finished"))
+    expect(race).not_to_have_attribute("data-step", paused_at)
+
+
+def test_a_point_chosen_during_training_follows_the_race_to_its_end(page):
+    race = open_race(page)
+    steps = race.get_attribute("data-steps")
+    race.get_by_role("button", name="Train").click()
+    expect(race).to_have_attribute("data-phase", "running")
+    race.locator("[data-ref=ff-canvas]").click(position=data_point_position(race, 0.0, 0.0))
+    readout = race.locator("[data-ref=ff-readout]")
+    expect(readout).to_contain_text(re.compile(r"at step \d+"))
+    expect(race.locator("[data-ref=step]")).to_have_text(f"step {steps} / {steps}", timeout=RACE_TIMEOUT_MS)
+    # The readout was refreshed as the nets learned and ends on the finished nets' answer.
+    expect(readout).to_contain_text(f"at step {steps}")
+    expect(race.locator("[data-ref=bp-readout]")).to_contain_text(f"at step {steps}")
+
+
+def test_after_the_servers_idle_close_the_next_press_reconnects_and_restores_the_race(idle_page):
+    race = open_race(idle_page)
+    step_button = race.get_by_role("button", name="Step")
+    step_button.click()
+    expect(race).to_have_attribute("data-step", "1")
+    status = race.locator("[data-ref=status]")
+    # The server closes the paused, silent session; the page must not hammer it with reconnects.
+    expect(status).to_contain_text("closed after a long pause", timeout=15_000)
+    expect(race).to_have_attribute("data-connection", "closed")
+
+    step_button.click()  # the reader comes back: this press reconnects
+    expect(status).to_have_text("Reconnected: your race is back at step 1.", timeout=15_000)
+    step_button.click()
+    expect(race).to_have_attribute("data-step", "2")

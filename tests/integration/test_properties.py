@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect
 
 from app.web.messages import CLIENT_TYPES, client_message_adapter, server_message_adapter
-from tests.integration.conftest import make_settings
+from integration.conftest import make_settings
 
 # A message nobody else sends: its `state` answer marks the end of the replies to what came before.
 SENTINEL = {"type": "speed", "steps_per_frame": 7}

@@ -27,10 +27,14 @@ export function backoffDelay(attempt, { baseDelay, maxDelay, factor } = DEFAULTS
  * onStatus(status)      {state, attempt?, delay?, code?, reason?} where state is one of
  *                       "connecting", "open", "reconnecting", "reconnected", "closed".
  * onOpen({reconnected}) after every successful (re)connection, so the caller can resync.
+ * shouldRetry(code)     false to stay closed after this close code (e.g. the server's idle
+ *                       timeout: reconnecting at once would defeat it); reconnect() reopens.
  *
- * Returns {send, close, drop, get connected}.
+ * Returns {send, close, drop, reconnect, get connected}.
  */
-export function connect(path, { onMessage, onStatus = () => {}, onOpen = () => {}, ...options } = {}) {
+export function connect(path, {
+  onMessage, onStatus = () => {}, onOpen = () => {}, shouldRetry = () => true, ...options
+} = {}) {
   const config = { ...DEFAULTS, ...options };
   let socket = null;
   let attempt = 0;
@@ -69,7 +73,7 @@ export function connect(path, { onMessage, onStatus = () => {}, onOpen = () => {
     ws.addEventListener("close", (event) => {
       if (socket !== ws) return; // a socket we already replaced
       socket = null;
-      if (closedByUs) {
+      if (closedByUs || !shouldRetry(event.code)) {
         onStatus({ state: "closed", code: event.code, reason: event.reason });
         return;
       }
@@ -111,6 +115,12 @@ export function connect(path, { onMessage, onStatus = () => {}, onOpen = () => {
       window.removeEventListener("online", retryNow);
       document.removeEventListener("visibilitychange", onVisible);
       socket?.close(1000, "closed by the page");
+    },
+    /** Open again after a close that shouldRetry declined (no-op while open or retrying). */
+    reconnect() {
+      if (closedByUs || socket || retryTimer !== null) return;
+      attempt = 0;
+      open();
     },
     /** Close this connection as if the network dropped it; the client then reconnects.
      *  Used by the browser tests and handy from the console when trying the recovery path. */

@@ -23,14 +23,24 @@ export class RaceSession {
     this.lastInferAt = 0;
     this.catchUp = null;                     // {target, running} while replaying after a reconnect
     this.viewportPaused = false;
+    this.idleClosed = false;                 // the server closed an idle session (code 1001)
+    this.resumeAfterRestore = false;
     this.socket = connect("/ws/race", {
       onMessage: (message) => this.receive(message),
       onStatus: (status) => view.connection(status),
       onOpen: ({ reconnected }) => this.opened(reconnected),
+      shouldRetry: (code) => !(code === 1001 && this.idleClosed),
     });
   }
 
   send(message) {
+    if (this.idleClosed) {
+      // The reader is back after a long pause: reopen, and let opened() restore their race.
+      // This one action is not replayed; the restored race waits for their next press.
+      this.idleClosed = false;
+      this.socket.reconnect();
+      return false;
+    }
     return this.socket.send(message);
   }
 
@@ -44,7 +54,8 @@ export class RaceSession {
       return;
     }
     const target = this.currentStep;
-    const running = this.phase === "running" && !this.viewportPaused;
+    const running = (this.phase === "running" && !this.viewportPaused) || this.resumeAfterRestore;
+    this.resumeAfterRestore = false;
     if (target === 0) {
       this.send({ type: "start", settings: this.settings });
       if (!running) this.send({ type: "reset" });
@@ -78,12 +89,15 @@ export class RaceSession {
         this.currentStep = message.step;
         this.setPhase(message.done || message.step >= message.steps ? "finished"
           : message.running ? "running" : "paused");
+        this.autoInfer(); // a readout taken mid-run should end on the step the race stopped at
         break;
       case "inference":
         this.inferInFlight = false;
         this.view.inference(message, { auto: this.isRefresh(message) });
+        if (message.step !== this.currentStep) this.autoInfer();
         break;
       case "error":
+        if (message.code === "idle") this.idleClosed = true;
         this.inferInFlight = false;
         this.view.error(message);
         break;
@@ -181,6 +195,8 @@ export class RaceSession {
   }
 
   enterViewport() {
+    // Back after the server closed the idle session: the restore resumes what the page paused.
+    if (this.viewportPaused && this.idleClosed) this.resumeAfterRestore = true;
     if (this.viewportPaused && this.phase === "paused") this.send({ type: "resume" });
     this.viewportPaused = false;
   }

@@ -52,6 +52,7 @@ export function mount(root) {
 
   function setVector(vector, { announce = true } = {}) {
     y = clampAlongRay(vector);
+    publish();
     if (announce) describe();
     if (!frame) frame = requestAnimationFrame(draw);
   }
@@ -72,19 +73,23 @@ export function mount(root) {
       + "Arrow keys move the vector; plus and minus slide it along its ray.");
   }
 
-  function draw() {
-    frame = 0;
+  // The numbers change at once (readouts, data- attributes); the pictures once per frame.
+  function publish() {
     const h = normalize(y, layer.epsilon);
-    const response = nextLayerResponse(layer, y);
     const g = goodness(y);
     readout("vector").textContent = `(${fixed(y[0], 2)}, ${fixed(y[1], 2)})`;
     readout("goodness").textContent = fixed(g, 2);
     readout("normalized").textContent = `(${fixed(h[0], 3)}, ${fixed(h[1], 3)})`;
     Object.assign(root.dataset, {
-      y: JSON.stringify(y), goodness: String(g), normalized: JSON.stringify(h), response: JSON.stringify(response),
+      y: JSON.stringify(y), goodness: String(g), normalized: JSON.stringify(h),
+      response: JSON.stringify(nextLayerResponse(layer, y)),
     });
-    drawPlane(h);
-    drawResponse(response);
+  }
+
+  function draw() {
+    frame = 0;
+    drawPlane(normalize(y, layer.epsilon));
+    drawResponse(nextLayerResponse(layer, y));
   }
 
   function drawPlane(h) {

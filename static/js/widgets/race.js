@@ -35,6 +35,7 @@ export function mount(root) {
   let visible = true;
   let drawRequested = false;
   let connected = false;
+  let lastCloseWasBusy = false;
   let session = null;        // created last: its socket reports status straight away
 
   function announce(sentence) {
@@ -119,14 +120,20 @@ export function mount(root) {
       connected = status.state === "open" || status.state === "reconnected";
       root.dataset.connection = status.state;
       if (status.state === "reconnecting") {
-        const wait = status.delay ? ` in ${(status.delay / 1000).toFixed(1)} s` : "";
-        text.status.textContent = status.delay === undefined
-          ? `Connection lost, reconnecting… (attempt ${status.attempt + 1})`
-          : `Connection lost, reconnecting${wait}… (attempt ${status.attempt})`;
+        // 1013 is the server saying it is full, not a network fault: say so, and keep trying.
+        if (status.code === 1013) lastCloseWasBusy = true;
+        else if (status.code !== undefined) lastCloseWasBusy = false;
+        const lead = lastCloseWasBusy ? "The server is busy right now" : "Connection lost";
+        const wait = status.delay ? `, next try in ${(status.delay / 1000).toFixed(1)} s` : "";
+        text.status.textContent = `${lead}, reconnecting… (attempt ${status.attempt}${wait})`;
+      } else if (status.state === "closed") {
+        text.status.textContent = "The connection was closed after a long pause. "
+          + "Press any button or click the picture to reconnect and restore your race.";
       } else if (status.state in CONNECTION_TEXT) {
         text.status.textContent = CONNECTION_TEXT[status.state];
       }
-      controls.setState(session ? session.phase : "idle", { online: connected });
+      // After an idle close the buttons stay live: pressing one is how the reader reconnects.
+      controls.setState(session ? session.phase : "idle", { online: connected || status.state === "closed" });
     },
     restored(step) {
       text.status.textContent = `Reconnected: your race is back at step ${step}.`;
