@@ -18,6 +18,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -82,7 +83,8 @@ async def generate(url: str, count: int, first_seed: int | None, steps: int, sta
 
 def generator_main(args) -> None:
     results = asyncio.run(generate(args.url, args.count, args.first_seed, args.steps, args.start_at))
-    json.dump(results, sys.stdout)
+    # To a file, not stdout: a full pipe would block the generator while the parent polls it.
+    Path(args.out).write_text(json.dumps(results))
 
 
 # ------------------------------------------------------------------------------- orchestration
@@ -94,10 +96,10 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self) -> None:
+    def __init__(self, workers: int = 1) -> None:
         self.port = free_port()
         env = {**os.environ, "FF_SESSIONS_TOTAL": "5000", "FF_SESSIONS_PER_CLIENT": "5000",
-               "FF_CACHE_SIZE": "16"}
+               "FF_CACHE_SIZE": "16", "FF_WORKERS": str(workers)}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -114,15 +116,34 @@ class Server:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws/race"
 
+    def pids(self) -> list[int]:
+        """The server process and, with several workers, its worker children."""
+        found = [self.process.pid]
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        if children.exists():
+            found += [int(pid) for pid in children.read_text().split()]
+        return found
+
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        total = 0
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except OSError:
+                pass
+        return total / 1024
 
     def cpu_s(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            except OSError:
+                pass
+        return total
 
     def stop(self) -> None:
         self.process.terminate()
@@ -136,22 +157,25 @@ def trial(server: Server, clients: int, distinct: bool, steps: int, seed_base: i
     """`clients` concurrent races, spread over GENERATORS processes; all press Train together."""
     start_at = time.time() + 3 + clients / 150   # time for every client to connect first
     per = [clients // GENERATORS + (1 if i < clients % GENERATORS else 0) for i in range(GENERATORS)]
-    processes, offset = [], 0
+    processes, outputs, offset = [], [], 0
+    scratch = tempfile.TemporaryDirectory(prefix="bench-server-")
     for count in per:
         if not count:
             continue
+        outputs.append(Path(scratch.name) / f"generator-{len(outputs)}.json")
         command = [sys.executable, __file__, "--generator", "--url", server.url, "--count", str(count),
-                   "--steps", str(steps), "--start-at", str(start_at)]
+                   "--steps", str(steps), "--start-at", str(start_at), "--out", str(outputs[-1])]
         if distinct:
             command += ["--first-seed", str(seed_base + offset)]
-        processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
+        processes.append(subprocess.Popen(command))
         offset += count
     peak_rss, cpu_before, wall_before = server.rss_mb(), server.cpu_s(), time.monotonic()
     while any(p.poll() is None for p in processes):
         peak_rss = max(peak_rss, server.rss_mb())
         time.sleep(0.25)  # sampling interval for RSS, not synchronisation
     cpu_share = (server.cpu_s() - cpu_before) / (time.monotonic() - wall_before)
-    results = [r for p in processes for r in json.loads(p.stdout.read() or "[]")]
+    results = [r for out in outputs if out.exists() for r in json.loads(out.read_text())]
+    scratch.cleanup()
     ok = [r for r in results if "error" not in r]
     worst_fps = min((r["fps"] for r in ok), default=0.0)
     worst_gap = max((r["p99_gap_s"] or 9.9 for r in ok), default=9.9)
@@ -192,22 +216,29 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short races and a short ladder")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes (FF_WORKERS)")
     parser.add_argument("--generator", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=900, help=argparse.SUPPRESS)
     parser.add_argument("--first-seed", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--start-at", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--cached", type=lambda v: [int(n) for n in v.split(",")], default=None,
+                        help="comma-separated client counts to try with identical settings")
+    parser.add_argument("--distinct", type=lambda v: [int(n) for n in v.split(",")], default=None,
+                        help="comma-separated client counts to try with a distinct seed each")
     args, _unknown = parser.parse_known_args()
     if args.generator:
         generator_main(args)
         return
 
     steps = 300 if args.quick else 900
-    cached_ladder = [50, 200] if args.quick else [100, 200, 300, 400, 500, 600, 800]
-    distinct_ladder = [10, 20] if args.quick else [10, 20, 30, 40, 50, 60]
-    print(f"bench/server.py{' --quick' if args.quick else ''}: {machine()}; races of {steps} steps", flush=True)
-    server = Server()
+    cached_ladder = args.cached or ([50, 200] if args.quick else [100, 300, 500, 600, 800, 1000])
+    distinct_ladder = args.distinct or ([10, 20] if args.quick else [10, 20, 30, 40, 50, 60])
+    print(f"bench/server.py {' '.join(sys.argv[1:])}: {machine()}; races of {steps} steps; "
+          f"{args.workers} server worker(s)", flush=True)
+    server = Server(args.workers)
     try:
         single = trial(server, 1, distinct=True, steps=steps, seed_base=99)
         cached = trial(server, 1, distinct=False, steps=steps, seed_base=0)
