@@ -60,7 +60,12 @@ class Settings(BaseSettings):
     allow_missing_origin: bool = Field(
         True, description="Accept websockets without an Origin header (non-browser clients; browsers always send one).")
     frame_ancestors: str = Field(
-        "'self'", description="CSP frame-ancestors: who may embed the pages in a frame.")
+        "'self'", description="CSP frame-ancestors of the article and the API: who may frame them (space-separated CSP sources).")
+    # The /embed/ pages exist to be framed by course sites we cannot list in advance; they hold no
+    # login or private state, so being framed anywhere risks nothing (see README "Use it in your course").
+    embed_frame_ancestors: str = Field(
+        "*", description="CSP frame-ancestors of /embed/ pages: the course sites that may frame a widget "
+        "(`*` any http(s) site; narrow with e.g. `https://moodle.example.edu https://*.instructure.com`).")
     forwarded_allow_ips: str = Field(
         "127.0.0.1", description="Proxies whose X-Forwarded-For/-Proto uvicorn trusts (comma-separated, or *).")
     # -- process -----------------------------------------------------------------------------

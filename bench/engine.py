@@ -76,13 +76,20 @@ def main(argv: list[str] | None = None) -> None:
 
     settings = RaceSettings()
     race = Race(settings)
+    x, y = race.train.x, race.train.y
     step_us = median_us(race.step, repeats)
+    ff_us = median_us(lambda: race.ff.train_step(x, y, race.negative_rng), repeats)
+    bp_us = median_us(lambda: race.backprop.train_step(x, y), repeats)
     grid_us = median_us(race.decision_grids, max(repeats // 3, 100))
+    # What an uncached server frame costs the engine besides its steps: metrics plus both grids.
+    snapshot_us = median_us(race.snapshot, max(repeats // 3, 100))
     print(f"# engine (NumPy {np.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs)")
     print(f"race step (FF + backprop, {len(race.train)} points): median {step_us:.1f} us "
           f"= {1e6 / step_us:,.0f} race steps/s   (target <= 200 us)")
+    print(f"  FF step alone: median {ff_us:.1f} us; backprop step alone: median {bp_us:.1f} us")
     print(f"decision grids, both nets, {settings.grid_size}x{settings.grid_size}: median {grid_us:.1f} us"
           f"   (target <= 1000 us)")
+    print(f"snapshot (both nets' train/test accuracy and loss, goodness, both grids): median {snapshot_us:.1f} us")
     torch_step = torch_race_step(settings)
     if torch_step is None:
         print("PyTorch: not installed (pip install -e '.[bench]'); comparison skipped")

@@ -3,6 +3,7 @@ the server streams to at >= 18 frames/s with a p99 gap <= 100 ms, cached and unc
 
     python bench/server.py            # full (several minutes)
     python bench/server.py --quick    # a few short trials, for development
+    python bench/server.py --scenario distinct --distinct 30,40,50   # one ladder only
 
 The server runs as `python -m app serve` in its own process; the load generator runs in
 separate processes on the same machine, over loopback only. Every loop is bounded."""
@@ -228,6 +229,8 @@ def main() -> None:
                         help="comma-separated client counts to try with identical settings")
     parser.add_argument("--distinct", type=lambda v: [int(n) for n in v.split(",")], default=None,
                         help="comma-separated client counts to try with a distinct seed each")
+    parser.add_argument("--scenario", choices=("both", "cached", "distinct"), default="both",
+                        help="run only the identical-settings ladder (a) or the distinct-seeds ladder (b)")
     args, _unknown = parser.parse_known_args()
     if args.generator:
         generator_main(args)
@@ -246,12 +249,16 @@ def main() -> None:
               f"cached: {cached['median_first_frame_ms']} ms; server RSS idle {server.rss_mb():.0f} MB", flush=True)
         sizes = asyncio.run(generate(server.url, 1, None, steps, time.time()))[0]
         print(f"  bytes per frame: mean {sizes['mean_bytes']:.0f}, max {sizes['max_bytes']}", flush=True)
-        best_cached, _ = search(server, cached_ladder, distinct=False, steps=steps)
-        best_distinct, _ = search(server, distinct_ladder, distinct=True, steps=steps)
+        verdicts = []
+        if args.scenario in ("both", "cached"):
+            best, _ = search(server, cached_ladder, distinct=False, steps=steps)
+            verdicts.append(("identical settings (cache)", best, 500))
+        if args.scenario in ("both", "distinct"):
+            best, _ = search(server, distinct_ladder, distinct=True, steps=steps)
+            verdicts.append(("distinct seeds (no cache)", best, 40))
     finally:
         server.stop()
-    for label, best, target in (("identical settings (cache)", best_cached, 500),
-                                ("distinct seeds (no cache)", best_distinct, 40)):
+    for label, best, target in verdicts:
         if best is None:
             print(f"  {label}: no tested N met the bar (target {target})")
         else:

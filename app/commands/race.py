@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
 from app.engine.datasets import DATASET_NAMES
-from app.engine.race import Race, RaceSettings
+from app.engine.race import Race, RaceSettings, run_to_end
 
 HELP = "race Forward-Forward against backprop on one data set, headless (--json for one JSON object)"
 
@@ -36,28 +35,17 @@ def _progress(step: int, steps: int, ff: float, bp: float) -> None:
 def train(settings: RaceSettings, on_step=None) -> dict:
     """Run the race to the end; only the training steps are timed, evaluation is not."""
     race = Race(settings)
-    train_seconds = 0.0
-    steps_to_95: dict[str, int | None] = {"ff": None, "backprop": None}
-    for _ in range(settings.steps):
-        start = time.perf_counter()
-        race.step()
-        train_seconds += time.perf_counter() - start
-        ff_acc, bp_acc = race.train_accuracies()
-        for name, accuracy in (("ff", ff_acc), ("backprop", bp_acc)):
-            if steps_to_95[name] is None and accuracy >= 0.95:
-                steps_to_95[name] = race.step_count
-        if on_step is not None:
-            on_step(race.step_count, settings.steps, ff_acc, bp_acc)
+    run = run_to_end(race, on_step)
     snap = race.snapshot(grid=False)
     return {
         "dataset": settings.dataset,
         "seed": settings.seed,
         "steps": settings.steps,
-        "train_seconds": train_seconds,
+        "train_seconds": run.train_seconds,
         "ff": {"train_accuracy": snap.ff.train_accuracy, "test_accuracy": snap.ff.test_accuracy,
-               "steps_to_95": steps_to_95["ff"]},
+               "steps_to_95": run.steps_to_target["ff"]},
         "backprop": {"train_accuracy": snap.backprop.train_accuracy,
-                     "test_accuracy": snap.backprop.test_accuracy, "steps_to_95": steps_to_95["backprop"]},
+                     "test_accuracy": snap.backprop.test_accuracy, "steps_to_95": run.steps_to_target["backprop"]},
     }
 
 

@@ -27,7 +27,7 @@ def uvicorn_options(settings, args) -> dict:
         # problem and close 1009; uvicorn's cap is a backstop (4x) so a giant frame is never buffered.
         "ws_max_size": settings.max_message_bytes * 4,
         # Frames are already compact (~3 KB) and precomputed once for many clients; per-message
-        # deflate would spend CPU per client per frame (see docs/performance-server.md).
+        # deflate would spend CPU per client per frame (see docs/performance.md, "Server").
         "ws_per_message_deflate": False,
         "ws_ping_interval": settings.ping_interval_s,
         "ws_ping_timeout": settings.ping_interval_s,

@@ -100,7 +100,8 @@ class FFLayer:
         dloss_dg = g - theta
         dloss_dg *= 0.5
         np.tanh(dloss_dg, out=dloss_dg)
-        dloss_dg += 1.0 - 2.0 * np.asarray(target)
+        # A plain float target (the separate schedule) stays in Python: no 0-d array round trip.
+        dloss_dg += 1.0 - 2.0 * (target if isinstance(target, float) else np.asarray(target))
         dloss_dg *= 1.0 / len(g)
         return h_with_bias.T @ (y * dloss_dg[:, None])
 

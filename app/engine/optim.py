@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 OPTIMIZER_NAMES: tuple[str, ...] = ("adam", "sgd")
@@ -45,14 +47,17 @@ class Adam:
         b1, b2 = self.beta1, self.beta2
         # In-place arithmetic: these arrays are tiny, so the cost is the number of NumPy calls.
         m *= b1
-        m += (1.0 - b1) * grad
+        np.multiply(grad, 1.0 - b1, out=scratch)
+        m += scratch
         v *= b2
         np.multiply(grad, grad, out=scratch)
         scratch *= 1.0 - b2
         v += scratch
-        step = self.learning_rate * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        # Scalars in plain Python (math.sqrt and np.sqrt are both correctly rounded: same bits).
+        root = math.sqrt(1.0 - b2**t)
+        step = self.learning_rate * root / (1.0 - b1**t)
         np.sqrt(v, out=scratch)
-        scratch += self.epsilon * np.sqrt(1.0 - b2**t)
+        scratch += self.epsilon * root
         np.divide(m, scratch, out=scratch)
         scratch *= step
         param -= scratch

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
-from app.engine.backprop import BackpropMLP, cross_entropy
+from app.engine.backprop import BackpropMLP
 from app.engine.datasets import DATASET_NAMES, EXTENT, NOISE_RANGE, race_data
-from app.engine.ff import SCHEDULES, FFNetwork, layer_loss
+from app.engine.evaluate import GRID, TEST, TRAIN, RaceEvaluator
+from app.engine.ff import SCHEDULES, FFNetwork
 from app.engine.optim import OPTIMIZER_NAMES, make_optimizer
 
 N_LABELS = 2  # class A (label 0) and class B (label 1)
+TARGET_ACCURACY = 0.95  # "steps to 95%": the first step at which a net's training accuracy reaches this
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,7 @@ class Race:
         )
         self.step_count = 0
         self._grid = grid_points(self.extent, s.grid_size)
+        self._evaluator = RaceEvaluator(self.train.x, self.train.y, self.test.x, self.test.y, self._grid, N_LABELS)
 
     def step(self) -> None:
         """One full-batch FF step and one full-batch backprop step."""
@@ -167,44 +171,30 @@ class Race:
 
     def train_accuracies(self) -> tuple[float, float]:
         """(FF, backprop) accuracy on the training points with the current weights."""
-        x, y = self.train.x, self.train.y
-        return float(np.mean(self.ff.predict(x) == y)), float(np.mean(self.backprop.predict(x) == y))
-
-    def _ff_metrics(self) -> tuple[NetMetrics, list[float], list[float]]:
-        x, y = self.train.x, self.train.y
-        table = self.ff.goodness_table(x)                       # (n, labels, layers)
-        n = len(y)
-        true_mask = np.zeros(table.shape[:2], bool)
-        true_mask[np.arange(n), y] = True
-        positive = table[true_mask]                             # (n, layers)
-        negative = table[~true_mask].reshape(n, N_LABELS - 1, -1)
-        # The FF loss is what FF minimizes: each layer's logistic loss, positives and negatives.
-        loss = float(np.mean(layer_loss(positive, self.ff.theta, 1.0).sum(axis=1))
-                     + np.mean(layer_loss(negative, self.ff.theta, 0.0).sum(axis=2)))
-        train_acc = float(np.mean(np.argmax(self.ff.totals(table), axis=1) == y))
-        test_acc = float(np.mean(self.ff.predict(self.test.x) == self.test.y))
-        metrics = NetMetrics(train_acc, test_acc, loss)
-        return metrics, positive.mean(axis=0).tolist(), negative.mean(axis=(0, 1)).tolist()
+        return (self._evaluator.ff(self.ff, self.ff.theta, TRAIN).train_accuracy,
+                self._evaluator.backprop(self.backprop, TRAIN).train_accuracy)
 
     def decision_grids(self) -> tuple[np.ndarray, np.ndarray]:
         """P(class A) over the grid for each net: FF softmax of label totals, backprop its softmax."""
         size = self.settings.grid_size
-        ff = self.ff.probability_of_label(self._grid, 0).reshape(size, size)
-        bp = self.backprop.probabilities(self._grid)[:, 0].reshape(size, size)
-        return ff, bp
+        return (self._evaluator.ff_grid(self.ff).reshape(size, size),
+                self._evaluator.bp_grid(self.backprop).reshape(size, size))
 
     def snapshot(self, grid: bool = True) -> RaceSnapshot:
-        ff_metrics, good_pos, good_neg = self._ff_metrics()
-        bp = self.backprop
-        bp_metrics = NetMetrics(
-            float(np.mean(bp.predict(self.train.x) == self.train.y)),
-            float(np.mean(bp.predict(self.test.x) == self.test.y)),
-            bp.loss(self.train.x, self.train.y),
-        )
+        """Both nets' metrics (and grids) from one batched pass per net; see app/engine/evaluate.py."""
+        upto = GRID if grid else TEST
+        ff = self._evaluator.ff(self.ff, self.ff.theta, upto)
+        bp = self._evaluator.backprop(self.backprop, upto)
         grid_ff = grid_bp = None
         if grid:
-            grid_ff, grid_bp = self.decision_grids()
-        return RaceSnapshot(self.step_count, ff_metrics, bp_metrics, good_pos, good_neg, grid_ff, grid_bp)
+            size = self.settings.grid_size
+            grid_ff, grid_bp = ff.grid.reshape(size, size), bp.grid.reshape(size, size)
+        return RaceSnapshot(
+            self.step_count,
+            NetMetrics(ff.train_accuracy, ff.test_accuracy, ff.loss),
+            NetMetrics(bp.train_accuracy, bp.test_accuracy, bp.loss),
+            ff.goodness_positive, ff.goodness_negative, grid_ff, grid_bp,
+        )
 
     def infer(self, x: float, y: float) -> PointInference:
         """Classify one point both ways: FF runs it once per candidate label and compares goodness."""
@@ -216,3 +206,27 @@ class Race:
             float(x), float(y), table.tolist(), totals.tolist(), int(np.argmax(totals)),
             probabilities.tolist(), int(np.argmax(probabilities)),
         )
+
+
+@dataclass(frozen=True)
+class RaceRun:
+    steps_to_target: dict[str, int | None]  # {"ff": step or None, "backprop": step or None}
+    train_seconds: float                     # the training steps only, not the evaluation
+
+
+def run_to_end(race: Race, on_step=None, target: float = TARGET_ACCURACY) -> RaceRun:
+    """Train the race to its last step, noting when each net's TRAINING accuracy first reaches
+    `target`. The one definition of "steps to 95%": the CLI and the scorecard both report this."""
+    reached: dict[str, int | None] = {"ff": None, "backprop": None}
+    train_seconds = 0.0
+    while not race.done:
+        start = time.perf_counter()
+        race.step()
+        train_seconds += time.perf_counter() - start
+        ff_accuracy, bp_accuracy = race.train_accuracies()
+        for name, accuracy in (("ff", ff_accuracy), ("backprop", bp_accuracy)):
+            if reached[name] is None and accuracy >= target:
+                reached[name] = race.step_count
+        if on_step is not None:
+            on_step(race.step_count, race.settings.steps, ff_accuracy, bp_accuracy)
+    return RaceRun(reached, train_seconds)

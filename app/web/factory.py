@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 import app as package
 from app.config import Settings
-from app.web import api, metrics, pages, race_socket
+from app.web import api, embed, metrics, pages, race_socket
 from app.web.cache import RunCache
 from app.web.limits import SessionRegistry
 from app.web.metrics import Metrics
@@ -47,9 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=str(settings.templates_dir))
 
     app.include_router(pages.router)
+    app.include_router(embed.router)
     app.include_router(metrics.router)
     app.include_router(api.router)
     app.include_router(race_socket.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
-    app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
+    app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors,
+                       embed_frame_ancestors=settings.embed_frame_ancestors)
     return app

@@ -1,4 +1,4 @@
-"""HTML pages: the article at / (and later one widget alone at /embed/{widget}), from templates/."""
+"""HTML pages: the article at /, and the context every page template (and /embed/{widget}) gets."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 import app as package
-from app.engine.demos import normalization_layer
+from app.engine.demos import GOODNESS_THETA_RANGE, normalization_layer
 from app.engine.race import RaceSettings
+from app.web.widget_settings import GOODNESS_THETA_DEFAULT, GOODNESS_THETA_STEP, race_values
 
 router = APIRouter(tags=["pages"])
 
@@ -31,24 +32,43 @@ def race_defaults(settings) -> dict:
     return table
 
 
+def starting_race_values(defaults: dict, query_values: dict | None = None) -> dict:
+    """The race's first settings: the defaults, overridden by those a link's query carried."""
+    return {**{name: spec["default"] for name, spec in defaults.items()}, **(query_values or {})}
+
+
+def goodness_theta(value: float | None = None) -> dict:
+    """The goodness widget's threshold slider: the engine's range, the widget's step."""
+    low, high = GOODNESS_THETA_RANGE
+    return {"min": low, "max": high, "step": GOODNESS_THETA_STEP,
+            "value": GOODNESS_THETA_DEFAULT if value is None else value}
+
+
 async def page_context(request: Request) -> dict:
-    """What every page template gets; /embed/{widget} will reuse it with one widget."""
+    """What every page template gets; /embed/{widget} adds its one widget's settings."""
     state = request.app.state
+    defaults = race_defaults(state.settings)
     return {
         "request": request,
         "version": package.__version__,
-        "race_defaults": race_defaults(state.settings),
+        "race_defaults": defaults,
+        "race_values": starting_race_values(defaults),
+        "goodness_theta": goodness_theta(),
         "normalization": normalization_layer(),
         "scorecard": await state.scorecard.figures(),
     }
 
 
-async def render(request: Request, template: str, **extra) -> HTMLResponse:
+async def render(request: Request, template: str, *, status_code: int = 200, **extra) -> HTMLResponse:
     context = await page_context(request)
     context.update(extra)
-    return request.app.state.templates.TemplateResponse(request, template, context)
+    return request.app.state.templates.TemplateResponse(request, template, context, status_code=status_code)
 
 
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request) -> HTMLResponse:
-    return await render(request, "index.html")
+    # A shared link carries the race's settings (/?dataset=spiral&seed=3#race). A bad value must
+    # not cost the reader the article: it falls back to its default, and the page says so.
+    values, problems = race_values(request.query_params)
+    start = starting_race_values(race_defaults(request.app.state.settings), values)
+    return await render(request, "index.html", race_values=start, race_query_problems=problems)

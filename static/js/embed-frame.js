@@ -1,9 +1,21 @@
-// Inside an embedded widget's frame: tell the host page our height whenever it changes, in
-// our own message, in pym.js's dialect and as Canvas LMS's lti.frameResize. Every message is
-// a string, because pym.js parents call .match() on whatever they receive.
+// Inside an embedded widget's frame: show only the controls the embed URL asked for, and tell
+// the host page our height whenever it changes, in our own message, in pym.js's dialect and as
+// Canvas LMS's lti.frameResize. Every message is a string, because pym.js parents call .match()
+// on whatever they receive.
 const params = new URLSearchParams(window.location.search);
 const pymChildId = params.get("childId");
 let lastHeight = 0;
+
+function showOnlyChosenControls() {
+  // The server validated ?controls= and wrote the chosen names on <body>; no attribute: all.
+  const chosen = document.body.dataset.controls;
+  if (chosen === undefined) return;
+  const keep = new Set(chosen.split(",").filter(Boolean));
+  for (const element of document.querySelectorAll("[data-embed-control]")) {
+    // hidden, not removed: the widget's module still finds (and drives) every element.
+    element.hidden = !keep.has(element.dataset.embedControl);
+  }
+}
 
 function postHeight() {
   // The body, not the viewport: measuring <html> would echo the frame's own height back.
@@ -18,5 +30,6 @@ function postHeight() {
   }
 }
 
+showOnlyChosenControls();
 new ResizeObserver(postHeight).observe(document.body);
 window.addEventListener("load", postHeight);

@@ -1,6 +1,10 @@
 // Mounts each widget on the page the first time it scrolls into view, and pauses or resumes
-// it as it leaves or re-enters the viewport (Distill's d-figure habit).
+// it as it leaves or re-enters the viewport (Distill's d-figure habit). In the article, each
+// mounted widget also gets an Embed button (share.js); an embed page is already the embed.
+import { addEmbedButton, keepLinkInStep } from "./lib/share.js";
+
 const loaded = new WeakMap();
+const inArticle = document.body.dataset.embedded === undefined;
 
 function observe(root) {
   const name = root.dataset.widget;
@@ -18,7 +22,9 @@ function observe(root) {
           loaded.delete(root);
           root.dataset.ready = "error";
           console.error(`widget ${name} failed to start`, error);
+          continue;
         }
+        if (inArticle) addEmbedButton(root, name, widget);
       } else if (widget && widget !== "loading") {
         if (entry.isIntersecting) widget.resume?.();
         else widget.pause?.();
@@ -28,4 +34,7 @@ function observe(root) {
   observer.observe(root);
 }
 
-for (const root of document.querySelectorAll("[data-widget]")) observe(root);
+for (const root of document.querySelectorAll("[data-widget]")) {
+  if (inArticle) keepLinkInStep(root);
+  observe(root);
+}

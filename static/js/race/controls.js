@@ -1,7 +1,8 @@
 // The race's buttons and settings form: reads and validates what the reader chose (the bounds
 // are the server's, rendered into the inputs' min/max), and reflects the race state on the buttons.
 
-const NUMERIC = { seed: "int", theta: "float", learning_rate: "float", speed: "int" };
+// steps is a hidden input: not editable here, but part of the run a link or an embed reproduces.
+const NUMERIC = { seed: "int", theta: "float", learning_rate: "float", steps: "int", speed: "int" };
 
 export class Controls {
   /**

@@ -216,5 +216,5 @@ export function mount(root) {
 
   showTheta();
   replay();
-  return {};
+  return { settings: () => ({ theta }) };
 }

@@ -10,6 +10,9 @@ import { attachPointer } from "../race/pointer.js";
 import { renderBackprop, renderForwardForward, renderPrompt } from "../race/readout.js";
 import { RaceSession } from "../race/session.js";
 
+// What a link or an embed carries: the settings that decide the run (speed is only its pace).
+const LINKED_SETTINGS = ["dataset", "seed", "theta", "learning_rate", "steps"];
+
 const CONNECTION_TEXT = {
   connecting: "Connecting to the training server…",
   open: "",
@@ -63,9 +66,14 @@ export function mount(root) {
     ffCanvas.dataset.plot = [left, top, side].map((v) => v.toFixed(1)).join(",");
   }
 
+  // autoplay=1 on an embed page: train as soon as the first race is ready (once).
+  let autoplayPending = root.dataset.autoplay === "true";
+
   const view = {
     race(info) {
       settingsInfo = info.settings;
+      // The article keeps its URL in step with the run shown (share.js listens), so a link reproduces it.
+      root.dispatchEvent(new CustomEvent("ff-widget:settings", { detail: currentSettings() }));
       controls.write(info.settings);
       controls.setApplied(info.settings);
       for (const view of Object.values(fields)) view.setRace({ extent: info.extent, points: info.train });
@@ -94,6 +102,11 @@ export function mount(root) {
     },
     state(phase) {
       controls.setState(phase, { online: connected });
+      // The first pause is the reset that shows the untrained nets: the race is ready to go.
+      if (autoplayPending && phase === "paused") {
+        autoplayPending = false;
+        controls.fire("train");
+      }
     },
     started(settings, fromStep) {
       if (fromStep === 0) milestones.started(settings);
@@ -170,10 +183,17 @@ export function mount(root) {
   });
   for (const canvas of [ffCanvas, bpCanvas, ref("chart")]) resizeObserver.observe(canvas);
 
+  /** The settings of the run on screen (or, before the first one, the form's), for links and embeds. */
+  function currentSettings() {
+    const source = settingsInfo ?? controls.read() ?? {};
+    return Object.fromEntries(LINKED_SETTINGS.filter((name) => name in source).map((name) => [name, source[name]]));
+  }
+
   // Hooks for the browser tests and for trying the recovery path from the console.
   root.raceDebug = { dropConnection: () => session.dropConnection() };
 
   return {
+    settings: currentSettings,
     pause() {
       visible = false;
       session.leaveViewport();

@@ -168,8 +168,10 @@ export function mount(root) {
       resizeObserver.observe(root);
       goTo(0);
       root.dataset.loaded = "true";
-      // Autoplay once, unless the reader asked for less motion: then they step by hand.
-      if (!reducedMotion) setPlaying(true);
+      // Autoplay once, unless the reader asked for less motion: then they step by hand. An embed
+      // page decides with ?autoplay= (off unless asked for); the article plays by default.
+      const autoplay = root.dataset.autoplay === undefined || root.dataset.autoplay === "true";
+      if (autoplay && !reducedMotion) setPlaying(true);
     })
     .catch((error) => {
       for (const pane of panes) pane.status.textContent = `The recorded step could not be loaded: ${error.message}`;

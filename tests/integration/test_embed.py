@@ -1,0 +1,192 @@
+"""/embed/{widget} and /oembed over HTTP: settings from the query, clear refusals, framing policy."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
+from app.engine.race import RaceSettings
+from app.web.widget_settings import WIDGETS
+
+SLUGS = list(WIDGETS)
+
+
+def csp(response) -> str:
+    return response.headers["content-security-policy"]
+
+
+def oembed_link(html: str) -> str:
+    match = re.search(r'<link rel="alternate" type="application/json\+oembed" href="([^"]+)" title="[^"]+">', html)
+    assert match, "no oEmbed discovery link"
+    return match.group(1).replace("&amp;", "&")
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_each_widget_has_an_embed_page_with_discovery_and_a_wide_frame_policy(client, slug):
+    response = client.get(f"/embed/{slug}")
+    assert response.status_code == 200
+    assert f'data-widget="{slug}"' in response.text
+    assert "frame-ancestors *" in csp(response)
+    assert 'rel="icon"' in response.text                      # base.html's favicon is kept
+    assert "js/embed-frame.js" in response.text                # it reports its height to the host
+    # The discovery link points at this server's /oembed for this very page.
+    link = urlsplit(oembed_link(response.text))
+    assert (link.netloc, link.path) == ("testserver", "/oembed")
+    assert parse_qs(link.query)["url"] == [f"http://testserver/embed/{slug}"]
+    described = client.get(oembed_link(response.text))
+    assert described.status_code == 200 and described.json()["type"] == "rich"
+
+
+def test_every_declared_control_exists_in_its_widget(client):
+    for slug, widget in WIDGETS.items():
+        page = client.get(f"/embed/{slug}").text
+        for control in widget.controls:
+            assert f'data-embed-control="{control}"' in page, (slug, control)
+
+
+def test_the_article_keeps_its_own_narrow_frame_policy(make_client):
+    client = make_client(embed_frame_ancestors="https://moodle.example.edu")
+    assert "frame-ancestors 'self'" in csp(client.get("/"))
+    assert "frame-ancestors 'self'" in csp(client.get("/api/scorecard"))
+    assert "frame-ancestors https://moodle.example.edu" in csp(client.get("/embed/race"))
+
+
+def test_race_settings_from_the_query_reach_the_widget(client):
+    page = client.get("/embed/race?dataset=spiral&seed=3&theta=4.5&learning_rate=0.01&steps=300"
+                      "&speed=10&autoplay=1&controls=train,reset").text
+    assert '<option value="spiral" selected>' in page
+    assert re.search(r'name="seed"[^>]*value="3"', page)
+    assert re.search(r'name="theta"[^>]*value="4.5"', page)
+    assert re.search(r'name="learning_rate"[^>]*value="0.01"', page)
+    assert re.search(r'name="steps" value="300"', page)
+    assert re.search(r'name="speed"[^>]*value="10"', page)
+    assert 'data-steps="300"' in page and 'data-autoplay="true"' in page
+    assert 'data-controls="train,reset"' in page
+
+
+def test_autoplay_is_off_by_default_and_controls_none_hides_all(client):
+    page = client.get("/embed/steps?controls=none").text
+    assert 'data-autoplay="false"' in page and 'data-controls=""' in page
+
+
+def test_goodness_theta_from_the_query_sets_the_slider(client):
+    page = client.get("/embed/goodness?theta=3.5").text
+    assert re.search(r'data-control="theta" min="1.0" max="10.0" step="0.5" value="3.5"', page)
+
+
+@pytest.mark.parametrize("query, message", [
+    ("/embed/race?theta=99", "theta must be a number in [0.05, 50.0]; got 99."),
+    ("/embed/race?seed=abc", "seed must be an integer in [0, 2147483647]; got &#39;abc&#39;."),
+    ("/embed/race?seed=-1", "seed must be an integer in [0, 2147483647]; got -1."),
+    ("/embed/race?dataset=galaxy", "dataset must be one of disk-ring, spiral, xor, moons"),
+    ("/embed/race?learning_rate=nan", "learning_rate must be a number in [0.0001, 0.5]; got nan."),
+    ("/embed/race?steps=1e9", "steps must be an integer in [1, 5000]"),
+    ("/embed/race?speed=500", "speed must be an integer in [1, 50]"),
+    ("/embed/race?autoplay=maybe", "autoplay must be 1 or 0"),
+    ("/embed/race?controls=train,fly", "controls must be all, none, or a comma-separated list of train, pause"),
+    ("/embed/goodness?theta=0.2", "theta must be a multiple of 0.5 in [1.0, 10.0]"),
+    ("/embed/goodness?theta=2.3", "theta must be a multiple of 0.5 in [1.0, 10.0]"),
+])
+def test_a_bad_value_gets_a_400_page_naming_the_parameter_and_range(client, query, message):
+    response = client.get(query)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert message in response.text
+    assert "What /embed/" in response.text                       # the table of what is accepted
+    assert "frame-ancestors *" in csp(response)                  # shown inside the course's frame
+
+
+def test_the_error_table_states_the_engines_bounds(client):
+    page = client.get("/embed/race?theta=99").text
+    low, high, _ = RaceSettings.bounds()["theta"]
+    assert f"a number in [{low}, {high}]" in page
+    assert ", ".join(RaceSettings.CHOICES["dataset"]) in page
+
+
+def test_unknown_parameters_are_ignored_so_host_scripts_can_add_theirs(client):
+    assert client.get("/embed/race?childId=ff-1&parentUrl=x&initialWidth=600").status_code == 200
+
+
+def test_an_unknown_widget_gets_a_404_page(client):
+    response = client.get("/embed/backprop")
+    assert response.status_code == 404
+    assert "no widget named &#39;backprop&#39;" in response.text
+    assert "race, goodness, normalization, steps, label" in response.text
+
+
+def test_the_article_reads_a_link_and_falls_back_with_a_notice(client):
+    page = client.get("/?dataset=spiral&seed=3").text
+    assert '<option value="spiral" selected>' in page and re.search(r'name="seed"[^>]*value="3"', page)
+    assert "query-notice" not in page
+    response = client.get("/?dataset=spiral&seed=abc&theta=99")
+    assert response.status_code == 200
+    assert '<option value="spiral" selected>' in response.text       # the good value still applies
+    assert re.search(r'name="seed"[^>]*value="0"', response.text)    # the bad ones: defaults
+    assert "query-notice" in response.text
+    assert "seed must be an integer" in response.text and "theta must be a number" in response.text
+
+
+# -- oEmbed -------------------------------------------------------------------------------------
+
+def test_oembed_describes_an_embed_url_of_this_server(client):
+    response = client.get("/oembed", params={"url": "http://testserver/embed/race?seed=3&childId=x",
+                                             "format": "json"})
+    assert response.status_code == 200
+    data = response.json()
+    assert {key: data[key] for key in ("type", "version", "provider_name")} == {
+        "type": "rich", "version": "1.0", "provider_name": "Forward-Forward, explained"}
+    assert data["provider_url"] == "http://testserver/"
+    assert data["title"].startswith(WIDGETS["race"].title)
+    assert (data["width"], data["height"]) == (800, WIDGETS["race"].height)
+    # The iframe carries the validated settings only (the host's own childId is dropped).
+    assert data["html"].startswith('<iframe src="http://testserver/embed/race?seed=3" ')
+    assert f'width="800" height="{WIDGETS["race"].height}"' in data["html"]
+
+
+def test_oembed_honours_maxwidth_and_maxheight(client):
+    data = client.get("/oembed", params={"url": "http://testserver/embed/label", "maxwidth": "400",
+                                         "maxheight": "300"}).json()
+    assert (data["width"], data["height"]) == (400, 300)
+    assert 'width="400" height="300"' in data["html"]
+    wide = client.get("/oembed", params={"url": "http://testserver/embed/label", "maxwidth": "5000"}).json()
+    assert wide["width"] == 800
+
+
+@pytest.mark.parametrize("url", [
+    "http://evil.example/embed/race",                 # another site
+    "http://testserver.evil.example/embed/race",
+    "http://testserver/embed/backprop",               # no such widget
+    "http://testserver/",                             # not an embed URL
+    "javascript:alert(1)",
+    "http://testserver/embed/race?theta=99",          # bad settings
+    "",
+])
+def test_oembed_refuses_unknown_or_foreign_urls_with_a_json_404(client, url):
+    response = client.get("/oembed", params={"url": url, "format": "json"})
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"]
+
+
+def test_oembed_refuses_other_formats_with_501_and_bad_limits_with_400(client):
+    response = client.get("/oembed", params={"url": "http://testserver/embed/race", "format": "xml"})
+    assert response.status_code == 501 and "format=json" in response.json()["error"]
+    response = client.get("/oembed", params={"url": "http://testserver/embed/race", "maxwidth": "-3"})
+    assert response.status_code == 400 and "maxwidth" in response.json()["error"]
+
+
+# -- sockets across origins ---------------------------------------------------------------------
+
+def test_a_framed_widget_needs_no_wider_socket_allow_list(client):
+    """The frame's document is this server's, so its socket's Origin is our own: accepted with the
+    default (empty) FF_ALLOWED_ORIGINS, while a course site's own origin is still refused."""
+    with client.websocket_connect("/ws/race", headers={"origin": "http://testserver"}) as ws:
+        ws.send_json({"type": "start", "settings": {"steps": 4}})
+        assert ws.receive_json()["type"] == "race"
+    with pytest.raises(WebSocketDisconnect):
+        with client.websocket_connect("/ws/race", headers={"origin": "https://moodle.example.edu"}):
+            pass
+    assert 'ff_refusals_total{reason="origin"} 1.0' in client.get("/metrics").text
