@@ -70,6 +70,9 @@ def wait_until_sized(page, selector: str, timeout_s: float = 30) -> int:
     """Poll (with a deadline) until the iframe is exactly as tall as the page inside it reports."""
     deadline = time.monotonic() + timeout_s
     last = None
+    # Chromium throttles rendering (ResizeObserver included) in cross-origin frames far from the
+    # viewport; a reader scrolling to the frame lifts it, and so does this.
+    page.locator(selector).scroll_into_view_if_needed()
     while time.monotonic() < deadline:
         frame = frame_of(page, selector)
         if frame is not None:
@@ -123,7 +126,13 @@ def test_a_course_page_on_another_origin_embeds_two_widgets(browser, live_server
                                                               "&controls=train%2Cpause%2Creset&autoplay=1")
         race = page.frame_locator(race_selector)
         expect(race.locator("[data-widget=race]")).to_have_attribute("data-ready", "true")
-        expect(race.locator("[data-ref=step]")).to_have_text("step 900 / 900", timeout=RACE_TIMEOUT_MS)
+        trained = race.locator("[data-ref=step]").filter(has_text="step 900 / 900")
+        try:
+            trained.wait_for(timeout=RACE_TIMEOUT_MS)
+        except Exception as error:  # say where it stopped: phase, step, connection, status line
+            root = race.locator("[data-widget=race]")
+            state = [root.get_attribute(name) for name in ("data-phase", "data-step", "data-connection")]
+            raise AssertionError(f"the race stopped at {state}: {race.locator('[data-ref=status]').inner_text()!r}") from error
         expect(race.locator("#race-seed")).to_have_value("3")
         expect(race.locator("[data-action=step]")).to_be_hidden()       # controls=train,pause,reset
         expect(race.locator("[data-action=train]")).to_be_visible()

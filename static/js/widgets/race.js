@@ -66,8 +66,9 @@ export function mount(root) {
     ffCanvas.dataset.plot = [left, top, side].map((v) => v.toFixed(1)).join(",");
   }
 
-  // autoplay=1 on an embed page: train as soon as the first race is ready (once).
-  let autoplayPending = root.dataset.autoplay === "true";
+  // autoplay=1 on an embed page: train as soon as the first race is ready. "asked" until the race
+  // is seen running, so a press that got lost (a reconnect, a viewport pause) is made again.
+  let autoplay = root.dataset.autoplay === "true" ? "waiting" : "off";
 
   const view = {
     race(info) {
@@ -84,7 +85,7 @@ export function mount(root) {
       text.step.textContent = `step 0 / ${info.settings.steps}`;
       text.ffMetrics.textContent = metricsText(null);
       text.bpMetrics.textContent = metricsText(null);
-      renderPrompt(readouts.ff, "Click or tap this picture (or use the arrow keys and Enter) to classify a point.");
+      renderPrompt(readouts.ff, "No point chosen yet: its goodness for each label will show here.");
       readouts.backprop.replaceChildren();
       requestDraw();
     },
@@ -102,9 +103,10 @@ export function mount(root) {
     },
     state(phase) {
       controls.setState(phase, { online: connected });
-      // The first pause is the reset that shows the untrained nets: the race is ready to go.
-      if (autoplayPending && phase === "paused") {
-        autoplayPending = false;
+      // A pause before any training is the reset that shows the untrained nets: ready to go.
+      if (autoplay === "asked" && phase !== "paused") autoplay = "off";
+      else if (autoplay !== "off" && phase === "paused") {
+        autoplay = "asked";
         controls.fire("train");
       }
     },
