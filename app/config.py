@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         1000, ge=1, description="Frames (about 3 KB each) one run keeps; later ones are computed, not kept.")
     engine_threads: int = Field(
         2, ge=1, description="Worker threads for engine work (steps, grids, inference) beside the event loop.")
+    engine_processes: int = Field(
+        2, ge=0, description="Engine worker processes that compute the frames of uncached runs, away from "
+        "the event loop's GIL (0: in the engine threads).")
+    frames_ahead: int = Field(
+        10, ge=0, description="Frames a running race's run computes ahead of its client (0: each at its tick).")
     # -- HTTP API bounds ---------------------------------------------------------------------
     goodness_max_actions: int = Field(
         32, ge=1, description="Most actions one POST /api/goodness may replay.")

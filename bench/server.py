@@ -118,11 +118,17 @@ class Server:
         return f"ws://127.0.0.1:{self.port}/ws/race"
 
     def pids(self) -> list[int]:
-        """The server process and, with several workers, its worker children."""
-        found = [self.process.pid]
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        if children.exists():
-            found += [int(pid) for pid in children.read_text().split()]
+        """The server process and all its descendants: uvicorn workers, and the engine worker
+        processes (children of multiprocessing's forkserver, so grandchildren or deeper)."""
+        found, queue = [], [self.process.pid]
+        while queue and len(found) < 256:  # bounded walk
+            pid = queue.pop()
+            found.append(pid)
+            try:
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    queue += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                pass
         return found
 
     def rss_mb(self) -> float:

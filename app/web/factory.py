@@ -13,6 +13,7 @@ import app as package
 from app.config import Settings
 from app.web import api, embed, metrics, pages, race_socket
 from app.web.cache import RunCache
+from app.web.engine_pool import EnginePool
 from app.web.limits import SessionRegistry
 from app.web.metrics import Metrics
 from app.web.scorecard import Scorecard
@@ -26,11 +27,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Engine work (NumPy) runs here, beside the event loop; NumPy's small kernels hold the GIL
     # for much of their time, so a pool the size of the cores is enough (see performance-server.md).
     executor = ThreadPoolExecutor(settings.engine_threads, thread_name_prefix="engine")
+    # Uncached frames are computed in worker processes, so they do not hold the event loop's GIL.
+    # Each record in the cache or held by a session keeps one producer in a worker.
+    keep_runs = settings.cache_size + settings.sessions_total
+    pool = EnginePool(settings.engine_processes, keep_runs) if settings.engine_processes else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        if pool is not None:
+            await pool.start()
         yield
         executor.shutdown(wait=False, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown()
 
     app = FastAPI(
         title="Forward-Forward, explained", version=package.__version__, lifespan=lifespan,
@@ -40,7 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.executor = executor
     app.state.metrics = Metrics()
-    app.state.cache = RunCache(settings.cache_size, executor, settings.cache_frames_per_run)
+    app.state.engine_pool = pool
+    app.state.cache = RunCache(settings.cache_size, executor, settings.cache_frames_per_run, pool)
     app.state.sessions = SessionRegistry(settings.sessions_total, settings.sessions_per_client)
     app.state.scorecard = Scorecard(executor)
     app.state.traces = {}

@@ -313,7 +313,11 @@ class RaceSession:
                 # Never build a backlog: a late tick is followed by a full interval, not a burst.
                 next_tick = max(next_tick + interval, loop.time())
             target = min(self.cursor + (1 if single else self.speed), record.steps)
-            text, hit = await record.frame(target)
+            # Running, name the next steps so the record computes them before their ticks.
+            ahead = [] if single else sorted(
+                {min(target + self.speed * i, record.steps) for i in range(1, self.settings.frames_ahead + 1)}
+                - {target})
+            text, hit = await record.frame(target, ahead)
             # A start/reset, or a pause that arrived while the frame was computed, wins: the
             # `state` it sent names the step the client stays on.
             if generation != self.generation or not (single or self.running):
