@@ -37,7 +37,7 @@ def iframe_html(url: str, title: str, width: int | str, height: int) -> str:
             f'loading="lazy" style="border:0;max-width:100%"></iframe>')
 
 
-@router.get("/embed/{slug}", response_class=HTMLResponse)
+@router.api_route("/embed/{slug}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 async def embed_page(request: Request, slug: str) -> HTMLResponse:
     if slug not in WIDGETS:
         # The message is shown inside the course page's frame, so it says what would work.

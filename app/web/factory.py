@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     several apps with different settings in one process."""
     settings = settings or Settings()
     # Engine work (NumPy) runs here, beside the event loop; NumPy's small kernels hold the GIL
-    # for much of their time, so a pool the size of the cores is enough (see performance-server.md).
+    # for much of their time, so a pool the size of the cores is enough (see docs/performance.md, "Server").
     executor = ThreadPoolExecutor(settings.engine_threads, thread_name_prefix="engine")
     # Uncached frames are computed in worker processes, so they do not hold the event loop's GIL.
     # Each record in the cache or held by a session keeps one producer in a worker.

@@ -34,7 +34,7 @@ class Metrics:
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.api_route("/healthz", methods=["GET", "HEAD"])
 async def healthz() -> dict:
     return {"status": "ok", "version": package.__version__}
 

@@ -65,7 +65,8 @@ async def render(request: Request, template: str, *, status_code: int = 200, **e
     return request.app.state.templates.TemplateResponse(request, template, context, status_code=status_code)
 
 
-@router.get("/", response_class=HTMLResponse)
+# HEAD too: link checkers and LMS link previews probe pages with it.
+@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
 async def index(request: Request) -> HTMLResponse:
     # A shared link carries the race's settings (/?dataset=spiral&seed=3#race). A bad value must
     # not cost the reader the article: it falls back to its default, and the page says so.

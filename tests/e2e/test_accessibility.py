@@ -4,17 +4,7 @@ a visible focus, canvases describe their state, animations respect the reader an
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-WIDGETS = ("steps", "goodness", "normalization", "label", "race")
-
-
-def mount_every_widget(page):
-    for name in WIDGETS:
-        figure = page.locator(f'[data-widget="{name}"]')
-        figure.scroll_into_view_if_needed()
-        expect(figure).to_have_attribute("data-ready", "true")
-    for name in ("steps", "normalization", "label"):
-        expect(page.locator(f'[data-widget="{name}"]')).to_have_attribute("data-loaded", "true")
-    expect(page.locator('[data-widget="goodness"]')).to_have_attribute("data-step", "0")
+from .widgets import mount_every_widget
 
 
 def test_axe_finds_no_violations_on_the_article(browser, live_server):

@@ -53,6 +53,15 @@ def test_the_real_article_renders(client):
     assert 'data-widget="race"' in response.text
 
 
+@pytest.mark.parametrize("path", ["/", "/embed/race", "/healthz"])
+def test_pages_answer_head_like_get_without_a_body(client, path):
+    # Link checkers and LMS link previews probe with HEAD; a 405 would read as a broken link.
+    got, head = client.get(path), client.head(path)
+    assert head.status_code == got.status_code == 200
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.content == b""
+
+
 def test_metrics_expose_the_counters(client):
     with client.websocket_connect("/ws/race") as ws:
         ws.send_json({"type": "start", "settings": {"steps": 4}})
