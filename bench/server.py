@@ -165,32 +165,37 @@ def trial(server: Server, clients: int, distinct: bool, steps: int, seed_base: i
     start_at = time.time() + 3 + clients / 150   # time for every client to connect first
     per = [clients // GENERATORS + (1 if i < clients % GENERATORS else 0) for i in range(GENERATORS)]
     processes, outputs, offset = [], [], 0
-    scratch = tempfile.TemporaryDirectory(prefix="bench-server-")
-    for count in per:
-        if not count:
-            continue
-        outputs.append(Path(scratch.name) / f"generator-{len(outputs)}.json")
-        command = [sys.executable, __file__, "--generator", "--url", server.url, "--count", str(count),
-                   "--steps", str(steps), "--start-at", str(start_at), "--out", str(outputs[-1])]
-        if distinct:
-            command += ["--first-seed", str(seed_base + offset)]
-        processes.append(subprocess.Popen(command))
-        offset += count
-    peak_rss, cpu_before, wall_before = server.rss_mb(), server.cpu_s(), time.monotonic()
-    while any(p.poll() is None for p in processes):
-        peak_rss = max(peak_rss, server.rss_mb())
-        time.sleep(0.25)  # sampling interval for RSS, not synchronisation
-    cpu_share = (server.cpu_s() - cpu_before) / (time.monotonic() - wall_before)
-    results = [r for out in outputs if out.exists() for r in json.loads(out.read_text())]
-    scratch.cleanup()
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as scratch:
+        try:
+            for count in per:
+                if not count:
+                    continue
+                outputs.append(Path(scratch) / f"generator-{len(outputs)}.json")
+                command = [sys.executable, __file__, "--generator", "--url", server.url, "--count", str(count),
+                           "--steps", str(steps), "--start-at", str(start_at), "--out", str(outputs[-1])]
+                if distinct:
+                    command += ["--first-seed", str(seed_base + offset)]
+                processes.append(subprocess.Popen(command))
+                offset += count
+            peak_rss, cpu_before, wall_before = server.rss_mb(), server.cpu_s(), time.monotonic()
+            while any(p.poll() is None for p in processes):
+                peak_rss = max(peak_rss, server.rss_mb())
+                time.sleep(0.25)  # sampling interval for RSS, not synchronisation
+        finally:  # an interrupted trial leaves no load generator behind
+            for process in processes:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+        cpu_share = (server.cpu_s() - cpu_before) / (time.monotonic() - wall_before)
+        results = [r for out in outputs if out.exists() for r in json.loads(out.read_text())]
     ok = [r for r in results if "error" not in r]
+    first_frames = [r["first_frame_s"] for r in ok if r["first_frame_s"]]
     worst_fps = min((r["fps"] for r in ok), default=0.0)
     worst_gap = max((r["p99_gap_s"] or 9.9 for r in ok), default=9.9)
     return {
         "clients": clients, "completed": len(ok), "errors": len(results) - len(ok),
         "worst_fps": round(worst_fps, 2), "worst_p99_gap_ms": round(worst_gap * 1000, 1),
-        "median_first_frame_ms": round(statistics.median(r["first_frame_s"] for r in ok if r["first_frame_s"]) * 1000, 1)
-        if ok else None,
+        "median_first_frame_ms": round(statistics.median(first_frames) * 1000, 1) if first_frames else None,
         "peak_rss_mb": round(peak_rss, 1),
         "server_cpu_cores": round(cpu_share, 2),
         "total_frames": sum(r["frames"] for r in ok),

@@ -49,8 +49,16 @@ class BackpropMLP:
             x[:, :-1] = points
             onehot = np.zeros((len(labels), self.sizes[-1]))
             onehot[np.arange(len(labels)), labels] = 1.0
+            for array in (x, onehot):
+                array.flags.writeable = False
             self._cache_key, self._cached = key, (x, onehot)
         return self._cached
+
+    @property
+    def cached_inputs(self) -> tuple[np.ndarray, ...]:
+        """The read-only [x, 1] and one-hot targets built from the training points: a copy of the
+        net may share them."""
+        return self._cached or ()
 
     def logits(self, points: np.ndarray) -> np.ndarray:
         h = np.ones((len(points), points.shape[1] + 1))

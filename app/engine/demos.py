@@ -8,6 +8,7 @@ from app.engine.backprop import BackpropMLP
 from app.engine.datasets import make_dataset
 from app.engine.ff import EPSILON, FFLayer, FFNetwork, goodness, normalize, sigmoid, with_bias_column
 from app.engine.optim import SGDMomentum
+from app.engine.race import RaceSettings
 from app.engine.trace import StepRecorder
 
 # --- (a) the goodness layer: one 8-unit FF layer pushed by the reader -----------------------------
@@ -43,8 +44,9 @@ def goodness_layer_history(seed: int, theta: float, actions: list[tuple[str, int
 
     Returns the state at step 0 and after every step. Step 0's polarity is the first action's
     (positive if there is none), so its pressure is measured against the target about to be used."""
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed <= 2**31 - 1:
-        raise ValueError(f"seed must be an integer in [0, {2**31 - 1}]; got {seed!r}")
+    low_seed, high_seed = RaceSettings.BOUNDS["seed"]
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not low_seed <= seed <= high_seed:
+        raise ValueError(f"seed must be an integer in [{low_seed}, {high_seed}]; got {seed!r}")
     lo, hi = GOODNESS_THETA_RANGE
     if isinstance(theta, bool) or not isinstance(theta, (int, float)) or not lo <= theta <= hi:
         raise ValueError(f"theta must be a number in [{lo}, {hi}]; got {theta!r}")

@@ -150,7 +150,14 @@ class FFNetwork:
         targets = np.concatenate([np.ones(n), np.zeros(n)])
         self._cache_key = key
         self._buffers = {"positive": positive, "negative": negative, "targets": targets}
+        for array in self.cached_inputs:
+            array.flags.writeable = False
         return positive, negative, targets
+
+    @property
+    def cached_inputs(self) -> tuple[np.ndarray, ...]:
+        """The read-only batches built from the training points: a copy of the net may share them."""
+        return tuple(array for array in self._buffers.values() if array is not None)
 
     # training -----------------------------------------------------------------------------
     def train_step(
@@ -201,13 +208,9 @@ class FFNetwork:
                 held[h_name] = h
                 if recorder is not None:
                     recorder.record("normalize", held, i, polarity, f"activity {i} normalized for layer {i + 1}")
-                del held[f"activity {i}"]
-                if recorder is not None:
-                    recorder.record("release", held, i, polarity, f"activity {i} released")
-            else:
-                del held[f"activity {i}"]
-                if recorder is not None:
-                    recorder.record("release", held, i, polarity, f"activity {i} released")
+            del held[f"activity {i}"]
+            if recorder is not None:
+                recorder.record("release", held, i, polarity, f"activity {i} released")
 
     # inference ----------------------------------------------------------------------------
     def hidden_activities(self, x: np.ndarray) -> list[np.ndarray]:

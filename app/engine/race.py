@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -55,12 +55,14 @@ class RaceSettings:
         for name, choices in self.CHOICES.items():
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}")
+        # Checked, then stored as plain int/float: equal settings are then equal (and repr alike)
+        # whether a value came as 2, 2.0 or np.int64(2), so they share one cached run.
         for name in ("seed", "steps", "grid_size"):
             self._check_int(name, getattr(self, name))
-        for name in ("theta", "learning_rate"):
+            object.__setattr__(self, name, int(getattr(self, name)))
+        for name in ("theta", "learning_rate") + (() if self.noise is None else ("noise",)):
             self._check_number(name, getattr(self, name))
-        if self.noise is not None:
-            self._check_number("noise", self.noise)
+            object.__setattr__(self, name, float(getattr(self, name)))
         sizes = self.hidden_sizes
         if isinstance(sizes, (int, np.integer)) or not hasattr(sizes, "__len__"):
             raise ValueError(f"hidden_sizes must be a list of 1 to {self.MAX_HIDDEN_LAYERS} layer widths")

@@ -8,21 +8,25 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.engine.demos import GOODNESS_MAX_STEPS, GOODNESS_THETA_RANGE, goodness_layer_history, step_trace
+from app.engine.demos import (
+    GOODNESS_MAX_STEPS, GOODNESS_THETA_RANGE, POLARITIES, TRACE_ALGORITHMS, goodness_layer_history, step_trace,
+)
+from app.engine.race import RaceSettings
+from app.web.widget_settings import GOODNESS_THETA_DEFAULT
 
 router = APIRouter(prefix="/api", tags=["api"])
 
 
 class GoodnessAction(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    polarity: Literal["positive", "negative"]
+    polarity: Literal[POLARITIES]
     steps: int = Field(ge=0, le=GOODNESS_MAX_STEPS)
 
 
 class GoodnessRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-    theta: float = Field(2.0, ge=GOODNESS_THETA_RANGE[0], le=GOODNESS_THETA_RANGE[1])
+    seed: int = Field(0, ge=RaceSettings.BOUNDS["seed"][0], le=RaceSettings.BOUNDS["seed"][1])
+    theta: float = Field(GOODNESS_THETA_DEFAULT, ge=GOODNESS_THETA_RANGE[0], le=GOODNESS_THETA_RANGE[1])
     actions: list[GoodnessAction] = Field(default_factory=list)
 
 
@@ -31,7 +35,7 @@ async def in_worker(request: Request, function, *args):
 
 
 @router.get("/trace")
-async def trace(request: Request, algorithm: Literal["backprop", "forward-forward"] = Query(...)) -> dict:
+async def trace(request: Request, algorithm: Literal[TRACE_ALGORITHMS] = Query(...)) -> dict:
     # Deterministic (seed 0), so each algorithm's trace is recorded once per process.
     traces: dict = request.app.state.traces
     if algorithm not in traces:
@@ -62,11 +66,8 @@ async def goodness(request: Request) -> dict:
         raise HTTPException(422, invalid.errors(include_url=False, include_input=False, include_context=False))
     if len(payload.actions) > settings.goodness_max_actions:
         raise HTTPException(422, f"at most {settings.goodness_max_actions} actions")
-    total = sum(action.steps for action in payload.actions)
-    if total > GOODNESS_MAX_STEPS:
-        raise HTTPException(422, f"the actions' total steps must be at most {GOODNESS_MAX_STEPS}; got {total}")
     actions = [(action.polarity, action.steps) for action in payload.actions]
-    try:
+    try:  # the replay checks the actions' total steps (one check, the engine's)
         history = await in_worker(request, goodness_layer_history, payload.seed, payload.theta, actions)
     except ValueError as invalid:
         raise HTTPException(422, str(invalid))

@@ -41,15 +41,16 @@ CHECKPOINT_EVERY = 25
 
 
 def run_key(settings: RaceSettings) -> tuple:
-    return (tuple(sorted(settings.as_dict().items(), key=lambda kv: kv[0])).__repr__(),
-            np.__version__, package.__version__)
+    # RaceSettings stores canonical types, so equal settings have equal reprs.
+    return (repr(settings), np.__version__, package.__version__)
 
 
 def fork(race: Race) -> Race:
-    """A deep copy of the race's mutable state (weights, optimizer, RNG); data arrays are shared,
-    because nothing ever writes to them."""
-    shared = [race.train, race.test, race.train.x, race.train.y, race.test.x, race.test.y,
-              getattr(race, "_grid", None)]
+    """A deep copy of the race's mutable state (weights, optimizer, RNG); the data arrays and the
+    nets' input batches built from them are shared, because nothing ever writes to them (copying
+    the batches would make every checkpoint four times its size)."""
+    shared = [race.train, race.test, race.train.x, race.train.y, race.test.x, race.test.y, race._grid,
+              *race.ff.cached_inputs, *race.backprop.cached_inputs]
     memo = {id(obj): obj for obj in shared if obj is not None}
     return copy.deepcopy(race, memo)
 
@@ -79,17 +80,22 @@ class RunRecord:
 
     def _create(self) -> None:
         race = Race(self.settings)
-        self._info = race_info(race, speed=0)
+        self._info = race_info(race)
         self._checkpoints[0] = fork(race)
         self._producer = race
 
-    def _advance(self, target: int) -> str:
+    def _produce_to(self, target: int) -> Race:
+        """Move the local producer forward to `target`, keeping a checkpoint on the way every
+        CHECKPOINT_EVERY steps (and at the last step)."""
         race = self._producer
         while race.step_count < target:
             race.step()
             if race.step_count % CHECKPOINT_EVERY == 0 or race.step_count == self.steps:
                 self._checkpoints[race.step_count] = fork(race)
-        return frame_text(race.snapshot(grid=True), self.steps)
+        return race
+
+    def _advance(self, target: int) -> str:
+        return frame_text(self._produce_to(target).snapshot(grid=True), self.steps)
 
     def _local(self, steps: list[int]) -> list[str]:
         """Frames from this process: the local producer moving forward, or a replay behind it."""
@@ -99,12 +105,7 @@ class RunRecord:
     def _checkpoint_to(self, step: int) -> None:
         """Move the local producer (no frames) until a checkpoint at or before `step` exists; with an
         engine pool the frames came from a worker, so the local producer can lag behind them."""
-        race = self._producer
-        target = min(step // CHECKPOINT_EVERY * CHECKPOINT_EVERY, self.steps)
-        while race.step_count < target:
-            race.step()
-            if race.step_count % CHECKPOINT_EVERY == 0 or race.step_count == self.steps:
-                self._checkpoints[race.step_count] = fork(race)
+        self._produce_to(min(step // CHECKPOINT_EVERY * CHECKPOINT_EVERY, self.steps))
 
     def _replay(self, target: int) -> str:
         """A step the producer already passed: from the nearest checkpoint, on a throwaway fork."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Request
@@ -64,8 +65,13 @@ def oembed_error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+# ASCII digits, and few of them: str.isdigit() accepts "²", which int() refuses, and int() refuses
+# more than 4,300 digits; either would escape as a 500.
+POSITIVE_INT = re.compile(r"[0-9]{1,18}")
+
+
 def positive_int(text: str | None) -> int | None:
-    return int(text) if text is not None and text.isdigit() and int(text) > 0 else None
+    return (int(text) or None) if text is not None and POSITIVE_INT.fullmatch(text) else None
 
 
 @router.get("/oembed")

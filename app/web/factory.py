@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.engine_pool = pool
     app.state.cache = RunCache(settings.cache_size, executor, settings.cache_frames_per_run, pool)
-    app.state.sessions = SessionRegistry(settings.sessions_total, settings.sessions_per_client)
+    app.state.sessions = sessions = SessionRegistry(settings.sessions_total, settings.sessions_per_client)
+    app.state.metrics.live_sessions.set_function(lambda: sessions.live)  # one count, read when scraped
     app.state.scorecard = Scorecard(executor)
     app.state.traces = {}
     app.state.templates = Jinja2Templates(directory=str(settings.templates_dir))

@@ -1,4 +1,4 @@
-"""Turns engine snapshots into the pre-serialized JSON texts of `race` and `frame` messages."""
+"""Turns engine results into the JSON texts of `race`, `frame` and `inference` messages."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from app.engine.race import Race, RaceSnapshot
+from app.engine.race import PointInference, Race, RaceSnapshot
 
 # Shorter floats keep a frame under the 4 KB budget: 4 decimals is finer than any pixel or
 # percentage the page draws; coordinates of the data points need only 3.
@@ -54,7 +54,7 @@ def frame_text(snapshot: RaceSnapshot, steps: int) -> str:
     return json.dumps(message, separators=(",", ":"))
 
 
-def race_info(race: Race, speed: int) -> dict:
+def race_info(race: Race) -> dict:
     """The `race` message without its `settings.speed`, which is the session's, not the run's."""
     s = race.settings
     train = [[round(float(x), POINT_DECIMALS), round(float(y), POINT_DECIMALS), int(label)]
@@ -62,8 +62,18 @@ def race_info(race: Race, speed: int) -> dict:
     return {
         "type": "race",
         "settings": {"dataset": s.dataset, "seed": s.seed, "theta": s.theta,
-                     "learning_rate": s.learning_rate, "steps": s.steps, "speed": speed},
+                     "learning_rate": s.learning_rate, "steps": s.steps},
         "extent": [float(v) for v in race.extent],
         "grid_size": s.grid_size,
         "train": train,
     }
+
+
+def inference_text(result: PointInference, step: int) -> str:
+    return json.dumps({
+        "type": "inference", "x": result.x, "y": result.y, "step": step,
+        "ff": {"goodness": [[short(g) for g in layer] for layer in result.ff_goodness],
+               "totals": [short(t) for t in result.ff_totals], "label": result.ff_label},
+        "backprop": {"probabilities": [short(p) for p in result.backprop_probabilities],
+                     "label": result.backprop_label},
+    }, separators=(",", ":"))

@@ -8,12 +8,9 @@ from fastapi.responses import HTMLResponse
 import app as package
 from app.engine.demos import GOODNESS_THETA_RANGE, normalization_layer
 from app.engine.race import RaceSettings
-from app.web.widget_settings import GOODNESS_THETA_DEFAULT, GOODNESS_THETA_STEP, race_values
+from app.web.widget_settings import GOODNESS_THETA_DEFAULT, GOODNESS_THETA_STEP, RACE_QUERY, race_values
 
 router = APIRouter(tags=["pages"])
-
-# The settings a reader may change in the race widget, in the order the widget shows them.
-CLIENT_RACE_SETTINGS = ("dataset", "seed", "theta", "learning_rate", "steps")
 
 
 def race_defaults(settings) -> dict:
@@ -22,7 +19,7 @@ def race_defaults(settings) -> dict:
     bounds = RaceSettings.bounds()
     defaults = RaceSettings()
     table: dict = {}
-    for name in CLIENT_RACE_SETTINGS:
+    for name in RACE_QUERY:  # the settings a reader may change, in the widget's order
         if name in RaceSettings.CHOICES:
             table[name] = {"default": getattr(defaults, name), "choices": list(RaceSettings.CHOICES[name])}
         else:

@@ -44,17 +44,18 @@ async def race_socket(websocket: WebSocket) -> None:
         return
     client = websocket.client.host if websocket.client else "unknown"
     lease = state.sessions.acquire(client)
-    await websocket.accept()
     if lease is None:
-        # Accept first: only an open socket can carry the 1013 code and an explanation.
         state.metrics.refuse("at_capacity")
-        await websocket.send_text(error_text(ErrorCode.at_capacity, "The server is at capacity; try again soon."))
-        await websocket.close(TRY_AGAIN_LATER, "at capacity")
+        try:
+            # Accept first: only an open socket can carry the 1013 code and an explanation.
+            await websocket.accept()
+            await websocket.send_text(error_text(ErrorCode.at_capacity, "The server is at capacity; try again soon."))
+            await websocket.close(TRY_AGAIN_LATER, "at capacity")
+        except Exception:  # the client already left: nothing more to say
+            pass
         return
-    state.metrics.live_sessions.inc()
-    try:
-        session = RaceSession(websocket, settings, state.cache, state.metrics, state.executor)
-        await session.run()
+    try:  # from here on the lease is released whatever happens, the accept included
+        await websocket.accept()
+        await RaceSession(websocket, settings, state.cache, state.metrics, state.executor).run()
     finally:
         lease.release()
-        state.metrics.live_sessions.dec()

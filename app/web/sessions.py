@@ -20,12 +20,12 @@ import logging
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from app.config import Settings
 from app.engine.race import Race, RaceSettings
 from app.web.cache import RunCache, RunRecord
-from app.web.frames import short
+from app.web.frames import inference_text
 from app.web.limits import FRAME, Outbox, RateLimiter
 from app.web.messages import (
     CLIENT_TYPES, ErrorCode, Infer, Pause, Reset, Resume, Speed, Start, Step, client_message_adapter, error_text,
@@ -95,7 +95,10 @@ class RaceSession:
                     task.cancel()
             raise
         if receiver in done:
-            closing = receiver.result()
+            if receiver.exception() is None:
+                closing = receiver.result()
+            else:  # the socket failed under us; still stop the other tasks below, then leave
+                log.warning("race receiver failed", exc_info=receiver.exception())
         elif writer in done:
             if writer.exception() is None:
                 closing = Closing(POLICY_VIOLATION, "slow reader")
@@ -310,8 +313,6 @@ class RaceSession:
                     except asyncio.TimeoutError:
                         pass
                     continue
-                # Never build a backlog: a late tick is followed by a full interval, not a burst.
-                next_tick = max(next_tick + interval, loop.time())
             target = min(self.cursor + (1 if single else self.speed), record.steps)
             # Running, name the next steps so the record computes them before their ticks.
             ahead = [] if single else sorted(
@@ -327,6 +328,13 @@ class RaceSession:
             self.outbox.put_frame(text)
             if single:
                 self.pending_steps -= 1
+            else:
+                # Never build a backlog: a frame that came after its successor's tick (a slow
+                # fetch, a busy loop) is followed by a full interval, not sent on at once, which
+                # would also replace it in the outbox before the writer could send it.
+                next_tick += interval
+                if next_tick <= loop.time():
+                    next_tick = loop.time() + interval
             if self.cursor >= record.steps:
                 self.running = False
                 self.pending_steps = 0
@@ -357,13 +365,7 @@ class RaceSession:
                 log.exception("click inference failed")
                 self.error(ErrorCode.internal, "Inference failed on the server.")
                 continue
-            self.outbox.put(json.dumps({
-                "type": "inference", "x": result.x, "y": result.y, "step": step,
-                "ff": {"goodness": [[short(g) for g in layer] for layer in result.ff_goodness],
-                       "totals": [short(t) for t in result.ff_totals], "label": result.ff_label},
-                "backprop": {"probabilities": [short(p) for p in result.backprop_probabilities],
-                             "label": result.backprop_label},
-            }, separators=(",", ":")))
+            self.outbox.put(inference_text(result, step))
 
 
 def describe(invalid: ValidationError) -> str:

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -52,15 +53,20 @@ def start_server(env_overrides: dict[str, str] | None = None, *, port: int | Non
     """Start `python -m app serve` on a free loopback port; return (process, base_url)."""
     port = port or free_port()
     env = {**os.environ, **(env_overrides or {})}
+    # A file, not a pipe: nobody reads a pipe during the run, and once its 64 KB of access log
+    # fill up the server blocks on its next log line and every later test times out.
+    log = tempfile.TemporaryFile(mode="w+")
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )
+    process.log = log
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # readiness poll, not a synchronising sleep
         if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{process.stdout.read()}")
+            log.seek(0)
+            raise RuntimeError(f"server exited early:\n{log.read()}")
         try:
             with urllib.request.urlopen(base_url + "/healthz", timeout=1) as response:
                 if response.status == 200:

@@ -176,6 +176,10 @@ def test_oembed_refuses_other_formats_with_501_and_bad_limits_with_400(client):
     assert response.status_code == 501 and "format=json" in response.json()["error"]
     response = client.get("/oembed", params={"url": "http://testserver/embed/race", "maxwidth": "-3"})
     assert response.status_code == 400 and "maxwidth" in response.json()["error"]
+    # Digits str.isdigit() accepts but int() refuses ("²", 5,000 of them) are a 400 too, not a 500.
+    for bad in ("\u00b2", "9" * 5000):
+        response = client.get("/oembed", params={"url": "http://testserver/embed/race", "maxheight": bad})
+        assert response.status_code == 400 and "maxheight" in response.json()["error"]
 
 
 # -- sockets across origins ---------------------------------------------------------------------

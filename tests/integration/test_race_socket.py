@@ -293,3 +293,38 @@ def test_the_outbox_conflates_frames_and_stays_bounded():
     for index in range(10):
         outbox.put(f"message-{index}")
     assert len(outbox) == 4
+
+
+def test_a_late_tick_is_followed_by_a_full_interval_so_no_frame_is_conflated():
+    """A frame that took longer than the interval to compute, followed by ready (cached) ones:
+    the player must wait a full interval after the late tick, not send the next frame at once
+    (which would replace the late frame in the outbox before the writer could send it)."""
+    import asyncio
+
+    from app.web.metrics import Metrics
+    from app.web.sessions import RaceSession
+    from integration.conftest import make_settings
+
+    class SlowFirstFrame:
+        steps = 12
+
+        async def frame(self, step, ahead=()):
+            if step == 4:
+                await asyncio.sleep(0.1)  # ten ticks at 100 frames/s
+            return json.dumps({"type": "frame", "step": step}), True
+
+    async def scenario():
+        session = RaceSession(None, make_settings(frame_rate=100), None, Metrics(), None)
+        session.record, session.running, session.speed = SlowFirstFrame(), True, 4
+        player = asyncio.create_task(session.play_loop())
+        sent = []
+        try:
+            async with asyncio.timeout(5):
+                while not sent or '"done":true' not in sent[-1]:
+                    sent.append((await session.outbox.get())[1])
+        finally:
+            player.cancel()
+        return [json.loads(text)["step"] for text in sent if '"frame"' in text], session.outbox.conflated
+
+    steps, conflated = asyncio.run(scenario())
+    assert steps == [4, 8, 12] and conflated == 0

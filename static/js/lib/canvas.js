@@ -1,4 +1,4 @@
-// Canvas helpers shared by the widgets: crisp drawing on high-DPI screens.
+// Canvas helpers shared by the widgets: crisp drawing on high-DPI screens, the palette, motion.
 
 /** Size the canvas backing store to its CSS box times devicePixelRatio; returns the 2D context
  *  scaled so that drawing code works in CSS pixels. Call again after a resize. */
@@ -15,6 +15,11 @@ export function fitCanvas(canvas) {
 /** Read a CSS custom property (the palette lives in static/css/theme.css). */
 export function cssVar(name, element = document.documentElement) {
   return getComputedStyle(element).getPropertyValue(name).trim();
+}
+
+/** Several palette entries at once: ["ink-soft", "ff"] -> {inkSoft: "#4a4a52", ff: "#009e73"}. */
+export function readPalette(names) {
+  return Object.fromEntries(names.map((name) => [name.replace(/-(\w)/g, (_, c) => c.toUpperCase()), cssVar(`--${name}`)]));
 }
 
 /** True when the reader asked the system for reduced motion. */

@@ -1,5 +1,6 @@
 // Sharing from the article: an Embed disclosure under each widget with copyable snippets of the
 // widget's current settings, and the race's settings kept in the page's URL so a link reproduces it.
+import { requestJSON } from "./format.js";
 
 let counter = 0;
 
@@ -24,9 +25,7 @@ export function customElementSnippet(name, settings) {
 async function iframeSnippet(url) {
   // The server's oEmbed answer is the one definition of the iframe snippet (size, title, attributes).
   const query = new URLSearchParams({ url, format: "json" });
-  const response = await fetch(`/oembed?${query}`, { headers: { Accept: "application/json" } });
-  if (!response.ok) throw new Error(`the server answered ${response.status}`);
-  return (await response.json()).html;
+  return (await requestJSON(`/oembed?${query}`)).html;
 }
 
 function element(tag, properties = {}, children = []) {

@@ -1,11 +1,9 @@
 // Words for the race: the text alternatives of the canvases, and the few milestones worth
 // announcing to a screen-reader user (start, each net reaching the target, the end), never each step.
-import { coordinate } from "./readout.js";
+import { fixed, percent } from "../lib/format.js";
 
-export const TARGET_ACCURACY = 0.95;
+const TARGET_ACCURACY = 0.95;  // app/engine/race.py's TARGET_ACCURACY
 const NAMES = { ff: "Forward-Forward", backprop: "Backprop" };
-
-export const percent = (value) => `${(value * 100).toFixed(1)}%`;
 
 export function metricsText(metrics) {
   if (!metrics) return "train — · held-out —";
@@ -22,7 +20,7 @@ export function canvasLabel(net, frame, settings, inference) {
     + "Shading shows where the net says class A (blue) or class B (orange).";
   if (inference) {
     const label = net === "ff" ? inference.ff.label : inference.backprop.label;
-    text += ` Marked point (${coordinate(inference.x)}, ${coordinate(inference.y)}) is classified class ${"AB"[label]}.`;
+    text += ` Marked point (${fixed(inference.x, 2)}, ${fixed(inference.y, 2)}) is classified class ${"AB"[label]}.`;
   }
   return text;
 }
@@ -30,16 +28,16 @@ export function canvasLabel(net, frame, settings, inference) {
 export function chartLabel(frame) {
   if (!frame) return "Held-out accuracy and loss curves: no training yet.";
   return `Curves up to step ${frame.step}: held-out accuracy Forward-Forward ${percent(frame.ff.test_accuracy)}, `
-    + `backprop ${percent(frame.backprop.test_accuracy)}; loss Forward-Forward ${frame.ff.loss.toFixed(3)}, `
-    + `backprop ${frame.backprop.loss.toFixed(3)}.`;
+    + `backprop ${percent(frame.backprop.test_accuracy)}; loss Forward-Forward ${fixed(frame.ff.loss, 3)}, `
+    + `backprop ${fixed(frame.backprop.loss, 3)}.`;
 }
 
 /** Spoken summary of an inference the reader asked for. */
 export function inferenceSentence(inference) {
   const [a, b] = inference.ff.totals;
   const probability = inference.backprop.probabilities[inference.backprop.label];
-  return `Point (${coordinate(inference.x)}, ${coordinate(inference.y)}): Forward-Forward says class `
-    + `${"AB"[inference.ff.label]} (total goodness A ${a.toFixed(2)}, B ${b.toFixed(2)}); backprop says class `
+  return `Point (${fixed(inference.x, 2)}, ${fixed(inference.y, 2)}): Forward-Forward says class `
+    + `${"AB"[inference.ff.label]} (total goodness A ${fixed(a, 2)}, B ${fixed(b, 2)}); backprop says class `
     + `${"AB"[inference.backprop.label]} (${percent(probability)}).`;
 }
 
@@ -72,13 +70,5 @@ export class Milestones {
       this.announce(`Race finished at step ${frame.step}: Forward-Forward ${percent(frame.ff.test_accuracy)}, `
         + `backprop ${percent(frame.backprop.test_accuracy)} held-out accuracy.`);
     }
-  }
-
-  /** After a reconnection replays frames, don't announce what the reader already heard. */
-  silentlyCatchUp(frame) {
-    for (const net of ["ff", "backprop"]) {
-      if (frame[net].test_accuracy >= TARGET_ACCURACY) this.reached[net] = true;
-    }
-    if (frame.step >= frame.steps) this.finished = true;
   }
 }

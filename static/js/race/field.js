@@ -1,7 +1,7 @@
 // One net's picture of the plane: the decision shading the server computed, the training points
 // on top (class A filled dots, class B hollow rings, so shape carries the class as well as colour),
 // and the point the reader asked about.
-import { cssVar, fitCanvas } from "../lib/canvas.js";
+import { fitCanvas, readPalette } from "../lib/canvas.js";
 
 const PAD = 6; // keeps edge points and the marker from being clipped by the canvas border
 
@@ -17,21 +17,11 @@ function toRgb(color) {
 }
 
 export function palette() {
-  return {
-    ink: cssVar("--ink"),
-    inkSoft: cssVar("--ink-soft"),
-    paper: cssVar("--paper"),
-    rule: cssVar("--rule"),
-    focus: cssVar("--focus"),
-    classA: cssVar("--class-a"),
-    classB: cssVar("--class-b"),
-    ff: cssVar("--ff"),
-    backprop: cssVar("--backprop"),
-  };
+  return readPalette(["ink", "ink-soft", "paper", "rule", "focus", "class-a", "class-b", "ff", "backprop"]);
 }
 
 /** Decode the frame's grid (base64 of size*size uint8 P(A)*255, row 0 at the top). */
-export function decodeGrid(base64) {
+function decodeGrid(base64) {
   const text = atob(base64);
   const bytes = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i += 1) bytes[i] = text.charCodeAt(i);
@@ -47,16 +37,11 @@ export class FieldView {
     this.marker = null;      // {x, y, label} of the last inference
     this.crosshair = null;   // {x, y} while choosing a point with the keyboard
     this.shadeCanvas = document.createElement("canvas");
-    this.refreshPalette();
-    this.resize();
-  }
-
-  refreshPalette() {
     this.colors = palette();
     this.rgbA = toRgb(this.colors.classA);
     this.rgbB = toRgb(this.colors.classB);
     this.rgbPaper = toRgb(this.colors.paper);
-    if (this.grid) this.paintShade();
+    this.resize();
   }
 
   resize() {

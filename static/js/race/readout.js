@@ -1,7 +1,8 @@
 // What each net says about the point the reader chose: FF's goodness for each candidate label,
 // layer by layer and summed (the larger sum wins), and backprop's softmax probabilities.
+import { fixed } from "../lib/format.js";
 
-export const CLASS_NAMES = ["class A", "class B"];
+const CLASS_NAMES = ["class A", "class B"];
 const LABEL_NAMES = ["label A", "label B"];
 
 function element(tag, className, text) {
@@ -19,21 +20,15 @@ function bar(value, fraction, modifier, ref) {
   const fill = element("span", `race-bar race-bar--${modifier}`);
   fill.style.width = `${Math.max(0, Math.min(1, fraction)) * 100}%`;
   track.append(fill);
-  const number = element("span", "race-bar-value", value.toFixed(2));
+  const number = element("span", "race-bar-value", fixed(value, 2));
   if (ref) number.dataset.ref = ref;
   wrap.append(track, number);
   cell.append(wrap);
   return cell;
 }
 
-/** Two decimals, without the "-0.00" that rounding a tiny negative number produces. */
-export function coordinate(value) {
-  const text = value.toFixed(2);
-  return text === "-0.00" ? "0.00" : text;
-}
-
 function pointText({ x, y, step }) {
-  return `Point (${coordinate(x)}, ${coordinate(y)}) at step ${step}`;
+  return `Point (${fixed(x, 2)}, ${fixed(y, 2)}) at step ${step}`;
 }
 
 export function renderForwardForward(container, inference) {

@@ -2,8 +2,8 @@
 // widget keeps the reader's actions and sends the whole history each time (POST /api/goodness);
 // the server replays them from the seed and returns the layer's state after every step.
 import { cssVar, fitCanvas } from "../lib/canvas.js";
-import { fixed, requestJSON } from "../article/format.js";
-import { dot, square } from "../article/shapes.js";
+import { fixed, requestJSON } from "../lib/format.js";
+import { dot, square } from "../lib/shapes.js";
 
 const SEED = 0;
 const MAX_STEPS = 500;  // the engine's GOODNESS_MAX_STEPS
@@ -16,7 +16,7 @@ export function mount(root) {
   const status = root.querySelector(".widget-status");
   const readout = (name) => root.querySelector(`.readout-${name}`);
   const palette = {
-    ink: cssVar("--ink"), inkSoft: cssVar("--ink-soft"), grid: cssVar("--grid"), paper: cssVar("--paper"),
+    ink: cssVar("--ink"), inkSoft: cssVar("--ink-soft"), grid: cssVar("--grid"),
     positive: cssVar("--positive"), negative: cssVar("--negative"), bar: cssVar("--class-a"),
     goodness: cssVar("--series-goodness"), pressure: cssVar("--series-pressure"),
   };

@@ -1,6 +1,7 @@
 // The label-in-the-input figure: a real MNIST digit with a one-hot label written into its first
 // 10 pixels, shown with its true label (a positive example) and with a wrong one (a negative).
 // Each canvas is 28x28 backing pixels, scaled up by CSS, so what is drawn is exactly the input.
+import { requestJSON } from "../lib/format.js";
 
 /** The image with `label` written one-hot into its first `count` pixels (0 or 255). */
 export function withLabel(pixels, label, count = 10) {
@@ -63,11 +64,7 @@ export function mount(root) {
   digitSelect.addEventListener("change", () => data && render());
   radios.forEach((radio) => radio.addEventListener("change", () => data && render()));
 
-  fetch(root.dataset.src, { headers: { Accept: "application/json" } })
-    .then((response) => {
-      if (!response.ok) throw new Error(`the server answered ${response.status}`);
-      return response.json();
-    })
+  requestJSON(root.dataset.src)
     .then((json) => {
       data = json;
       render();

@@ -3,13 +3,14 @@
 // response. The response is computed here (a round trip per frame would stutter) with the
 // engine's weights, rendered into the page; a browser test holds this formula to the engine's.
 import { cssVar, fitCanvas } from "../lib/canvas.js";
-import { fixed } from "../article/format.js";
-import { arrow, diamond, dot } from "../article/shapes.js";
+import { fixed } from "../lib/format.js";
+import { arrow, diamond, dot } from "../lib/shapes.js";
 
 const EXTENT = 2.5;        // the plane shows y1, y2 in [-EXTENT, EXTENT]
 const KEY_STEP = 0.1;
 const KEY_STEP_BIG = 0.5;
 const RAY_FACTOR = 1.25;   // one press of + or "Longer" stretches y by this much along its ray
+const START = [1.2, 0.8];  // where y starts, and where Home puts it back
 
 /** h = y / (||y|| + epsilon): the engine's normalization (app/engine/ff.py). */
 export function normalize(y, epsilon) {
@@ -39,10 +40,11 @@ export function mount(root) {
     vector: cssVar("--class-a"), seen: cssVar("--update"), bar: cssVar("--ff"),
   };
 
-  let y = [1.2, 0.8];
+  let y = START;
   let frame = 0;
   let dragging = false;
-  let planeBox = null;
+  let planeBox = null;      // fitCanvas results, kept until a resize: a drag redraws every frame
+  let responseBox = null;
 
   function clampAlongRay(vector) {
     // Shrink the whole vector (never one coordinate) so its direction survives the clamp.
@@ -156,7 +158,8 @@ export function mount(root) {
   }
 
   function drawResponse(response) {
-    const { context, width, height } = fitCanvas(responseCanvas);
+    if (!responseBox) responseBox = fitCanvas(responseCanvas);
+    const { context, width, height } = responseBox;
     context.clearRect(0, 0, width, height);
     const scale = Math.max(1.5, ...response);
     const slot = width / response.length;
@@ -203,7 +206,7 @@ export function mount(root) {
     if (moves[event.key]) setVector([y[0] + moves[event.key][0], y[1] + moves[event.key][1]]);
     else if (event.key === "+" || event.key === "=") alongRay(RAY_FACTOR);
     else if (event.key === "-" || event.key === "_") alongRay(1 / RAY_FACTOR);
-    else if (event.key === "Home") setVector([1.2, 0.8]);
+    else if (event.key === "Home") setVector(START);
     else return;
     event.preventDefault();
   });
@@ -212,6 +215,7 @@ export function mount(root) {
 
   new ResizeObserver(() => {
     planeBox = null;
+    responseBox = null;
     if (!frame) frame = requestAnimationFrame(draw);
   }).observe(root);
   setVector(y);

@@ -23,8 +23,9 @@ export function mount(root) {
   const ref = (name) => root.querySelector(`[data-ref="${name}"]`);
   const ffCanvas = ref("ff-canvas");
   const bpCanvas = ref("bp-canvas");
+  const chartCanvas = ref("chart");
   const fields = { ff: new FieldView(ffCanvas), backprop: new FieldView(bpCanvas) };
-  const chart = new CurvesChart(ref("chart"), palette());
+  const chart = new CurvesChart(chartCanvas, palette());
   const text = {
     step: ref("step"), ffMetrics: ref("ff-metrics"), bpMetrics: ref("bp-metrics"),
     status: ref("status"), milestones: ref("milestones"), formError: ref("form-error"),
@@ -60,7 +61,7 @@ export function mount(root) {
     // The canvases' text alternatives change with what they show, once per drawn frame.
     ffCanvas.setAttribute("aria-label", canvasLabel("ff", frame, settingsInfo, inference));
     bpCanvas.setAttribute("aria-label", canvasLabel("backprop", frame, settingsInfo, inference));
-    ref("chart").setAttribute("aria-label", chartLabel(frame));
+    chartCanvas.setAttribute("aria-label", chartLabel(frame));
     // Where the plot sits, in CSS pixels, so tests (and curious readers) can aim at a data point.
     const { left, top, side } = fields.ff.plotBox();
     ffCanvas.dataset.plot = [left, top, side].map((v) => v.toFixed(1)).join(",");
@@ -183,7 +184,7 @@ export function mount(root) {
     chart.resize();
     if (visible) draw(); // synchronously: a resized canvas is blank until redrawn
   });
-  for (const canvas of [ffCanvas, bpCanvas, ref("chart")]) resizeObserver.observe(canvas);
+  for (const canvas of [ffCanvas, bpCanvas, chartCanvas]) resizeObserver.observe(canvas);
 
   /** The settings of the run on screen (or, before the first one, the form's), for links and embeds. */
   function currentSettings() {

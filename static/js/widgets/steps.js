@@ -1,20 +1,12 @@
 // The step animation: one real training step of backprop and of FF, replayed side by side from
 // the traces the engine recorded (GET /api/trace). Both sides advance on one shared clock of
 // "moments"; moment k shows each trace after its first k events.
-import { cssVar, fitCanvas, prefersReducedMotion } from "../lib/canvas.js";
+import { fitCanvas, prefersReducedMotion, readPalette } from "../lib/canvas.js";
 import { describeState, drawSteps, traceState } from "../article/steps-view.js";
-import { formatBytes, requestJSON } from "../article/format.js";
+import { formatBytes, requestJSON } from "../lib/format.js";
 
 const ALGORITHMS = ["backprop", "forward-forward"];
 const MOMENT_MS = 700;  // one event per 0.7 s at 1x: slow enough to read the status line
-
-function readPalette() {
-  const names = ["ink", "ink-soft", "paper", "paper-soft", "positive", "negative", "backprop",
-    "ff", "update", "memory"];
-  const palette = {};
-  for (const name of names) palette[name.replace(/-(\w)/g, (_, c) => c.toUpperCase())] = cssVar(`--${name}`);
-  return palette;
-}
 
 export function mount(root) {
   const panes = ALGORITHMS.map((algorithm) => {
@@ -38,7 +30,8 @@ export function mount(root) {
   const speedOutput = root.querySelector(".speed-value");
   const tickNow = root.querySelector(".tick-now");
   const tickTotal = root.querySelector(".tick-total");
-  const palette = readPalette();
+  const palette = readPalette(["ink", "ink-soft", "paper", "paper-soft", "positive", "negative",
+    "backprop", "ff", "update", "memory"]);
   const reducedMotion = prefersReducedMotion();
 
   let moment = 0;

@@ -1,4 +1,4 @@
-// Small shared helpers for the article's widgets: number formatting and JSON requests.
+// Number formatting and JSON requests shared by the widgets.
 
 const integer = new Intl.NumberFormat("en", { maximumFractionDigits: 0 });
 
@@ -6,9 +6,16 @@ export function formatBytes(bytes) {
   return `${integer.format(bytes)} bytes`;
 }
 
+/** `digits` decimals, a dash for a missing number, and never the "-0.00" that rounding a tiny
+ *  negative number produces. */
 export function fixed(value, digits = 3) {
-  return Number.isFinite(value) ? value.toFixed(digits) : "–";
+  if (!Number.isFinite(value)) return "–";
+  const text = value.toFixed(digits);
+  return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text;
 }
+
+/** A fraction as a percentage with one decimal: 0.953 -> "95.3%". */
+export const percent = (value) => `${fixed(value * 100, 1)}%`;
 
 /** GET or POST JSON; throws an Error whose message is fit to show the reader. */
 export async function requestJSON(url, { body, signal } = {}) {
