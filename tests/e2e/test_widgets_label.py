@@ -52,3 +52,15 @@ def test_the_true_label_cannot_be_chosen_for_the_negative(page):
     expect(figure).not_to_have_attribute("data-negative-label", "3")
     expect(figure.get_by_label("3", exact=True)).to_be_disabled()
     expect(page.locator("#label-text-negative")).to_contain_text("the same 3")
+
+
+def test_a_failed_load_says_so_and_switches_the_controls_off(page):
+    page.route("**/static/data/digits.json*", lambda route: route.fulfill(status=503, body="busy"))
+    page.goto("/")
+    figure = page.locator(LABEL)
+    figure.scroll_into_view_if_needed()
+    expect(figure).to_have_attribute("data-loaded", "error")
+    expect(figure).to_contain_text("could not be loaded")
+    expect(figure.locator('[data-control="digit"]')).to_be_disabled()
+    for radio in figure.locator('input[name="negative-label"]').all():
+        expect(radio).to_be_disabled()

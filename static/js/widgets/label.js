@@ -71,7 +71,10 @@ export function mount(root) {
       root.dataset.loaded = "true";
     })
     .catch((error) => {
-      positiveText.textContent = `The digits could not be loaded: ${error.message}`;
+      positiveText.textContent = `The digits could not be loaded: ${error.message}. Reload the page to try again.`;
+      // Controls that could do nothing are switched off, so nobody presses them in vain.
+      digitSelect.disabled = true;
+      radios.forEach((radio) => { radio.disabled = true; });
       root.dataset.loaded = "error";
     });
   return {};
