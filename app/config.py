@@ -92,6 +92,17 @@ class Settings(BaseSettings):
     def frame_interval_s(self) -> float:
         return 1.0 / self.frame_rate
 
+    def speed_problem(self, speed) -> str | None:
+        return speed_problem(speed, self.max_steps_per_frame)
+
+
+def speed_problem(speed, top: int) -> str | None:
+    """Why `speed` (steps per frame) is not one a client may ask for, or None when it is; the
+    websocket and the embed query both answer with this sentence."""
+    if isinstance(speed, int) and not isinstance(speed, bool) and 1 <= speed <= top:
+        return None
+    return f"speed must be an integer in [1, {top}]; got {speed!r}."
+
 
 def _default_text(name: str, field) -> str:
     default = field.get_default(call_default_factory=True)

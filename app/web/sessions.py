@@ -240,11 +240,10 @@ class RaceSession:
         self.wake.set()
 
     def check_speed(self, speed: int) -> bool:
-        top = self.settings.max_steps_per_frame
-        if not 1 <= speed <= top:
-            self.error(ErrorCode.bad_settings, f"speed must be an integer in [1, {top}]; got {speed}.")
-            return False
-        return True
+        problem = self.settings.speed_problem(speed)
+        if problem is not None:
+            self.error(ErrorCode.bad_settings, problem)
+        return problem is None
 
     def start(self, message: Start) -> None:
         chosen = message.settings.model_dump(exclude_none=True)

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from app.config import speed_problem
 from app.engine.demos import GOODNESS_THETA_RANGE
 from app.engine.race import RaceSettings
 
@@ -104,9 +105,8 @@ def race_values(query: Mapping[str, str]) -> tuple[dict, list[str]]:
 
 def _speed(text: str, max_speed: int) -> tuple[int | None, str | None]:
     value = _typed(text.strip())
-    if isinstance(value, int) and 1 <= value <= max_speed:
-        return value, None
-    return None, f"speed must be an integer in [1, {max_speed}]; got {text!r}."
+    problem = speed_problem(value, max_speed)
+    return (value, None) if problem is None else (None, problem)
 
 
 def _goodness_theta(text: str) -> tuple[float | None, str | None]:
