@@ -258,7 +258,7 @@ def test_a_point_chosen_during_training_follows_the_race_to_its_end(page):
     expect(race.locator("[data-ref=bp-readout]")).to_contain_text(f"at step {steps}")
 
 
-def test_after_the_servers_idle_close_the_next_press_reconnects_and_restores_the_race(idle_page):
+def test_after_the_servers_idle_close_the_next_press_restores_the_race_and_does_its_job(idle_page):
     race = open_race(idle_page)
     step_button = race.get_by_role("button", name="Step")
     step_button.click()
@@ -268,7 +268,8 @@ def test_after_the_servers_idle_close_the_next_press_reconnects_and_restores_the
     expect(status).to_contain_text("closed after a long pause", timeout=15_000)
     expect(race).to_have_attribute("data-connection", "closed")
 
-    step_button.click()  # the reader comes back: this press reconnects
+    step_button.click()  # the reader comes back: this press reconnects, restores, then steps
     expect(status).to_have_text("Reconnected: your race is back at step 1.", timeout=15_000)
-    step_button.click()
     expect(race).to_have_attribute("data-step", "2")
+    step_button.click()
+    expect(race).to_have_attribute("data-step", "3")

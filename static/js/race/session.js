@@ -25,6 +25,7 @@ export class RaceSession {
     this.viewportPaused = false;
     this.idleClosed = false;                 // the server closed an idle session (code 1001)
     this.resumeAfterRestore = false;
+    this.afterRestore = null;                // the reader's messages held while an idle close is undone
     this.socket = connect("/ws/race", {
       onMessage: (message) => this.receive(message),
       onStatus: (status) => view.connection(status),
@@ -35,30 +36,48 @@ export class RaceSession {
 
   send(message) {
     if (this.idleClosed) {
-      // The reader is back after a long pause: reopen, and let opened() restore their race.
-      // This one action is not replayed; the restored race waits for their next press.
+      // The reader is back after a long pause: reopen, let opened() restore their race, and then
+      // carry out what they just asked for (and anything else they ask meanwhile).
       this.idleClosed = false;
+      this.afterRestore = [];
       this.socket.reconnect();
-      return false;
+    }
+    if (this.afterRestore) {
+      this.afterRestore.push(message);
+      return true;
     }
     return this.socket.send(message);
+  }
+
+  /** Straight to the socket: the restore's own messages never wait behind the reader's. */
+  transmit(message) {
+    return this.socket.send(message);
+  }
+
+  /** The race is back where the reader left it: now do what they asked for while it came back. */
+  restoreFinished() {
+    const queued = this.afterRestore || [];
+    this.afterRestore = null;
+    for (const message of queued) this.transmit(message);
   }
 
   opened(reconnected) {
     this.inferInFlight = false;
     if (!reconnected || !this.hasRace) {
       // Show the data and the untrained nets at once; Train then only has to resume.
-      this.send({ type: "start", settings: this.settings });
-      this.send({ type: "reset" });
+      this.transmit({ type: "start", settings: this.settings });
+      this.transmit({ type: "reset" });
       this.view.state(this.phase);
+      this.restoreFinished();
       return;
     }
     const target = this.currentStep;
     const running = (this.phase === "running" && !this.viewportPaused) || this.resumeAfterRestore;
     this.resumeAfterRestore = false;
     if (target === 0) {
-      this.send({ type: "start", settings: this.settings });
-      if (!running) this.send({ type: "reset" });
+      this.transmit({ type: "start", settings: this.settings });
+      if (!running) this.transmit({ type: "reset" });
+      this.restoreFinished();
       return;
     }
     // Runs are deterministic, so replaying the same settings at full speed rebuilds exactly the
@@ -66,7 +85,7 @@ export class RaceSession {
     // A speed that divides the target lands on it exactly when the race was paused there.
     this.catchUp = { target, running };
     const speed = running ? this.maxSpeed : landingSpeed(target, this.maxSpeed);
-    this.send({ type: "start", settings: { ...this.settings, speed } });
+    this.transmit({ type: "start", settings: { ...this.settings, speed } });
   }
 
   receive(message) {
@@ -109,11 +128,12 @@ export class RaceSession {
   finishCatchUp(frame) {
     const { running } = this.catchUp;
     this.catchUp = null;
-    if (!running && frame.step < frame.steps) this.send({ type: "pause" });
-    this.send({ type: "speed", steps_per_frame: this.settings.speed });
+    if (!running && frame.step < frame.steps) this.transmit({ type: "pause" });
+    this.transmit({ type: "speed", steps_per_frame: this.settings.speed });
     this.setPhase(frame.step >= frame.steps ? "finished" : running ? "running" : "paused");
     this.view.restored(frame.step);
     if (this.point) this.infer(this.point.x, this.point.y, { auto: true });
+    this.restoreFinished();
   }
 
   setPhase(phase) {
