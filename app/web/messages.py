@@ -36,6 +36,8 @@ class StartSettings(Strict):
 class Start(Strict):
     type: Literal["start"]
     settings: StartSettings = Field(default_factory=StartSettings)
+    # A page restoring a race after a reconnect: begin paused at exactly this step (0..steps).
+    at_step: int | None = Field(None, ge=0, description="begin paused at this step")
 
 
 class Pause(Strict):

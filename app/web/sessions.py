@@ -255,13 +255,20 @@ class RaceSession:
         except (ValueError, TypeError) as invalid:
             self.error(ErrorCode.bad_settings, f"Bad settings: {invalid}.")
             return
+        at_step = message.at_step
+        if at_step is not None and at_step > race_settings.steps:
+            self.error(ErrorCode.bad_settings,
+                       f"at_step must be an integer in [0, {race_settings.steps}]; got {at_step}.")
+            return
         self.speed = speed
-        self.begin(self.cache.record(race_settings), running=True)
+        # Runs are deterministic, so a step anywhere in the run can be served exactly (a cached
+        # frame, or a replay from the nearest checkpoint): a restored race lands where it was.
+        self.begin(self.cache.record(race_settings), running=at_step is None, at_step=at_step or 0)
 
-    def begin(self, record: RunRecord, *, running: bool) -> None:
+    def begin(self, record: RunRecord, *, running: bool, at_step: int = 0) -> None:
         self.record = record
         self.generation += 1
-        self.cursor = 0
+        self.cursor = at_step
         self.pending_steps = 0
         self.running = running
         self.needs_intro = True
@@ -291,7 +298,7 @@ class RaceSession:
             if self.needs_intro:
                 self.needs_intro = False
                 info = await record.info(self.speed)
-                text, hit = await record.frame(0)
+                text, hit = await record.frame(self.cursor)
                 if generation != self.generation:
                     continue
                 self.count(hit)

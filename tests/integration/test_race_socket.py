@@ -328,3 +328,31 @@ def test_a_late_tick_is_followed_by_a_full_interval_so_no_frame_is_conflated():
 
     steps, conflated = asyncio.run(scenario())
     assert steps == [4, 8, 12] and conflated == 0
+
+
+def test_start_at_a_step_lands_there_paused_exactly_as_a_fresh_run(client):
+    """A page restoring a race after a reconnect asks for its step back: 53 is a prime that no
+    speed divides, so the frame must come from the run itself, not from playing up to it."""
+    from app.engine.race import Race, RaceSettings
+    from app.web.frames import frame_text
+
+    with client.websocket_connect("/ws/race") as ws:
+        ws.send_json({"type": "start", "settings": {"seed": 3, "steps": 60, "speed": 50}, "at_step": 53})
+        race, frame, state = receive(ws), receive(ws), receive(ws)
+        assert (race["type"], frame["type"], state["type"]) == ("race", "frame", "state")
+        assert frame["step"] == 53 and state == {**state, "running": False, "step": 53}
+        ws.send_json({"type": "resume"})
+        frames = run_to_end(ws)
+        assert [f["step"] for f in frames] == [60]
+    fresh = Race(RaceSettings(seed=3, steps=60))
+    for _ in range(53):
+        fresh.step()
+    assert json.loads(frame_text(fresh.snapshot(grid=True), 60)) == frame
+
+
+def test_start_at_a_step_past_the_end_is_refused_and_the_socket_stays_open(client):
+    with client.websocket_connect("/ws/race") as ws:
+        ws.send_json({"type": "start", "settings": {"steps": 24}, "at_step": 25})
+        error = receive(ws)
+        assert error["code"] == "bad_settings" and "at_step" in error["message"]
+        start(ws, **SHORT)

@@ -10,9 +10,8 @@ export class RaceSession {
    * view: {race(info), frame(frame), state(phase), inference(result, {auto}),
    *        error(error), connection(status), restored(step)}
    */
-  constructor(view, { initialSettings, maxSpeed }) {
+  constructor(view, { initialSettings }) {
     this.view = view;
-    this.maxSpeed = maxSpeed;
     this.settings = { ...initialSettings };  // what the reader last asked for (speed included)
     this.hasRace = false;
     this.phase = "idle";                     // idle | running | paused | finished
@@ -80,12 +79,11 @@ export class RaceSession {
       this.restoreFinished();
       return;
     }
-    // Runs are deterministic, so replaying the same settings at full speed rebuilds exactly the
-    // nets the reader was looking at (and the server's cache makes the replay nearly free).
-    // A speed that divides the target lands on it exactly when the race was paused there.
+    // Runs are deterministic, so the server can hand back exactly the step the reader was on
+    // (and the nets that click inference uses there): the race resumes where it stood.
     this.catchUp = { target, running };
-    const speed = running ? this.maxSpeed : landingSpeed(target, this.maxSpeed);
-    this.transmit({ type: "start", settings: { ...this.settings, speed } });
+    this.transmit({ type: "start", settings: this.settings, at_step: target });
+    if (running) this.transmit({ type: "resume" });
   }
 
   receive(message) {
@@ -128,8 +126,6 @@ export class RaceSession {
   finishCatchUp(frame) {
     const { running } = this.catchUp;
     this.catchUp = null;
-    if (!running && frame.step < frame.steps) this.transmit({ type: "pause" });
-    this.transmit({ type: "speed", steps_per_frame: this.settings.speed });
     this.setPhase(frame.step >= frame.steps ? "finished" : running ? "running" : "paused");
     this.view.restored(frame.step);
     if (this.point) this.infer(this.point.x, this.point.y, { auto: true });
@@ -224,13 +220,4 @@ export class RaceSession {
   dropConnection() {
     this.socket.drop();
   }
-}
-
-/** The largest speed <= max that divides target, unless that would make the replay crawl. */
-function landingSpeed(target, max) {
-  if (target <= max) return target; // one frame
-  for (let speed = max; speed >= Math.ceil(max / 5); speed -= 1) {
-    if (target % speed === 0) return speed;
-  }
-  return max;
 }

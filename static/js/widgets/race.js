@@ -165,7 +165,6 @@ export function mount(root) {
   });
   session = new RaceSession(view, {
     initialSettings: controls.read() ?? {},
-    maxSpeed: Number(root.querySelector('[name="speed"]').max) || 50,
   });
 
   const choose = (x, y) => {
