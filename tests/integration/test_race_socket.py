@@ -22,6 +22,17 @@ def start(ws, **settings) -> tuple[dict, dict, dict]:
     return race, frame, state
 
 
+def fresh_frame(*, seed: int, steps: int, at: int) -> dict:
+    """The frame a brand-new engine run gives at step `at`: what the server must reproduce."""
+    from app.engine.race import Race, RaceSettings
+    from app.web.frames import frame_text
+
+    race = Race(RaceSettings(seed=seed, steps=steps))
+    for _ in range(at):
+        race.step()
+    return json.loads(frame_text(race.snapshot(grid=True), steps))
+
+
 def run_to_end(ws) -> list[dict]:
     done, seen = receive_until(ws, finished)
     return [m for m in seen if m["type"] == "frame"]
@@ -131,13 +142,7 @@ def test_a_step_between_cached_frames_is_the_same_as_a_fresh_run(client):
         for _ in range(27):
             ws.send_json({"type": "step"})
         frame, _ = receive_until(ws, lambda m: m["type"] == "frame" and m["step"] == 27)
-    from app.engine.race import Race, RaceSettings
-    from app.web.frames import frame_text
-
-    race = Race(RaceSettings(seed=3, steps=60))
-    for _ in range(27):
-        race.step()
-    assert json.loads(frame_text(race.snapshot(grid=True), 60)) == frame
+    assert fresh_frame(seed=3, steps=60, at=27) == frame
 
 
 def test_click_inference_during_and_after_training(client):
@@ -333,9 +338,6 @@ def test_a_late_tick_is_followed_by_a_full_interval_so_no_frame_is_conflated():
 def test_start_at_a_step_lands_there_paused_exactly_as_a_fresh_run(client):
     """A page restoring a race after a reconnect asks for its step back: 53 is a prime that no
     speed divides, so the frame must come from the run itself, not from playing up to it."""
-    from app.engine.race import Race, RaceSettings
-    from app.web.frames import frame_text
-
     with client.websocket_connect("/ws/race") as ws:
         ws.send_json({"type": "start", "settings": {"seed": 3, "steps": 60, "speed": 50}, "at_step": 53})
         race, frame, state = receive(ws), receive(ws), receive(ws)
@@ -344,10 +346,7 @@ def test_start_at_a_step_lands_there_paused_exactly_as_a_fresh_run(client):
         ws.send_json({"type": "resume"})
         frames = run_to_end(ws)
         assert [f["step"] for f in frames] == [60]
-    fresh = Race(RaceSettings(seed=3, steps=60))
-    for _ in range(53):
-        fresh.step()
-    assert json.loads(frame_text(fresh.snapshot(grid=True), 60)) == frame
+    assert fresh_frame(seed=3, steps=60, at=53) == frame
 
 
 def test_start_at_a_step_past_the_end_is_refused_and_the_socket_stays_open(client):
