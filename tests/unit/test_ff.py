@@ -28,6 +28,17 @@ def small_net(optimizer, seed=0, hidden=(6, 5), **kw):
     return FFNetwork(hidden, 2, 2.0, optimizer, np.random.default_rng(seed), **kw)
 
 
+
+def central_difference(loss, params, idx, h=1e-6):
+    """d loss / d params[idx] by central differences, the parameter restored afterwards."""
+    old = params[idx]
+    params[idx] = old + h
+    up = loss()
+    params[idx] = old - h
+    down = loss()
+    params[idx] = old
+    return (up - down) / (2 * h)
+
 def test_goodness_is_the_sum_of_squared_activities():
     y = np.array([[1.0, 2.0, 0.0], [0.5, 0.0, 3.0]])
     np.testing.assert_allclose(goodness(y), [5.0, 9.25])
@@ -57,13 +68,7 @@ def test_local_gradient_matches_finite_differences_of_the_layer_loss(target):
     grad = layer.local_gradient(h, layer.forward(h), target, 2.0)
     numeric = np.zeros_like(grad)
     for idx in np.ndindex(grad.shape):
-        old = layer.params[idx]
-        layer.params[idx] = old + 1e-6
-        up = mean_loss()
-        layer.params[idx] = old - 1e-6
-        down = mean_loss()
-        layer.params[idx] = old
-        numeric[idx] = (up - down) / 2e-6
+        numeric[idx] = central_difference(mean_loss, layer.params, idx)
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-9)
 
 
@@ -93,13 +98,7 @@ def test_no_gradient_crosses_layers():
         return float(np.mean(layer_loss(goodness(y1), 2.0, 1.0) + layer_loss(goodness(lone2.forward(h)), 2.0, 1.0)))
 
     idx = np.unravel_index(np.argmax(np.abs(positive_grads[1])), layer1.shape)
-    old = lone1.params[idx]
-    lone1.params[idx] = old + 1e-6
-    up = summed_loss()
-    lone1.params[idx] = old - 1e-6
-    down = summed_loss()
-    lone1.params[idx] = old
-    assert abs((up - down) / 2e-6 - positive_grads[1][idx]) > 1e-6
+    assert abs(central_difference(summed_loss, lone1.params, idx) - positive_grads[1][idx]) > 1e-6
 
 
 def test_layer_two_update_is_the_same_whatever_layer_one_receives():
