@@ -1,8 +1,15 @@
-// The race's history as two small line charts: held-out accuracy and training loss, one line per
-// net. Forward-Forward is solid and backprop dashed, so the lines differ by more than colour.
+// The race's history as three small line charts: held-out accuracy (both nets on one axis, since
+// both are the same measure), then each net's own training loss on its own axis. FF's loss (the sum
+// of its layers' logistic losses) and backprop's cross-entropy are different quantities, so they are
+// never drawn against one scale. Forward-Forward is solid and backprop dashed, so the lines differ by
+// more than colour.
 import { fitCanvas } from "../lib/canvas.js";
 
 const FONT = "12px system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', sans-serif";
+const NETS = {
+  ff: { colour: "ff", dash: [] },
+  backprop: { colour: "backprop", dash: [6, 4] },
+};
 
 export class CurvesChart {
   constructor(canvas, colors) {
@@ -37,22 +44,28 @@ export class CurvesChart {
   draw() {
     const ctx = this.context;
     ctx.clearRect(0, 0, this.width, this.height);
-    // Side by side when there is room, stacked on a phone.
-    const stacked = this.height > this.width * 0.45; // the CSS makes the box tall on a phone
+    // Three side by side when there is room, stacked on a phone (the CSS makes the box tall there).
+    const stacked = this.height > this.width * 0.45;
     const gap = 16;
-    const panelW = stacked ? this.width : (this.width - gap) / 2;
-    const panelH = stacked ? (this.height - gap) / 2 : this.height;
-    const maxLoss = Math.max(1e-6, ...this.history.flatMap((h) => [h.ff.loss, h.backprop.loss]));
-    const yMax = niceCeiling(maxLoss);
+    const count = 3;
+    const panelW = stacked ? this.width : (this.width - gap * (count - 1)) / count;
+    const panelH = stacked ? (this.height - gap * (count - 1)) / count : this.height;
+    const box = (i) => (stacked ? { x: 0, y: i * (panelH + gap) } : { x: i * (panelW + gap), y: 0 });
     // Chance is 50% on these two-class sets; only widen the axis if a net starts below it.
     const minAccuracy = Math.min(0.5, ...this.history.flatMap((h) => [h.ff.test_accuracy, h.backprop.test_accuracy]));
-    this.panel({ x: 0, y: 0, w: panelW, h: panelH }, "held-out accuracy", "test_accuracy",
+    this.panel({ ...box(0), w: panelW, h: panelH }, "held-out accuracy", "test_accuracy", ["ff", "backprop"],
       Math.floor(minAccuracy * 10) / 10, 1, (v) => `${Math.round(v * 100)}%`);
-    const second = stacked ? { x: 0, y: panelH + gap } : { x: panelW + gap, y: 0 };
-    this.panel({ ...second, w: panelW, h: panelH }, "loss", "loss", 0, yMax, (v) => formatLoss(v));
+    const lossPanels = [
+      ["ff", ["Forward-Forward loss (sum of layer losses)", "FF loss (sum of layer losses)", "FF loss (layer sum)"]],
+      ["backprop", ["backprop loss (cross-entropy)", "backprop loss (cross-ent.)"]],
+    ];
+    lossPanels.forEach(([net, title], i) => {
+      const top = niceCeiling(Math.max(1e-6, ...this.history.map((h) => h[net].loss)));
+      this.panel({ ...box(i + 1), w: panelW, h: panelH }, title, "loss", [net], 0, top, formatLoss);
+    });
   }
 
-  panel(box, title, key, lo, hi, format) {
+  panel(box, title, key, nets, lo, hi, format) {
     const ctx = this.context;
     const { colors } = this;
     const left = box.x + 40;
@@ -63,7 +76,10 @@ export class CurvesChart {
     ctx.fillStyle = colors.ink;
     ctx.textBaseline = "alphabetic";
     ctx.textAlign = "left";
-    ctx.fillText(title, left, box.y + 13);
+    // The longest wording that fits the panel (titles are a list, longest first).
+    const titles = Array.isArray(title) ? title : [title];
+    const room = box.x + box.w - left;
+    ctx.fillText(titles.find((t) => ctx.measureText(t).width <= room) ?? titles[titles.length - 1], left, box.y + 13);
 
     ctx.strokeStyle = colors.rule;
     ctx.lineWidth = 1;
@@ -86,7 +102,8 @@ export class CurvesChart {
 
     const xOf = (step) => left + (step / this.steps) * (right - left);
     const yOf = (v) => bottom - ((Math.min(hi, Math.max(lo, v)) - lo) / (hi - lo)) * (bottom - top);
-    for (const [net, color, dash] of [["backprop", colors.backprop, [6, 4]], ["ff", colors.ff, []]]) {
+    // Backprop first, so the solid FF line is on top where the two meet.
+    for (const net of ["backprop", "ff"].filter((name) => nets.includes(name))) {
       if (this.history.length === 0) break;
       ctx.beginPath();
       this.history.forEach((h, i) => {
@@ -95,9 +112,9 @@ export class CurvesChart {
         if (i === 0) ctx.moveTo(x, y);
         else ctx.lineTo(x, y);
       });
-      ctx.setLineDash(dash);
+      ctx.setLineDash(NETS[net].dash);
       ctx.lineWidth = 2.2;
-      ctx.strokeStyle = color;
+      ctx.strokeStyle = colors[NETS[net].colour];
       ctx.stroke();
       ctx.setLineDash([]);
     }

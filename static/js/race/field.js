@@ -6,7 +6,7 @@ import { fitCanvas, readPalette } from "../lib/canvas.js";
 const PAD = 6; // keeps edge points and the marker from being clipped by the canvas border
 
 /** "#0072b2" or any CSS colour -> [r, g, b], via the canvas's own colour parser. */
-function toRgb(color) {
+export function toRgb(color) {
   const probe = document.createElement("canvas").getContext("2d");
   probe.fillStyle = "#000";
   probe.fillStyle = color;
@@ -21,7 +21,7 @@ export function palette() {
 }
 
 /** Decode the frame's grid (base64 of size*size uint8 P(A)*255, row 0 at the top). */
-function decodeGrid(base64) {
+export function decodeGrid(base64) {
   const text = atob(base64);
   const bytes = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i += 1) bytes[i] = text.charCodeAt(i);

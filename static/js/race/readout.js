@@ -1,26 +1,26 @@
 // What each net says about the point the reader chose: FF's goodness for each candidate label,
-// layer by layer and summed (the larger sum wins), and backprop's softmax probabilities.
+// layer by layer and summed over the layers its rule counts (the larger sum wins), and backprop's
+// softmax probabilities. Every goodness bar shares one scale, so any two bars can be compared.
 import { fixed } from "../lib/format.js";
+import { LETTERS, className } from "./classes.js";
+import { compareTotals, layersText, summedLayers } from "./describe.js";
 
-const CLASS_NAMES = ["class A", "class B"];
-const LABEL_NAMES = ["label A", "label B"];
-
-function element(tag, className, text) {
+export function element(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
   return node;
 }
 
-/** A bar with its number; `fraction` in [0, 1] of the row's scale. */
-function bar(value, fraction, modifier, ref) {
+/** A bar with its number; `fraction` in [0, 1] of the table's one scale. */
+function bar(value, fraction, modifier, { ref, digits = 2 } = {}) {
   const cell = element("td");
   const wrap = element("div", "race-bar-cell");
   const track = element("span", "race-bar-track");
   const fill = element("span", `race-bar race-bar--${modifier}`);
   fill.style.width = `${Math.max(0, Math.min(1, fraction)) * 100}%`;
   track.append(fill);
-  const number = element("span", "race-bar-value", fixed(value, 2));
+  const number = element("span", "race-bar-value", fixed(value, digits));
   if (ref) number.dataset.ref = ref;
   wrap.append(track, number);
   cell.append(wrap);
@@ -31,20 +31,52 @@ function pointText({ x, y, step }) {
   return `Point (${fixed(x, 2)}, ${fixed(y, 2)}) at step ${step}`;
 }
 
-export function renderForwardForward(container, inference) {
-  const { goodness, totals, label } = inference.ff;
-  const decision = element("p", "race-decision");
-  decision.append(`${pointText(inference)}: `);
-  const verdict = element("strong", `race-verdict race-verdict--${label === 0 ? "a" : "b"}`, CLASS_NAMES[label]);
-  verdict.dataset.ref = "ff-decision";
-  decision.append(verdict, `, because ${LABEL_NAMES[label]} gives more total goodness.`);
+function verdict(label, classes, ref) {
+  const node = element("strong", `race-verdict race-verdict--${label === 0 ? "a" : "b"}`, className(classes, label));
+  node.dataset.ref = ref;
+  return node;
+}
 
+/** Why FF chose its label, in words that admit a tie or a near tie rather than hide it. */
+function reason(inference, comparison, summed, layerCount) {
+  const { label, totals } = inference.ff;
+  const winner = `label ${LETTERS[label]}`;
+  const others = totals.map((_, i) => i).filter((i) => i !== label).map((i) => `label ${LETTERS[i]}`).join(" and ");
+  const over = summed.length === layerCount ? ""
+    : ` in ${layersText(summed)} (the ${summed.length === 1 ? "only layer" : "layers"} the rule counts)`;
+  if (comparison.equal) {
+    return `, though ${winner} and ${others} give equal total goodness${over} (to ${comparison.digits} decimals): `
+      + `a tie, which the rule settles as ${winner}.`;
+  }
+  if (comparison.near) {
+    return `, but only just: a near tie, ${winner}'s total goodness${over} is `
+      + `${fixed(comparison.relative * 100, comparison.relative < 0.001 ? 3 : 1)}% above ${others}'s.`;
+  }
+  return `, because ${winner} gives more total goodness${over}.`;
+}
+
+/** classes: the race's class names, index = label (or null). */
+export function renderForwardForward(container, inference, classes = null) {
+  const { goodness, totals, label } = inference.ff;
+  const layerCount = goodness[0].length;
+  const summed = summedLayers(inference);
+  const comparison = compareTotals(totals);
+
+  const decision = element("p", "race-decision");
+  decision.append(`${pointText(inference)}: `, verdict(label, classes, "ff-decision"),
+    reason(inference, comparison, summed, layerCount));
+
+  // One scale for every bar, layers and totals alike: goodness is never negative, so the largest
+  // value shown (a total, unless a layer is left out of the sum) fills its track and nothing overflows.
+  const scale = Math.max(1e-12, ...totals, ...goodness.flat());
   const table = element("table", "race-goodness");
+  const countedNote = summed.length === layerCount ? "" : ` The total counts only the ${layersText(summed)}.`;
   table.append(element("caption", "race-table-caption",
-    "Goodness (sum of squared activities) with each label in the input"));
+    "Goodness (sum of squared activities) with each label in the input. "
+    + `All bars share one scale, 0 to ${fixed(scale, 2)}.${countedNote}`));
   const head = element("tr");
-  head.append(element("th", "", ""), ...LABEL_NAMES.map((name) => {
-    const th = element("th", "", name);
+  head.append(element("td"), ...totals.map((_, candidate) => {
+    const th = element("th", "", `label ${LETTERS[candidate]}`);
     th.scope = "col";
     return th;
   }));
@@ -52,41 +84,46 @@ export function renderForwardForward(container, inference) {
   thead.append(head);
   table.append(thead);
   const body = element("tbody");
-  // Each row has its own scale: the comparison that matters is A against B within a row.
-  const rows = goodness[0].map((_, layer) => [`layer ${layer + 1}`, goodness.map((g) => g[layer]), false]);
-  rows.push(["sum", totals, true]);
-  for (const [name, values, isTotal] of rows) {
-    const row = element("tr", isTotal ? "race-goodness-total" : "");
-    const th = element("th", "", name);
+  for (let layer = 0; layer < layerCount; layer += 1) {
+    const counted = summed.includes(layer);
+    const row = element("tr", counted ? "" : "race-goodness-skipped");
+    const th = element("th", "", `layer ${layer + 1}`);
+    if (!counted) th.append(element("span", "race-goodness-note", " not counted"));
     th.scope = "row";
     row.append(th);
-    const scale = Math.max(1e-9, ...values);
-    values.forEach((value, candidate) => {
-      row.append(bar(value, value / scale, candidate === 0 ? "a" : "b",
-        isTotal ? `total-${candidate === 0 ? "a" : "b"}` : undefined));
+    goodness.forEach((values, candidate) => {
+      row.append(bar(values[layer], values[layer] / scale, candidate === 0 ? "a" : "b"));
     });
     body.append(row);
   }
+  const total = element("tr", "race-goodness-total");
+  const th = element("th", "", comparison.equal ? "total (equal)" : "total");
+  th.scope = "row";
+  total.append(th);
+  totals.forEach((value, candidate) => {
+    const letter = candidate === 0 ? "a" : "b";
+    total.append(bar(value, value / scale, letter, { ref: `total-${letter}`, digits: comparison.digits }));
+  });
+  body.append(total);
   table.append(body);
   container.replaceChildren(decision, table);
 }
 
-export function renderBackprop(container, inference) {
+export function renderBackprop(container, inference, classes = null) {
   const { probabilities, label } = inference.backprop;
   const decision = element("p", "race-decision");
-  decision.append(`${pointText(inference)}: `);
-  const verdict = element("strong", `race-verdict race-verdict--${label === 0 ? "a" : "b"}`, CLASS_NAMES[label]);
-  verdict.dataset.ref = "bp-decision";
-  decision.append(verdict, ", the larger softmax probability.");
+  decision.append(`${pointText(inference)}: `, verdict(label, classes, "bp-decision"),
+    ", the larger softmax probability.");
 
   const table = element("table", "race-goodness");
   table.append(element("caption", "race-table-caption", "Softmax probability of each class"));
   const body = element("tbody");
   probabilities.forEach((p, candidate) => {
     const row = element("tr");
-    const th = element("th", "", CLASS_NAMES[candidate]);
+    const th = element("th", "", `class ${LETTERS[candidate]}`);
     th.scope = "row";
-    row.append(th, bar(p, p, candidate === 0 ? "a" : "b", `prob-${candidate === 0 ? "a" : "b"}`));
+    const letter = candidate === 0 ? "a" : "b";
+    row.append(th, bar(p, p, letter, { ref: `prob-${letter}` }));
     body.append(row);
   });
   table.append(body);

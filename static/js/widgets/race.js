@@ -1,11 +1,13 @@
 // The live race widget: wires the session (protocol) to the views (fields, curves, readouts,
 // words) and draws at most once per animation frame, and only when something new arrived.
 import { CurvesChart } from "../race/chart.js";
+import { className, classNamesByDataset } from "../race/classes.js";
 import { Controls } from "../race/controls.js";
 import {
-  Milestones, canvasLabel, chartLabel, inferenceSentence, metricsText,
+  Milestones, canvasLabel, chartLabel, inferenceSentence, layerAccuracyText, metricsText,
 } from "../race/describe.js";
 import { FieldView, palette } from "../race/field.js";
+import { LayerMaps } from "../race/layers.js";
 import { attachPointer } from "../race/pointer.js";
 import { renderBackprop, renderForwardForward, renderPrompt } from "../race/readout.js";
 import { RaceSession } from "../race/session.js";
@@ -26,14 +28,19 @@ export function mount(root) {
   const chartCanvas = ref("chart");
   const fields = { ff: new FieldView(ffCanvas), backprop: new FieldView(bpCanvas) };
   const chart = new CurvesChart(chartCanvas, palette());
+  const layers = new LayerMaps(ref("layers"));
   const text = {
     step: ref("step"), ffMetrics: ref("ff-metrics"), bpMetrics: ref("bp-metrics"),
     status: ref("status"), milestones: ref("milestones"), formError: ref("form-error"),
   };
   const readouts = { ff: ref("ff-readout"), backprop: ref("bp-readout") };
+  const legend = { a: ref("legend-a"), b: ref("legend-b"), shade: ref("legend-shade") };
+  // Every data set's class names as the server rendered them, to name a race before it arrives.
+  const classNamesOf = classNamesByDataset(root);
   const milestones = new Milestones(announce);
 
   let settingsInfo = null;   // the `race` message's settings
+  let classes = null;        // the names of its classes, index = label (the `race` message's `classes`)
   let frame = null;          // the newest frame, drawn at the next animation frame
   let inference = null;
   let visible = true;
@@ -58,9 +65,10 @@ export function mount(root) {
     fields.ff.draw();
     fields.backprop.draw();
     chart.draw();
+    layers.draw();
     // The canvases' text alternatives change with what they show, once per drawn frame.
-    ffCanvas.setAttribute("aria-label", canvasLabel("ff", frame, settingsInfo, inference));
-    bpCanvas.setAttribute("aria-label", canvasLabel("backprop", frame, settingsInfo, inference));
+    ffCanvas.setAttribute("aria-label", canvasLabel("ff", frame, settingsInfo, inference, classes));
+    bpCanvas.setAttribute("aria-label", canvasLabel("backprop", frame, settingsInfo, inference, classes));
     chartCanvas.setAttribute("aria-label", chartLabel(frame));
     // Where the plot sits, in CSS pixels, so tests (and curious readers) can aim at a data point.
     const { left, top, side } = fields.ff.plotBox();
@@ -74,6 +82,9 @@ export function mount(root) {
   const view = {
     race(info) {
       settingsInfo = info.settings;
+      classes = Array.isArray(info.classes) ? info.classes : classNamesOf[info.settings.dataset] ?? null;
+      showClassNames();
+      layers.setRace({ classes, theta: info.settings.theta });
       // The article keeps its URL in step with the run shown (share.js listens), so a link reproduces it.
       root.dispatchEvent(new CustomEvent("ff-widget:settings", { detail: currentSettings() }));
       controls.write(info.settings);
@@ -84,8 +95,8 @@ export function mount(root) {
       frame = null;
       inference = null;
       text.step.textContent = `step 0 / ${info.settings.steps}`;
-      text.ffMetrics.textContent = metricsText(null);
-      text.bpMetrics.textContent = metricsText(null);
+      showMetrics(text.ffMetrics, null);
+      showMetrics(text.bpMetrics, null);
       renderPrompt(readouts.ff, "No point chosen yet: its goodness for each label will show here.");
       readouts.backprop.replaceChildren();
       requestDraw();
@@ -94,11 +105,12 @@ export function mount(root) {
       frame = next;
       fields.ff.setGrid(next.grid.size, next.grid.ff);
       fields.backprop.setGrid(next.grid.size, next.grid.backprop);
+      layers.setFrame(next);
       chart.add(next);
       milestones.frame(next);
       text.step.textContent = `step ${next.step} / ${next.steps}`;
-      text.ffMetrics.textContent = metricsText(next.ff);
-      text.bpMetrics.textContent = metricsText(next.backprop);
+      showMetrics(text.ffMetrics, next.ff);
+      showMetrics(text.bpMetrics, next.backprop);
       root.dataset.step = String(next.step);
       requestDraw();
     },
@@ -112,16 +124,17 @@ export function mount(root) {
       }
     },
     started(settings, fromStep) {
-      if (fromStep === 0) milestones.started(settings);
+      if (fromStep === 0) milestones.started(settings, classesOf(settings.dataset));
       else announce(`Race resumed at step ${fromStep}.`);
     },
     inference(result, { auto }) {
       inference = result;
       fields.ff.marker = { x: result.x, y: result.y, label: result.ff.label };
       fields.backprop.marker = { x: result.x, y: result.y, label: result.backprop.label };
-      renderForwardForward(readouts.ff, result);
-      renderBackprop(readouts.backprop, result);
-      if (!auto) announce(inferenceSentence(result));
+      layers.setSummed(result.ff.layers_summed);
+      renderForwardForward(readouts.ff, result, classes);
+      renderBackprop(readouts.backprop, result, classes);
+      if (!auto) announce(inferenceSentence(result, classes));
       requestDraw();
     },
     error(error) {
@@ -177,13 +190,38 @@ export function mount(root) {
   attachPointer(ffCanvas, fields.ff, { choose, redraw: requestDraw, keyboard: true });
   attachPointer(bpCanvas, fields.backprop, { choose, redraw: requestDraw });
 
+  /** A net's accuracies; FF's line also gives each layer's own, on a quieter line of its own. */
+  function showMetrics(node, metrics) {
+    node.textContent = metricsText(metrics);
+    const layerText = layerAccuracyText(metrics);
+    if (!layerText) return;
+    const span = document.createElement("span");
+    span.className = "race-metrics-layers";
+    span.textContent = ` ${layerText}`;
+    node.append(span);
+  }
+
+  /** The class names of `dataset`: the race on screen's own, else those the server rendered. */
+  function classesOf(dataset) {
+    if (settingsInfo && dataset === settingsInfo.dataset && classes) return classes;
+    return classNamesOf[dataset] ?? null;
+  }
+
+  /** The legend names the classes of the data on screen (the server rendered the first ones). */
+  function showClassNames() {
+    legend.a.textContent = className(classes, 0);
+    legend.b.textContent = className(classes, 1);
+    legend.shade.textContent = `shading: the net's P(class A${classes ? `: ${classes[0]}` : ""})`;
+  }
+
   const resizeObserver = new ResizeObserver(() => {
     fields.ff.resize();
     fields.backprop.resize();
     chart.resize();
     if (visible) draw(); // synchronously: a resized canvas is blank until redrawn
   });
-  for (const canvas of [ffCanvas, bpCanvas, chartCanvas]) resizeObserver.observe(canvas);
+  // The layer maps' canvases come and go with the number of layers: their table is watched instead.
+  for (const box of [ffCanvas, bpCanvas, chartCanvas, ref("layers-table")]) resizeObserver.observe(box);
 
   /** The settings of the run on screen (or, before the first one, the form's), for links and embeds. */
   function currentSettings() {
@@ -192,7 +230,8 @@ export function mount(root) {
   }
 
   // Hooks for the browser tests and for trying the recovery path from the console.
-  root.raceDebug = { dropConnection: () => session.dropConnection() };
+  // choose(x, y) asks about a point in data coordinates, finer than any click can aim.
+  root.raceDebug = { dropConnection: () => session.dropConnection(), choose };
 
   return {
     settings: currentSettings,
