@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.middleware.gzip import GZipMiddleware
 
 import app as package
 from app.config import Settings
@@ -18,6 +18,7 @@ from app.web.limits import SessionRegistry
 from app.web.metrics import Metrics
 from app.web.scorecard import Scorecard
 from app.web.security import SecurityHeadersMiddleware
+from app.web.static import IMMUTABLE, REVALIDATE, CachedStaticFiles, static_version
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -62,7 +63,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(api.router)
     app.include_router(race_socket.router)
-    app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
+    # Pages link the versioned copy (the templates' static_url()); other sites keep the stable
+    # /static/embed.js. Any version segment is served from the current files: during a rolling
+    # restart a page from the old release may ask the new one for its assets.
+    version = static_version(settings.static_dir)
+    app.state.templates.env.globals["static_url"] = lambda path: f"/static/v/{version}/{path}"
+    app.mount("/static/v/{version}", CachedStaticFiles(directory=settings.static_dir, cache_control=IMMUTABLE),
+              name="static-versioned")
+    app.mount("/static", CachedStaticFiles(directory=settings.static_dir, cache_control=REVALIDATE),
+              name="static")
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors,
                        embed_frame_ancestors=settings.embed_frame_ancestors)
+    # HTML, CSS, JS and JSON shrink 3-5x; below ~500 bytes gzip's own overhead is not worth it.
+    # Websockets pass through untouched (the middleware handles http only).
+    app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
     return app

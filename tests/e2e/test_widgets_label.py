@@ -55,7 +55,7 @@ def test_the_true_label_cannot_be_chosen_for_the_negative(page):
 
 
 def test_a_failed_load_says_so_and_switches_the_controls_off(page):
-    page.route("**/static/data/digits.json*", lambda route: route.fulfill(status=503, body="busy"))
+    page.route("**/static/**/data/digits.json*", lambda route: route.fulfill(status=503, body="busy"))
     page.goto("/")
     figure = page.locator(LABEL)
     figure.scroll_into_view_if_needed()
