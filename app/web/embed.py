@@ -11,7 +11,9 @@ from markupsafe import escape
 from starlette.datastructures import QueryParams
 
 from app.web.pages import goodness_theta, race_defaults, render, starting_race_values
-from app.web.widget_settings import EMBED_WIDTH, WIDGETS, WidgetQuery, allowed_parameters, widget_query
+from app.web.widget_settings import (
+    EMBED_WIDTH, MIN_EMBED_WIDTH, WIDGETS, WidgetQuery, allowed_parameters, widget_query,
+)
 
 router = APIRouter(tags=["embed"])
 PROVIDER_NAME = "Forward-Forward, explained"
@@ -33,7 +35,10 @@ def embed_url(request: Request, parsed: WidgetQuery) -> str:
 
 
 def iframe_html(url: str, title: str, width: int | str, height: int) -> str:
-    """The snippet a course page pastes; `style` is fine here: it lives in the host's page."""
+    """The snippet a course page pastes; `style` is fine here: it lives in the host's page. The
+    frame is as wide as its column up to `width`, and `height` tall: the widget's height at its
+    tallest (a phone's width), so it fits any column without scrolling inside and without a script
+    (Moodle keeps the attributes; hosts that listen to the frame's height messages fit it exactly)."""
     return (f'<iframe src="{escape(url)}" title="{escape(title)}" width="{width}" height="{height}" '
             f'loading="lazy" style="border:0;max-width:100%"></iframe>')
 
@@ -77,7 +82,12 @@ def positive_int(text: str | None) -> int | None:
 @router.get("/oembed")
 async def oembed(request: Request, url: str = "", format: str = "json",
                  maxwidth: str | None = None, maxheight: str | None = None):
-    """oEmbed 1.0 (https://oembed.com): the rich type, whose html is the widget's iframe."""
+    """oEmbed 1.0 (https://oembed.com): the rich type, whose html is the widget's iframe.
+
+    The returned width and height never exceed maxwidth and maxheight (the spec's rule). The widget
+    needs `content_height` (its height at a phone's width, its tallest); when maxheight (or a
+    maxwidth below a phone's) leaves the frame smaller than that, `scrolls` is true: the frame
+    scrolls inside. Both are provider-specific keys, which the spec allows."""
     if format != "json":
         return oembed_error(501, f"format {format!r} is not supported; use format=json.")
     limits = {"maxwidth": maxwidth, "maxheight": maxheight}
@@ -98,6 +108,7 @@ async def oembed(request: Request, url: str = "", format: str = "json",
     widget = parsed.widget
     width = min(EMBED_WIDTH, positive_int(maxwidth) or EMBED_WIDTH)
     height = min(widget.height, positive_int(maxheight) or widget.height)
+    fits = height >= widget.height and width >= MIN_EMBED_WIDTH
     title = f"{widget.title} ({PROVIDER_NAME})"
     return {
         "type": "rich",
@@ -108,4 +119,6 @@ async def oembed(request: Request, url: str = "", format: str = "json",
         "width": width,
         "height": height,
         "html": iframe_html(embed_url(request, parsed), title, width, height),
+        "content_height": widget.height,
+        "scrolls": not fits,
     }

@@ -31,26 +31,31 @@ class Widget:
 
     slug: str
     title: str
-    # A frame height that fits it at EMBED_WIDTH: the page's height measured in Chromium at 800 px,
-    # plus a little; embed-frame.js reports the exact height to hosts that listen.
+    # The frame height of the plain <iframe> snippet and the oEmbed answer: the embed page's height
+    # at its tallest, measured in Chromium at every width from MIN_EMBED_WIDTH (a small phone) to
+    # EMBED_WIDTH, touch and mouse, plus room for the longest messages (tests/e2e/test_embed_fit.py
+    # holds it there). A frame this tall never scrolls inside, whatever width the course page gives it.
     height: int
+    # The same at EMBED_WIDTH alone: enough for a course read only on wide screens (the README's table).
+    wide_height: int
     controls: tuple[str, ...]     # names of its data-embed-control elements, for ?controls=
     settings: tuple[str, ...] = ()
     autoplay: bool = False        # whether ?autoplay=1 means anything to it
 
 
 WIDGETS: dict[str, Widget] = {w.slug: w for w in (
-    Widget("race", "Forward-Forward against backprop, live", 1140,
+    Widget("race", "Forward-Forward against backprop, live", 2300, 1700,
            ("train", "pause", "step", "reset", "settings"), (*RACE_QUERY, "speed"), autoplay=True),
-    Widget("goodness", "Goodness: one layer's own goal", 540,
+    Widget("goodness", "Goodness: one layer's own goal", 920, 580,
            ("polarity", "step-1", "step-10", "reset", "theta"), ("theta",)),
-    Widget("normalization", "Why the length has to go: normalizing between layers", 580,
+    Widget("normalization", "Why the length has to go: normalizing between layers", 1060, 590,
            ("shorter", "longer")),
-    Widget("steps", "One training step: backprop and Forward-Forward", 650,
+    Widget("steps", "One training step: backprop and Forward-Forward", 1400, 690,
            ("play", "step", "restart", "speed"), autoplay=True),
-    Widget("label", "The label in the input", 630, ("digit", "label")),
+    Widget("label", "The label in the input", 900, 660, ("digit", "label")),
 )}
-EMBED_WIDTH = 800  # the oEmbed width (CSS px); the frame fills its container whatever it is
+EMBED_WIDTH = 800      # the oEmbed width (CSS px); the frame fills its container up to it
+MIN_EMBED_WIDTH = 320  # the narrowest frame the heights above are measured for (a small phone's page)
 
 
 @dataclass

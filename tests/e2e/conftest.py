@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -168,3 +171,58 @@ def idle_page(browser, idle_server):
     context, page = _new_page(browser, idle_server, 1280, 900)
     yield page
     context.close()
+
+
+@pytest.fixture
+def touch_page(browser, live_server):
+    """A phone as a student holds it: 375 x 812, touch screen, mobile viewport, reduced motion (so a
+    scroll the page makes is instant and a tap's coordinates hold still)."""
+    context = browser.new_context(viewport={"width": 375, "height": 812}, base_url=live_server,
+                                  has_touch=True, is_mobile=True, reduced_motion="reduce")
+    page = context.new_page()
+    page.watch = PageWatch(page, live_server)
+    yield page
+    context.close()
+
+
+# -- a course site on another origin, for the embedding tests -------------------------------------
+
+class CourseSite:
+    """A stand-in for Moodle or a course's static site: plain HTML files on another port."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "favicon.ico").write_bytes(b"")  # so the browser's favicon request is no console error
+        handler = functools.partial(QuietHandler, directory=str(root))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def publish(self, name: str, body: str) -> str:
+        (self.root / name).write_text(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>Week 3: learning without backprop</title></head><body>{body}</body></html>")
+        return f"{self.origin}/{name}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep pytest's output for failures
+        pass
+
+
+@pytest.fixture
+def course_site(tmp_path_factory):
+    sites = []
+
+    def make() -> CourseSite:
+        sites.append(CourseSite(tmp_path_factory.mktemp("course")))
+        return sites[-1]
+
+    yield make
+    for site in sites:
+        site.close()

@@ -4,10 +4,7 @@ Also the article's side of sharing: Embed snippets, copy, and settings carried i
 
 from __future__ import annotations
 
-import functools
-import http.server
 import math
-import threading
 import time
 from pathlib import Path
 
@@ -16,50 +13,9 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from app.web.widget_settings import WIDGETS
-from tests.e2e.conftest import ARTIFACTS, free_port, start_server, stop_server
+from tests.e2e.conftest import ARTIFACTS, start_server, stop_server
 
 RACE_TIMEOUT_MS = 90_000
-
-
-class CourseSite:
-    """A stand-in for Moodle or a course's static site: plain HTML files on another port."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        (root / "favicon.ico").write_bytes(b"")  # so the browser's favicon request is no console error
-        handler = functools.partial(QuietHandler, directory=str(root))
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def publish(self, name: str, body: str) -> str:
-        (self.root / name).write_text(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>Week 3: learning without backprop</title></head><body>{body}</body></html>")
-        return f"{self.origin}/{name}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # keep pytest's output for failures
-        pass
-
-
-@pytest.fixture
-def course_site(tmp_path_factory):
-    sites = []
-
-    def make() -> CourseSite:
-        sites.append(CourseSite(tmp_path_factory.mktemp("course")))
-        return sites[-1]
-
-    yield make
-    for site in sites:
-        site.close()
 
 
 def frame_of(page, selector: str):

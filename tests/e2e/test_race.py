@@ -131,7 +131,7 @@ def test_keyboard_only_train_then_choose_a_point_with_arrows_and_enter(page):
     tab_to(race.get_by_label("Speed"))  # the slider's End key is the keyboard's top speed
     page.keyboard.press("End")
     expect(race).to_have_attribute("data-step", "0")
-    tab_to(train, "Shift+Tab")  # back through the settings to the buttons
+    tab_to(train)  # on from the settings to the buttons below them
     steps = race.get_attribute("data-steps")
     page.keyboard.press("Enter")
     expect(race.locator("[data-ref=step]")).to_have_text(f"step {steps} / {steps}", timeout=RACE_TIMEOUT_MS)
@@ -159,6 +159,20 @@ def test_a_new_setting_then_train_starts_a_new_race_with_it(page):
     train_to_the_end(race)
     expect(race.locator("[data-ref=ff-canvas]")).to_have_attribute("aria-label", re.compile(r"on xor, step"))
     expect(race.locator("[data-ref=settings-hint]")).to_have_text("")
+
+
+def test_enter_in_a_setting_presses_train_and_never_reloads_the_page(page):
+    race = open_race(page)
+    set_top_speed(race)
+    page.evaluate("window.sameDocument = true")   # gone if anything reloads the page
+    seed = race.get_by_label("Seed")
+    seed.fill("7")
+    seed.press("Enter")
+    expect(race).to_have_attribute("data-phase", re.compile(r"running|finished"))
+    page.wait_for_function("() => new URL(location.href).searchParams.get('seed') === '7'")
+    assert page.evaluate("window.sameDocument") is True
+    expect(seed).to_have_value("7")
+    expect(seed).to_be_focused()
 
 
 def test_an_out_of_range_setting_is_explained_and_not_sent(page):
@@ -222,10 +236,9 @@ def test_screenshot_of_the_trained_race_with_an_inference(request, artifacts, fi
     expect(race.locator("[data-ref=ff-decision]")).to_have_text(CLASS_A)
     ff_box = race.locator("[data-ref=ff-canvas]").bounding_box()
     bp_box = race.locator("[data-ref=bp-canvas]").bounding_box()
-    if width >= 1000:
-        assert ff_box["y"] == pytest.approx(bp_box["y"], abs=1)     # side by side
-    else:
-        assert bp_box["y"] >= ff_box["y"] + ff_box["height"]        # stacked
+    # Side by side at every width: on a phone too, so both pictures share the screen.
+    assert ff_box["y"] == pytest.approx(bp_box["y"], abs=1)
+    assert bp_box["x"] >= ff_box["x"] + ff_box["width"]
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
     race.screenshot(path=str(artifacts / f"race-{width}.png"))
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from app.engine.race import RaceSettings
-from app.web.widget_settings import WIDGETS
+from app.web.widget_settings import MIN_EMBED_WIDTH, WIDGETS
 
 SLUGS = list(WIDGETS)
 
@@ -155,6 +156,40 @@ def test_oembed_honours_maxwidth_and_maxheight(client):
     assert wide["width"] == 800
 
 
+@pytest.mark.parametrize("slug", SLUGS)
+@pytest.mark.parametrize("maxwidth, maxheight", [
+    (None, None), ("1200", "5000"), ("800", None), ("375", None), ("320", "700"), ("200", "200"), (None, "1"),
+])
+def test_oembed_never_exceeds_the_limits_and_says_when_the_frame_must_scroll(client, slug, maxwidth, maxheight):
+    params = {"url": f"http://testserver/embed/{slug}", "format": "json"}
+    params |= {key: value for key, value in (("maxwidth", maxwidth), ("maxheight", maxheight)) if value}
+    data = client.get("/oembed", params=params).json()
+    widget = WIDGETS[slug]
+    assert data["width"] <= int(maxwidth or 800) and data["height"] <= int(maxheight or widget.height)
+    assert f'width="{data["width"]}" height="{data["height"]}"' in data["html"]
+    # The content's height is the widget's at a phone's width, its tallest: with it the frame never
+    # scrolls inside at any width from 320 px up; cut below it (or narrower than 320 px), it does.
+    assert data["content_height"] == widget.height
+    cut = data["height"] < widget.height or data["width"] < MIN_EMBED_WIDTH
+    assert data["scrolls"] is cut
+    if not maxheight and int(maxwidth or 800) >= MIN_EMBED_WIDTH:
+        assert (data["height"], data["scrolls"]) == (widget.height, False)
+
+
+@pytest.mark.parametrize("path", ["/", *(f"/embed/{slug}" for slug in SLUGS)])
+def test_no_control_can_submit_a_form_or_act_before_the_script_runs(client, path):
+    """A press before the widget's script has loaded must not submit a form and reload the page:
+    there is no form, every button is type="button", and each is disabled until main.js holds presses."""
+    page = client.get(path).text
+    assert "<form" not in page
+    buttons = re.findall(r"<button\b[^>]*>", page)
+    assert buttons or path == "/embed/label"      # the label figure has a menu and radios only
+    for button in buttons:
+        assert 'type="button"' in button, button
+        if "data-action=" in button:
+            assert " disabled" in button and "data-awaits-script" in button, button
+
+
 @pytest.mark.parametrize("url", [
     "http://evil.example/embed/race",                 # another site
     "http://testserver.evil.example/embed/race",
@@ -194,3 +229,11 @@ def test_a_framed_widget_needs_no_wider_socket_allow_list(client):
         with client.websocket_connect("/ws/race", headers={"origin": "https://moodle.example.edu"}):
             pass
     assert 'ff_refusals_total{reason="origin"} 1.0' in client.get("/metrics").text
+
+
+def test_the_readmes_frame_heights_are_the_widgets_own():
+    """The README's table of frame heights for course pages is the settings table's, not a copy that drifts."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = dict((slug, (int(tall), int(wide)))
+                for slug, tall, wide in re.findall(r"^\| `(\w+)` \| (\d+) \| (\d+) \|$", readme, re.MULTILINE))
+    assert rows == {slug: (widget.height, widget.wide_height) for slug, widget in WIDGETS.items()}

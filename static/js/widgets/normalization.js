@@ -2,6 +2,8 @@
 // goodness, the ray through it, the unit vector h the next layer receives, and that next layer's
 // response. The response is computed here (a round trip per frame would stutter) with the
 // engine's weights, rendered into the page; a browser test holds this formula to the engine's.
+// Touch: only the handle over the vector's tip drags it (touch-action: none there); a swipe that
+// starts anywhere else on the plane scrolls the page, and a tap puts the vector where it landed.
 import { cssVar, fitCanvas } from "../lib/canvas.js";
 import { fixed } from "../lib/format.js";
 import { arrow, diamond, dot } from "../lib/shapes.js";
@@ -32,6 +34,7 @@ export function mount(root) {
   const layer = JSON.parse(root.dataset.nextLayer || "{}");
   if (!Array.isArray(layer.weights)) throw new Error("normalization widget: the page has no next-layer weights");
   const plane = root.querySelector(".normalization-plane");
+  const handle = root.querySelector('[data-ref="handle"]');
   const responseCanvas = root.querySelector(".next-layer");
   const description = root.querySelector("#normalization-description");
   const readout = (name) => root.querySelector(`.readout-${name}`);
@@ -151,6 +154,7 @@ export function mount(root) {
     arrow(context, px(0), py(0), px(y[0]), py(y[1]), palette.vector, { width: 3, head: 10 });
     dot(context, px(y[0]), py(y[1]), dragging ? 9 : 7, palette.vector, palette.ink);
     diamond(context, px(h[0]), py(h[1]), 8, palette.ink, palette.seen);
+    handle.style.transform = `translate(${px(y[0])}px, ${py(y[1])}px)`;
     context.fillStyle = palette.ink;
     context.font = "bold 13px system-ui, sans-serif";
     context.fillText("y", px(y[0]) + 10, py(y[1]) - 10);
@@ -184,22 +188,43 @@ export function mount(root) {
 
   const alongRay = (factor) => setVector(y.map((value) => value * factor));
 
-  plane.addEventListener("pointerdown", (event) => {
+  const startDrag = (element, event) => {
     dragging = true;
-    plane.setPointerCapture(event.pointerId);
+    element.setPointerCapture(event.pointerId);
     setVector(toPlane(event.clientX, event.clientY), { announce: false });
-  });
-  plane.addEventListener("pointermove", (event) => {
+  };
+  const moveDrag = (event) => {
     if (dragging) setVector(toPlane(event.clientX, event.clientY), { announce: false });
-  });
+  };
   const endDrag = () => {
     if (!dragging) return;
     dragging = false;
     describe();  // announce where the vector came to rest, not every frame of the drag
     if (!frame) frame = requestAnimationFrame(draw);
   };
-  plane.addEventListener("pointerup", endDrag);
-  plane.addEventListener("pointercancel", endDrag);
+  // A mouse or pen drags from anywhere on the plane; a finger only from the handle, so that a
+  // swipe across the plane stays a scroll of the page.
+  let tapPending = false;  // a finger went down on the plane: a tap, if a click follows
+  plane.addEventListener("pointerdown", (event) => {
+    tapPending = event.pointerType === "touch";
+    if (event.pointerType !== "touch") startDrag(plane, event);
+  });
+  handle.addEventListener("pointerdown", (event) => {
+    event.preventDefault();
+    startDrag(handle, event);
+  });
+  for (const element of [plane, handle]) {
+    element.addEventListener("pointermove", moveDrag);
+    element.addEventListener("pointerup", endDrag);
+    element.addEventListener("pointercancel", endDrag);
+  }
+  // A tap puts the vector where it landed (a swipe that scrolled the page ends in no click; a
+  // mouse already put it there on pointerdown).
+  plane.addEventListener("click", (event) => {
+    if (!tapPending) return;
+    tapPending = false;
+    setVector(toPlane(event.clientX, event.clientY));
+  });
   plane.addEventListener("keydown", (event) => {
     const step = event.shiftKey ? KEY_STEP_BIG : KEY_STEP;
     const moves = { ArrowRight: [step, 0], ArrowLeft: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
@@ -219,6 +244,7 @@ export function mount(root) {
     if (!frame) frame = requestAnimationFrame(draw);
   }).observe(root);
   setVector(y);
+  handle.hidden = false;
   root.dataset.loaded = "true";
 
   return {

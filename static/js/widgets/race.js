@@ -10,6 +10,7 @@ import { FieldView, palette } from "../race/field.js";
 import { LayerMaps } from "../race/layers.js";
 import { attachPointer } from "../race/pointer.js";
 import { renderBackprop, renderForwardForward, renderPrompt } from "../race/readout.js";
+import { reveal } from "../race/reveal.js";
 import { RaceSession } from "../race/session.js";
 
 // What a link or an embed carries: the settings that decide the run (speed is only its pace).
@@ -48,6 +49,11 @@ export function mount(root) {
   let connected = false;
   let lastCloseWasBusy = false;
   let session = null;        // created last: its socket reports status straight away
+  // Ready once the server has shown the first race: until then main.js holds the reader's presses
+  // (and the buttons stay pressable, not greyed, because those presses will be carried out).
+  let becameReady;
+  const ready = new Promise((resolve) => { becameReady = resolve; });
+  let everReady = false;
 
   function announce(sentence) {
     // Re-setting identical text is not re-announced by screen readers; a trailing space is.
@@ -115,7 +121,13 @@ export function mount(root) {
       requestDraw();
     },
     state(phase) {
-      controls.setState(phase, { online: connected });
+      controls.setState(phase, { online: connected || !everReady });
+      // `start` answers "running" before the `reset` that follows it answers "paused": ready is
+      // that pause, the untrained race on show, as for autoplay below.
+      if (!everReady && connected && phase === "paused") {
+        everReady = true;
+        becameReady();
+      }
       // A pause before any training is the reset that shows the untrained nets: ready to go.
       if (autoplay === "asked" && phase !== "paused") autoplay = "off";
       else if (autoplay !== "off" && phase === "paused") {
@@ -162,7 +174,8 @@ export function mount(root) {
         text.status.textContent = CONNECTION_TEXT[status.state];
       }
       // After an idle close the buttons stay live: pressing one is how the reader reconnects.
-      controls.setState(session ? session.phase : "idle", { online: connected || status.state === "closed" });
+      controls.setState(session ? session.phase : "idle",
+        { online: connected || status.state === "closed" || !everReady });
     },
     restored(step) {
       text.status.textContent = `Reconnected: your race is back at step ${step}.`;
@@ -175,6 +188,9 @@ export function mount(root) {
     step: (settings) => session.step(settings, controls.changed()),
     reset: (settings) => session.reset(settings, controls.changed()),
     speed: (stepsPerFrame) => session.setSpeed(stepsPerFrame),
+  }, {
+    // The reader pressed Train: bring the step counter and both pictures into view to watch.
+    onPress: (action) => action === "train" && reveal(ref("toolbar"), [text.step, ffCanvas, bpCanvas]),
   });
   session = new RaceSession(view, {
     initialSettings: controls.read() ?? {},
@@ -192,7 +208,13 @@ export function mount(root) {
 
   /** A net's accuracies; FF's line also gives each layer's own, on a quieter line of its own. */
   function showMetrics(node, metrics) {
-    node.textContent = metricsText(metrics);
+    // Each "name value" stays on one line, so a narrow column breaks the line only between them.
+    node.replaceChildren(...metricsText(metrics).split(" · ").flatMap((part, i) => {
+      const span = document.createElement("span");
+      span.className = "race-metric";
+      span.textContent = part;
+      return i ? [" · ", span] : [span];
+    }));
     const layerText = layerAccuracyText(metrics);
     if (!layerText) return;
     const span = document.createElement("span");
@@ -234,6 +256,7 @@ export function mount(root) {
   root.raceDebug = { dropConnection: () => session.dropConnection(), choose };
 
   return {
+    ready,
     settings: currentSettings,
     pause() {
       visible = false;

@@ -45,8 +45,8 @@ export function mount(root) {
   let speed = Number(speedInput.value) || 1;
   let sized = [];
 
+  // Until the traces arrive, main.js holds presses on the buttons (this module's `ready`).
   const controls = [playButton, stepButton, restartButton, speedInput];
-  controls.forEach((control) => { control.disabled = true; });
 
   function resize() {
     sized = panes.map((pane) => fitCanvas(pane.canvas));
@@ -139,11 +139,13 @@ export function mount(root) {
     setPlaying(false);
     goTo(0);
   });
-  speedInput.addEventListener("input", () => {
+  function showSpeed() {
     speed = Number(speedInput.value) || 1;
     speedOutput.textContent = `${speed}×`;
     speedInput.setAttribute("aria-valuetext", `${speed} times`);
-  });
+  }
+  speedInput.addEventListener("input", showSpeed);
+  showSpeed();  // the slider may have moved while the page loaded
 
   const resizeObserver = new ResizeObserver(() => {
     if (!panes[0].trace) return;
@@ -151,12 +153,11 @@ export function mount(root) {
     draw();
   });
 
-  Promise.all(ALGORITHMS.map((algorithm) => requestJSON(`/api/trace?algorithm=${algorithm}`)))
+  const ready = Promise.all(ALGORITHMS.map((algorithm) => requestJSON(`/api/trace?algorithm=${algorithm}`)))
     .then((traces) => {
       traces.forEach((trace, i) => { panes[i].trace = trace; });
       totalMoments = Math.max(...traces.map((trace) => trace.events.length));
       peakBytes = Math.max(1, ...traces.map((trace) => Math.max(...trace.events.map((event) => event.bytes_held))));
-      controls.forEach((control) => { control.disabled = false; });
       resize();
       resizeObserver.observe(root);
       goTo(0);
@@ -168,10 +169,13 @@ export function mount(root) {
     })
     .catch((error) => {
       for (const pane of panes) pane.status.textContent = `The recorded step could not be loaded: ${error.message}`;
+      // Controls that could do nothing are switched off, so nobody presses them in vain.
+      controls.forEach((control) => { control.disabled = true; });
       root.dataset.loaded = "error";
     });
 
   return {
+    ready,
     pause() {
       visible = false;
       root.dataset.visible = "false";
