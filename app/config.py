@@ -45,9 +45,9 @@ class Settings(BaseSettings):
     max_steps_per_frame: int = Field(
         50, ge=1, description="Largest `speed` (steps per frame) a client may ask for.")
     cache_size: int = Field(
-        16, ge=1, description="Runs the LRU frame cache keeps (a default run at normal speed holds about 0.7 MB).")
+        16, ge=1, description="Runs the LRU frame cache keeps (a default run at normal speed holds about 1 MB).")
     cache_frames_per_run: int = Field(
-        1000, ge=1, description="Frames (about 3 KB each) one run keeps; later ones are computed, not kept.")
+        1000, ge=1, description="Frames (about 4.5 KB each) one run keeps; later ones are computed, not kept.")
     engine_threads: int = Field(
         2, ge=1, description="Worker threads for engine work (steps, grids, inference) beside the event loop.")
     engine_processes: int = Field(

@@ -26,7 +26,7 @@ def uvicorn_options(settings, args) -> dict:
         # The app refuses messages over max_message_bytes itself, with an error naming the
         # problem and close 1009; uvicorn's cap is a backstop (4x) so a giant frame is never buffered.
         "ws_max_size": settings.max_message_bytes * 4,
-        # Frames are already compact (~3 KB) and precomputed once for many clients; per-message
+        # Frames are already compact (~4.5 KB) and precomputed once for many clients; per-message
         # deflate would spend CPU per client per frame (see docs/performance.md, "Server").
         "ws_per_message_deflate": False,
         "ws_ping_interval": settings.ping_interval_s,

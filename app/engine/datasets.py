@@ -9,11 +9,19 @@ import numpy as np
 # Label 0 is class A (the inner disk of disk-ring), label 1 is class B (the ring).
 DATASET_NAMES: tuple[str, ...] = ("disk-ring", "spiral", "xor", "moons")
 
+# What the two classes of each data set are, as a reader sees them: index = label.
+CLASS_NAMES: dict[str, tuple[str, str]] = {
+    "disk-ring": ("inner disk", "ring"),
+    "spiral": ("first arm", "second arm"),
+    "xor": ("top-right and bottom-left quadrants", "top-left and bottom-right quadrants"),
+    "moons": ("upper moon", "lower moon"),
+}
+
 # Every data set lives inside this square, so the race canvas and grid never move.
 EXTENT: tuple[float, float, float, float] = (-1.25, 1.25, -1.25, 1.25)
 
 # Gaussian jitter (standard deviation, in data units) when the caller does not choose one.
-DEFAULT_NOISE: dict[str, float] = {"disk-ring": 0.01, "spiral": 0.04, "xor": 0.05, "moons": 0.06}
+DEFAULT_NOISE: dict[str, float] = {"disk-ring": 0.05, "spiral": 0.04, "xor": 0.05, "moons": 0.06}
 NOISE_RANGE: tuple[float, float] = (0.0, 0.5)
 
 

@@ -32,6 +32,8 @@ class FFEvaluation:
     goodness_positive: list[float] | None
     goodness_negative: list[float] | None
     grid: np.ndarray | None  # (n_grid,) P(label 0)
+    layer_test_accuracy: list[float] | None = None  # each layer's goodness alone deciding
+    layer_grid_goodness: np.ndarray | None = None   # (layers, labels, n_grid) goodness on the grid
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ TRAIN, TEST, GRID = 1, 2, 3  # how many segments to evaluate: a prefix of [train
 class RaceEvaluator:
     """Read-only embedded inputs for (train, test, grid) and the scratch to push them through."""
 
-    def __init__(self, train_x, train_y, test_x, test_y, grid, n_labels: int) -> None:
+    def __init__(self, train_x, train_y, test_x, test_y, grid, n_labels: int, input_normalization: str = "none") -> None:
         self.n_labels = n_labels
         self.train_y, self.test_y = train_y, test_y
         segments = (train_x, test_x, grid)
@@ -62,7 +64,8 @@ class RaceEvaluator:
         for points in segments:
             for label in range(n_labels):
                 block = self.ff_inputs[row : row + len(points)]
-                embed_label(points, np.full(len(points), label), n_labels, out=block)
+                embed_label(points, np.full(len(points), label), n_labels, out=block,
+                            input_normalization=input_normalization)
                 row += len(points)
         self.bp_inputs = np.ones((self.bp_ends[-1], d + 1))
         self.bp_inputs[:, :-1] = np.concatenate(segments)
@@ -144,12 +147,15 @@ class RaceEvaluator:
 
     def ff(self, net, theta: float, upto: int = GRID) -> FFEvaluation:
         table = self.ff_goodness(net, 0, self.ff_ends[upto - 1])
-        totals = [self._segment(table, k).sum(axis=0) for k in range(upto)]  # (labels, n) each
+        counted = list(net.counted_layers)  # the net's inference rule: which layers' goodness add up
+        totals = [self._segment(table, k)[counted].sum(axis=0) for k in range(upto)]  # (labels, n) each
         # argmax over labels picks the first label on a tie, as FFNetwork.predict does.
         train_acc = _accuracy(totals[0], self.train_y)
         if upto == TRAIN:
             return FFEvaluation(train_acc, None, None, None, None, None)
         test_acc = _accuracy(totals[1], self.test_y)
+        test = self._segment(table, 1)
+        layer_test = [_accuracy(layer, self.test_y) for layer in test]
         train = self._segment(table, 0)                                   # (layers, labels, n)
         means = np.einsum("kln,sln->sk", train, self.mean_weights)        # (pos/neg, layers)
         z = self._buffer("ff_loss", train.shape)
@@ -158,12 +164,15 @@ class RaceEvaluator:
         np.logaddexp(0.0, z, out=z)
         loss = float(np.einsum("kln,ln->", z, self.loss_weights))
         grid = _softmax_first(totals[2]) if upto == GRID else None
-        return FFEvaluation(train_acc, test_acc, loss, means[0].tolist(), means[1].tolist(), grid)
+        layer_grid = self._segment(table, 2).copy() if upto == GRID else None
+        return FFEvaluation(train_acc, test_acc, loss, means[0].tolist(), means[1].tolist(), grid,
+                            layer_test, layer_grid)
 
     def ff_grid(self, net) -> np.ndarray:
         """P(label 0) over the grid alone: the grid rows of every label, nothing else."""
         table = self.ff_goodness(net, self.ff_ends[1], self.ff_ends[2])
-        return _softmax_first(table.sum(axis=0).reshape(self.n_labels, self.sizes[2]))
+        counted = table.reshape(len(table), self.n_labels, self.sizes[2])[list(net.counted_layers)]
+        return _softmax_first(counted.sum(axis=0))
 
     def backprop(self, net, upto: int = GRID) -> BackpropEvaluation:
         stop = self.bp_ends[upto - 1]

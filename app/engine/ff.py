@@ -8,6 +8,13 @@ from app.engine.trace import StepRecorder
 
 EPSILON = 1e-8          # in h = y / (||y|| + eps): only keeps an all-zero activity vector finite
 SCHEDULES = ("separate", "joint")
+# How the raw FF input [x, y, one-hot] is scaled before layer 1 (docs/engine.md, "raw input"):
+# "none" as it is; "rms" Hinton's ffnormrows, every row rescaled to a mean square of 1 (length
+# sqrt(d)); "length" rescaled to length 1.
+INPUT_NORMALIZATIONS = ("none", "rms", "length")
+# Which layers' goodness inference adds up: every layer, all but the first (the paper's rule for
+# its deeper nets), or the first alone.
+INFERENCE_RULES = ("all", "skip-first", "first")
 
 
 # --- the mathematics, one function per formula -------------------------------------------------
@@ -41,16 +48,34 @@ def with_bias_column(h: np.ndarray) -> np.ndarray:
     return out
 
 
-def embed_label(points: np.ndarray, labels: np.ndarray, n_labels: int, out: np.ndarray | None = None) -> np.ndarray:
-    """The FF input [x, y, one-hot(label)], plus the bias column of ones."""
+def embed_label(
+    points: np.ndarray, labels: np.ndarray, n_labels: int, out: np.ndarray | None = None,
+    input_normalization: str = "none",
+) -> np.ndarray:
+    """The FF input [x, y, one-hot(label)], scaled as `input_normalization` says, plus the bias
+    column of ones (never scaled)."""
     n, d = points.shape
     if out is None:
         out = np.empty((n, d + n_labels + 1))
     out[:, :d] = points
     out[:, d:-1] = 0.0
     out[np.arange(n), d + labels] = 1.0
+    normalize_input(out[:, :-1], input_normalization)
     out[:, -1] = 1.0
     return out
+
+
+def normalize_input(features: np.ndarray, mode: str) -> None:
+    """Scale each row of the raw input in place: "length" to length 1, "rms" (Hinton's ffnormrows)
+    to a mean square of 1, "none" leaves it."""
+    if mode == "none":
+        return
+    if mode not in INPUT_NORMALIZATIONS:
+        raise ValueError(f"input_normalization must be one of {', '.join(INPUT_NORMALIZATIONS)}; got {mode!r}")
+    length = np.linalg.norm(features, axis=1, keepdims=True)
+    if mode == "rms":
+        length /= np.sqrt(features.shape[1])
+    features /= length + EPSILON
 
 
 def wrong_labels(labels: np.ndarray, n_labels: int, rng: np.random.Generator) -> np.ndarray:
@@ -123,9 +148,20 @@ class FFNetwork:
         init_scale: float = 1.0,
         readout: bool = False,
         readout_optimizer=None,
+        input_normalization: str = "none",
+        inference: str = "all",
     ) -> None:
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {schedule!r}")
+        if input_normalization not in INPUT_NORMALIZATIONS:
+            raise ValueError(f"input_normalization must be one of {', '.join(INPUT_NORMALIZATIONS)}; "
+                             f"got {input_normalization!r}")
+        self.input_normalization = input_normalization
+        if inference not in INFERENCE_RULES:
+            raise ValueError(f"inference must be one of {', '.join(INFERENCE_RULES)}; got {inference!r}")
+        if inference == "skip-first" and len(hidden_sizes) < 2:
+            raise ValueError("inference='skip-first' needs at least 2 hidden layers")
+        self.inference = inference
         self.input_size, self.n_labels, self.theta = input_size, n_labels, float(theta)
         self.schedule = schedule
         self.optimizer = optimizer
@@ -141,8 +177,8 @@ class FFNetwork:
         key = (id(points), id(labels), points.shape)
         if self.n_labels == 2 and key == self._cache_key:
             return self._buffers["positive"], self._buffers["negative"], self._buffers["targets"]
-        positive = embed_label(points, labels, self.n_labels)
-        negative = embed_label(points, wrong_labels(labels, self.n_labels, rng), self.n_labels)
+        positive = self.embed(points, labels)
+        negative = self.embed(points, wrong_labels(labels, self.n_labels, rng))
         if self.schedule == "joint":
             positive = np.concatenate([positive, negative])
             negative = None
@@ -213,6 +249,11 @@ class FFNetwork:
                 recorder.record("release", held, i, polarity, f"activity {i} released")
 
     # inference ----------------------------------------------------------------------------
+    def embed(self, points: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """This net's layer-1 input for `points` carrying `labels`: the label in the input, scaled
+        by the net's input normalization, with the bias column."""
+        return embed_label(points, labels, self.n_labels, input_normalization=self.input_normalization)
+
     def hidden_activities(self, x: np.ndarray) -> list[np.ndarray]:
         """The activities y of every layer for embedded inputs x (with their bias column)."""
         activities, h = [], x
@@ -227,18 +268,25 @@ class FFNetwork:
         """(n, n_labels, n_layers): the goodness of every layer with each candidate label in the input."""
         n = len(points)
         stacked = np.concatenate(
-            [embed_label(points, np.full(n, label), self.n_labels) for label in range(self.n_labels)]
+            [self.embed(points, np.full(n, label)) for label in range(self.n_labels)]
         )
         table = np.stack([goodness(y) for y in self.hidden_activities(stacked)], axis=1)
         return table.reshape(self.n_labels, n, len(self.layers)).transpose(1, 0, 2)
 
+    @property
+    def counted_layers(self) -> tuple[int, ...]:
+        """The (0-based) layers whose goodness inference adds up, by the net's inference rule."""
+        n = len(self.layers)
+        return {"all": tuple(range(n)), "skip-first": tuple(range(1, n)), "first": (0,)}[self.inference]
+
     def totals(self, table: np.ndarray, skip_first_layer: bool = False) -> np.ndarray:
-        """Summed goodness per label; the paper leaves out the first hidden layer in deeper nets."""
+        """Summed goodness per label over the counted layers; skip_first_layer=True asks for the
+        paper's deep-net rule (all but the first) whatever the net's own rule is."""
         if skip_first_layer:
             if len(self.layers) < 2:
                 raise ValueError("skip_first_layer needs at least 2 hidden layers")
-            table = table[..., 1:]
-        return table.sum(axis=-1)
+            return table[..., 1:].sum(axis=-1)
+        return table[..., list(self.counted_layers)].sum(axis=-1)
 
     def predict(self, points: np.ndarray, skip_first_layer: bool = False) -> np.ndarray:
         """One pass per candidate label; the label with the most total goodness wins."""
@@ -273,6 +321,7 @@ class SoftmaxReadout:
         x = np.empty((n, points.shape[1] + k + 1))
         x[:, : points.shape[1]] = points
         x[:, points.shape[1] : -1] = 1.0 / k  # the neutral label
+        normalize_input(x[:, :-1], self.network.input_normalization)
         x[:, -1] = 1.0
         activities = self.network.hidden_activities(x)
         return with_bias_column(np.concatenate([normalize(activities[i]) for i in self.layer_indices], axis=1))

@@ -12,7 +12,7 @@ import numpy as np
 from app.engine.backprop import BackpropMLP
 from app.engine.datasets import DATASET_NAMES, EXTENT, NOISE_RANGE, race_data
 from app.engine.evaluate import GRID, TEST, TRAIN, RaceEvaluator
-from app.engine.ff import SCHEDULES, FFNetwork
+from app.engine.ff import INFERENCE_RULES, INPUT_NORMALIZATIONS, SCHEDULES, FFNetwork
 from app.engine.optim import OPTIMIZER_NAMES, make_optimizer
 
 N_LABELS = 2  # class A (label 0) and class B (label 1)
@@ -33,6 +33,9 @@ class RaceSettings:
     grid_size: int = 32
     optimizer: str = "adam"
     ff_schedule: str = "separate"
+    ff_input_normalization: str = "rms"  # Hinton's ffnormrows on [x, y, one-hot]; docs/engine.md
+    ff_inference: str = "all"           # which layers' goodness FF's inference adds up
+    init_stream: int = 0                # 0: the seed's own streams; k > 0: another draw of the weights
 
     # name -> (min, max), inclusive. The one statement of the ranges; the web layer reads it.
     BOUNDS: ClassVar[dict[str, tuple[Any, Any]]] = {
@@ -43,11 +46,14 @@ class RaceSettings:
         "hidden_sizes": (1, 64),        # each layer's width
         "noise": NOISE_RANGE,
         "grid_size": (8, 128),
+        "init_stream": (0, 1000),
     }
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
         "dataset": DATASET_NAMES,
         "optimizer": OPTIMIZER_NAMES,
         "ff_schedule": SCHEDULES,
+        "ff_input_normalization": INPUT_NORMALIZATIONS,
+        "ff_inference": INFERENCE_RULES,
     }
     MAX_HIDDEN_LAYERS: ClassVar[int] = 4
 
@@ -57,7 +63,7 @@ class RaceSettings:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}")
         # Checked, then stored as plain int/float: equal settings are then equal (and repr alike)
         # whether a value came as 2, 2.0 or np.int64(2), so they share one cached run.
-        for name in ("seed", "steps", "grid_size"):
+        for name in ("seed", "steps", "grid_size", "init_stream"):
             self._check_int(name, getattr(self, name))
             object.__setattr__(self, name, int(getattr(self, name)))
         for name in ("theta", "learning_rate") + (() if self.noise is None else ("noise",)):
@@ -118,6 +124,18 @@ class RaceSnapshot:
     goodness_negative: list[float]     # per layer, mean goodness with a wrong label
     grid_ff: np.ndarray | None = None  # (G, G) P(class A), row 0 at y = ymax, column 0 at x = xmin
     grid_backprop: np.ndarray | None = None
+    ff_layer_test_accuracy: list[float] | None = None  # per layer: its goodness alone deciding
+    layer_maps: np.ndarray | None = None  # (layers, labels, M, M) goodness, oriented as the grids
+
+
+def layer_maps(goodness: np.ndarray, size: int, largest: int = 16) -> np.ndarray:
+    """(layers, labels, size*size) grid goodness -> (layers, labels, m, m) with m <= `largest` where
+    `size` allows: 2x2 blocks averaged, so each map cell is the mean of the cells it covers."""
+    maps = goodness.reshape(*goodness.shape[:2], size, size)
+    while size > largest and size % 2 == 0:
+        size //= 2
+        maps = maps.reshape(*maps.shape[:2], size, 2, size, 2).mean(axis=(3, 5))
+    return maps
 
 
 @dataclass(frozen=True)
@@ -125,8 +143,9 @@ class PointInference:
     x: float
     y: float
     ff_goodness: list[list[float]]     # [label][layer]
-    ff_totals: list[float]             # summed over layers, per label
+    ff_totals: list[float]             # summed over the counted layers, per label
     ff_label: int
+    ff_layers_summed: list[int]        # the layers the totals count (the inference rule)
     backprop_probabilities: list[float]
     backprop_label: int
 
@@ -148,18 +167,21 @@ class Race:
         self.train, self.test = race_data(s.dataset, s.seed, noise=s.noise)
         self.extent = EXTENT
         # Independent streams from the seed: the nets' initial weights and FF's negative labels.
-        ff_init, bp_init, negatives = (np.random.default_rng(q) for q in np.random.SeedSequence(s.seed).spawn(3))
+        # init_stream k > 0 draws them from another sequence of the same seed (robustness checks).
+        entropy = s.seed if s.init_stream == 0 else [s.seed, s.init_stream]
+        ff_init, bp_init, negatives = (np.random.default_rng(q) for q in np.random.SeedSequence(entropy).spawn(3))
         self.negative_rng = negatives
         self.ff = FFNetwork(
             s.hidden_sizes, N_LABELS, s.theta, make_optimizer(s.optimizer, s.learning_rate), ff_init,
-            schedule=s.ff_schedule,
+            schedule=s.ff_schedule, input_normalization=s.ff_input_normalization, inference=s.ff_inference,
         )
         self.backprop = BackpropMLP(
             (2, *s.hidden_sizes, N_LABELS), make_optimizer(s.optimizer, s.learning_rate), bp_init
         )
         self.step_count = 0
         self._grid = grid_points(self.extent, s.grid_size)
-        self._evaluator = RaceEvaluator(self.train.x, self.train.y, self.test.x, self.test.y, self._grid, N_LABELS)
+        self._evaluator = RaceEvaluator(self.train.x, self.train.y, self.test.x, self.test.y, self._grid, N_LABELS,
+                                       s.ff_input_normalization)
 
     def step(self) -> None:
         """One full-batch FF step and one full-batch backprop step."""
@@ -187,15 +209,17 @@ class Race:
         upto = GRID if grid else TEST
         ff = self._evaluator.ff(self.ff, self.ff.theta, upto)
         bp = self._evaluator.backprop(self.backprop, upto)
-        grid_ff = grid_bp = None
+        grid_ff = grid_bp = maps = None
         if grid:
             size = self.settings.grid_size
             grid_ff, grid_bp = ff.grid.reshape(size, size), bp.grid.reshape(size, size)
+            maps = layer_maps(ff.layer_grid_goodness, size)
         return RaceSnapshot(
             self.step_count,
             NetMetrics(ff.train_accuracy, ff.test_accuracy, ff.loss),
             NetMetrics(bp.train_accuracy, bp.test_accuracy, bp.loss),
             ff.goodness_positive, ff.goodness_negative, grid_ff, grid_bp,
+            ff.layer_test_accuracy, maps,
         )
 
     def infer(self, x: float, y: float) -> PointInference:
@@ -206,7 +230,7 @@ class Race:
         probabilities = self.backprop.probabilities(point)[0]
         return PointInference(
             float(x), float(y), table.tolist(), totals.tolist(), int(np.argmax(totals)),
-            probabilities.tolist(), int(np.argmax(probabilities)),
+            list(self.ff.counted_layers), probabilities.tolist(), int(np.argmax(probabilities)),
         )
 
 

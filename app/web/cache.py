@@ -95,7 +95,7 @@ class RunRecord:
         return race
 
     def _advance(self, target: int) -> str:
-        return frame_text(self._produce_to(target).snapshot(grid=True), self.steps)
+        return frame_text(self._produce_to(target).snapshot(grid=True), self.steps, self.settings.theta)
 
     def _local(self, steps: list[int]) -> list[str]:
         """Frames from this process: the local producer moving forward, or a replay behind it."""
@@ -111,7 +111,7 @@ class RunRecord:
         """A step the producer already passed: from the nearest checkpoint, on a throwaway fork."""
         base = max(step for step in self._checkpoints if step <= target)
         race = self._race_at_private(fork(self._checkpoints[base]), target)
-        return frame_text(race.snapshot(grid=True), self.steps)
+        return frame_text(race.snapshot(grid=True), self.steps, self.settings.theta)
 
     async def _run(self, function, *args):
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)

@@ -48,7 +48,7 @@ def produce(key: tuple, settings: RaceSettings, targets: list[int], keep: int) -
     for target in targets:
         while race.step_count < target:
             race.step()
-        texts.append(frame_text(race.snapshot(grid=True), settings.steps))
+        texts.append(frame_text(race.snapshot(grid=True), settings.steps, settings.theta))
     return texts
 
 

@@ -7,12 +7,14 @@ import json
 
 import numpy as np
 
+from app.engine.datasets import CLASS_NAMES
 from app.engine.race import PointInference, Race, RaceSnapshot
 
-# Shorter floats keep a frame under the 4 KB budget: 4 decimals is finer than any pixel or
+# Shorter floats keep a frame under the 5 KB budget: 4 decimals is finer than any pixel or
 # percentage the page draws; coordinates of the data points need only 3.
 METRIC_DECIMALS = 4
 POINT_DECIMALS = 3
+LAYER_MAP_SCALE = 4.0  # the layer maps' full scale, in multiples of theta
 
 
 def encode_grid(grid: np.ndarray) -> str:
@@ -38,18 +40,34 @@ def _metrics(net) -> dict:
             "loss": short(net.loss)}
 
 
-def frame_text(snapshot: RaceSnapshot, steps: int) -> str:
+def encode_layer_maps(maps: np.ndarray, theta: float) -> dict:
+    """(layers, labels, m, m) goodness -> base64 uint8 maps of min(G / scale, 1) * 255 on one
+    scale for every map and every frame of a race, so maps compare across layers, labels and
+    time. scale = LAYER_MAP_SCALE * theta puts theta at a quarter of the range: where a layer's
+    verdict turns, sigma(G - theta) = 0.5, is a mid-dark tone, and goodness past 4 theta (a layer
+    already sure, p > 0.998 at theta = 2; the grid's corners outside the data run to 50 theta)
+    saturates rather than darkening every other map."""
+    scale = LAYER_MAP_SCALE * float(theta)
+    values = np.nan_to_num(maps, nan=0.0, posinf=scale)
+    return {"size": int(maps.shape[-1]), "scale": short(scale),
+            "goodness": [[encode_grid(np.minimum(label_map / scale, 1.0)) for label_map in layer]
+                         for layer in values]}
+
+
+def frame_text(snapshot: RaceSnapshot, steps: int, theta: float) -> str:
     size = int(snapshot.grid_ff.shape[0])
     message = {
         "type": "frame",
         "step": snapshot.step,
         "steps": steps,
-        "ff": _metrics(snapshot.ff),
+        "ff": {**_metrics(snapshot.ff),
+               "layer_test_accuracy": [short(a) for a in snapshot.ff_layer_test_accuracy or []]},
         "backprop": _metrics(snapshot.backprop),
         "goodness": {"positive": [short(g) for g in snapshot.goodness_positive],
                      "negative": [short(g) for g in snapshot.goodness_negative]},
         "grid": {"size": size, "ff": encode_grid(snapshot.grid_ff),
                  "backprop": encode_grid(snapshot.grid_backprop)},
+        "layers": encode_layer_maps(snapshot.layer_maps, theta),
     }
     return json.dumps(message, separators=(",", ":"))
 
@@ -63,6 +81,7 @@ def race_info(race: Race) -> dict:
         "type": "race",
         "settings": {"dataset": s.dataset, "seed": s.seed, "theta": s.theta,
                      "learning_rate": s.learning_rate, "steps": s.steps},
+        "classes": list(CLASS_NAMES[s.dataset]),
         "extent": [float(v) for v in race.extent],
         "grid_size": s.grid_size,
         "train": train,
@@ -72,8 +91,10 @@ def race_info(race: Race) -> dict:
 def inference_text(result: PointInference, step: int) -> str:
     return json.dumps({
         "type": "inference", "x": result.x, "y": result.y, "step": step,
-        "ff": {"goodness": [[short(g) for g in layer] for layer in result.ff_goodness],
-               "totals": [short(t) for t in result.ff_totals], "label": result.ff_label},
+        # Unrounded: two totals that differ must be able to print differently.
+        "ff": {"goodness": [[float(g) for g in layer] for layer in result.ff_goodness],
+               "totals": [float(t) for t in result.ff_totals], "label": result.ff_label,
+               "layers_summed": result.ff_layers_summed},
         "backprop": {"probabilities": [short(p) for p in result.backprop_probabilities],
                      "label": result.backprop_label},
     }, separators=(",", ":"))

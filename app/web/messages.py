@@ -89,6 +89,7 @@ class RaceInfo(Strict):
 
     type: Literal["race"]
     settings: ResolvedSettings
+    classes: list[str] = Field(description="what each class is on this data set, index = label")
     extent: tuple[float, float, float, float]
     grid_size: int
     train: list[tuple[float, float, int]]
@@ -98,6 +99,11 @@ class NetMetrics(Strict):
     train_accuracy: float
     test_accuracy: float
     loss: float
+
+
+class FFMetrics(NetMetrics):
+    layer_test_accuracy: list[float] = Field(
+        description="per layer: held-out accuracy when that layer's goodness alone decides")
 
 
 class Goodness(Strict):
@@ -111,14 +117,22 @@ class Grid(Strict):
     backprop: str
 
 
+class LayerMaps(Strict):
+    size: int
+    scale: float = Field(description="the goodness a byte of 255 stands for, shared by every map")
+    goodness: list[list[str]] = Field(
+        description="[layer][label]: base64 of size*size uint8, G/scale*255, oriented as grid")
+
+
 class Frame(Strict):
     type: Literal["frame"]
     step: int
     steps: int
-    ff: NetMetrics
+    ff: FFMetrics
     backprop: NetMetrics
     goodness: Goodness
     grid: Grid
+    layers: LayerMaps
 
 
 class State(Strict):
@@ -134,6 +148,7 @@ class FFInference(Strict):
     goodness: list[list[float]]
     totals: list[float]
     label: int
+    layers_summed: list[int] = Field(description="0-based layers whose goodness the totals add up")
 
 
 class BackpropInference(Strict):

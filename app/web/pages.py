@@ -6,8 +6,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 import app as package
+from app.engine.datasets import CLASS_NAMES
 from app.engine.demos import GOODNESS_THETA_RANGE, normalization_layer
 from app.engine.race import RaceSettings
+from app.web.measured import measured_figures
 from app.web.widget_settings import GOODNESS_THETA_DEFAULT, GOODNESS_THETA_STEP, RACE_QUERY, race_values
 
 router = APIRouter(tags=["pages"])
@@ -53,6 +55,8 @@ async def page_context(request: Request) -> dict:
         "goodness_theta": goodness_theta(),
         "normalization": normalization_layer(),
         "scorecard": await state.scorecard.figures(),
+        "race_class_names": {name: list(classes) for name, classes in CLASS_NAMES.items()},
+        "measured": measured_figures(),
     }
 
 

@@ -28,7 +28,7 @@ def direct_frames(settings: RaceSettings, steps: list[int]) -> dict[int, str]:
     for step in sorted(steps):
         while race.step_count < step:
             race.step()
-        out[step] = frame_text(race.snapshot(grid=True), settings.steps)
+        out[step] = frame_text(race.snapshot(grid=True), settings.steps, settings.theta)
     return out
 
 
