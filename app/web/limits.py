@@ -21,6 +21,10 @@ class SessionRegistry:
     def live(self) -> int:
         return self._live
 
+    def count(self, client: str) -> int:
+        """Live sessions of one client address."""
+        return self._by_client.get(client, 0)
+
     def acquire(self, client: str) -> "Lease | None":
         if self._live >= self.total or self._by_client[client] >= self.per_client:
             return None
@@ -113,10 +117,17 @@ class Outbox:
         self._closed = True
         self._ready.set()
 
-    async def get(self) -> tuple[str, str] | None:
+    async def wait(self) -> bool:
+        """Until there is an item (True), or the outbox is closed and empty (False)."""
         while not self._items:
             if self._closed:
-                return None
+                return False
             self._ready.clear()
             await self._ready.wait()
+        return True
+
+    def pop(self) -> tuple[str, str]:
         return self._items.popleft()
+
+    async def get(self) -> tuple[str, str] | None:
+        return self.pop() if await self.wait() else None

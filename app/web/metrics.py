@@ -26,6 +26,13 @@ class Metrics:
         self.frames_conflated = Counter(
             "ff_frames_conflated", "Frames replaced by a newer one before a slow client read them",
             registry=self.registry)
+        self.engine_frames = Counter(
+            "ff_engine_frames", "Race frames the engine computed", registry=self.registry)
+        self.engine_seconds = Counter(
+            "ff_engine_seconds", "CPU seconds the engine spent on race work (frames, replays, inference)",
+            registry=self.registry)
+        self.engine_failures = Counter(
+            "ff_engine_failures", "Engine slices that failed (a worker process died)", registry=self.registry)
 
     def refuse(self, reason: str) -> None:
         self.refusals.labels(reason=reason).inc()

@@ -48,7 +48,7 @@ def test_start_streams_valid_frames_to_the_last_step(client):
     steps = [f["step"] for f in frames]
     assert steps == list(range(4, 25, 4))
     for frame in [first, *frames]:
-        server_message_adapter.validate_python(frame)
+        server_message_adapter.validate_json(json.dumps(frame))
         grid = decode_grid(frame["grid"]["ff"], frame["grid"]["size"])
         assert grid.shape == (32, 32)
         assert len(frame["goodness"]["positive"]) == 2
@@ -154,7 +154,7 @@ def test_click_inference_during_and_after_training(client):
         receive_until(ws, finished)
         ws.send_json({"type": "infer", "x": 0.05, "y": -0.02})
         after, _ = receive_until(ws, is_type("inference"))
-    server_message_adapter.validate_python(after)
+    server_message_adapter.validate_json(json.dumps(after))
     assert after["step"] == 24
     assert after["ff"]["label"] == int(np.argmax(after["ff"]["totals"]))
     assert len(after["ff"]["goodness"]) == 2 and len(after["ff"]["goodness"][0]) == 2
@@ -313,14 +313,18 @@ def test_a_late_tick_is_followed_by_a_full_interval_so_no_frame_is_conflated():
     class SlowFirstFrame:
         steps = 12
 
-        async def frame(self, step, ahead=()):
+        def want_ahead(self, steps):
+            pass
+
+        async def frame(self, step):
             if step == 4:
                 await asyncio.sleep(0.1)  # ten ticks at 100 frames/s
             return json.dumps({"type": "frame", "step": step}), True
 
     async def scenario():
         session = RaceSession(None, make_settings(frame_rate=100), None, Metrics(), None)
-        session.record, session.running, session.speed = SlowFirstFrame(), True, 4
+        session.record = session.viewer = SlowFirstFrame()
+        session.running, session.speed = True, 4
         player = asyncio.create_task(session.play_loop())
         sent = []
         try:

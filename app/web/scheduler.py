@@ -1,0 +1,229 @@
+"""Fair shares of the engine: every client's compute budget, and the scheduler that gives each
+engine slot its next slice of work.
+
+Engine work (a new run, a replay to `at_step`, frames computed ahead, click inference) is asked
+for by a session and charged, once done, to the sessions and client addresses that asked; work
+several sessions share (one run many watch) is computed once and its cost split among them.
+
+* A client address has a token bucket of engine seconds: each of its open races adds
+  FF_COMPUTE_SHARE engine-seconds per second to it and FF_COMPUTE_BURST_S to its size. A client
+  whose bucket is empty is over its budget: its sessions are told `busy`, and its work waits until
+  nobody within budget is waiting.
+* Whenever a slot is free, it takes the waiting runs in order of their best requester: the client
+  with the fullest bucket first, then, within a client, the session that has used least lately,
+  then the run that has waited longest. A slot works on one slice at a time, at most
+  FF_ENGINE_SLICE_S long, so nobody waits behind anyone's long job for more than a slice.
+* Work for a run nobody watches any more is never started: a session that leaves a run withdraws
+  what it asked for (app/web/cache.py), and a run with nothing asked for is not scheduled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import math
+import time
+import weakref
+from typing import Callable
+
+from app.web.engine_pool import EnginePool
+
+log = logging.getLogger("app.web.scheduler")
+
+# Half-life of a session's recent engine use, for ordering one client's sessions.
+SESSION_USAGE_HALF_LIFE_S = 10.0
+# Work items in one slice; the slice's time bounds the work, this only bounds what is sent.
+MAX_ITEMS_PER_SLICE = 16
+# Frames one item asks for; a run asked for more gets the rest in later slices.
+MAX_FRAMES_PER_ITEM = 12
+
+
+class Budgets:
+    """Token buckets of engine seconds per client address (see the module docstring)."""
+
+    def __init__(self, share: float, burst_s: float, sessions_of: Callable[[str], int],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.share = share
+        self.burst_s = burst_s
+        self.sessions_of = sessions_of
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, when)
+
+    def _limits(self, client: str) -> tuple[float, float]:
+        sessions = max(1, self.sessions_of(client))
+        return self.share * sessions, self.burst_s * sessions
+
+    def tokens(self, client: str) -> tuple[float, float]:
+        """(tokens now, bucket size)."""
+        rate, size = self._limits(client)
+        tokens, when = self._buckets.get(client, (size, None))
+        if when is not None:
+            tokens = min(size, tokens + rate * (self.clock() - when))
+        return tokens, size
+
+    def standing(self, client: str) -> float:
+        """How full the client's bucket is: 1 untouched, 0 empty, negative over budget."""
+        tokens, size = self.tokens(client)
+        return tokens / size
+
+    def over(self, client: str) -> bool:
+        return self.tokens(client)[0] < 0
+
+    def charge(self, client: str, seconds: float) -> None:
+        tokens, size = self.tokens(client)
+        self._buckets[client] = (tokens - seconds, self.clock())
+        if len(self._buckets) > 256:
+            self._prune()
+
+    def _prune(self) -> None:
+        # A full bucket is the same as none: forget it, so memory follows the clients present.
+        for client in list(self._buckets):
+            tokens, size = self.tokens(client)
+            if tokens >= size:
+                del self._buckets[client]
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+class Account:
+    """One session's standing with the scheduler: its client address and its recent engine use."""
+
+    def __init__(self, client: str, budgets: Budgets, clock: Callable[[], float] = time.monotonic) -> None:
+        self.client = client
+        self.budgets = budgets
+        self.clock = clock
+        self._usage = 0.0
+        self._when = clock()
+
+    @property
+    def usage(self) -> float:
+        """Engine seconds used, decayed with a half-life of SESSION_USAGE_HALF_LIFE_S."""
+        now = self.clock()
+        self._usage *= 0.5 ** ((now - self._when) / SESSION_USAGE_HALF_LIFE_S)
+        self._when = now
+        return self._usage
+
+    def charge(self, seconds: float) -> None:
+        self._usage = self.usage + seconds
+        self.budgets.charge(self.client, seconds)
+
+    @property
+    def over_budget(self) -> bool:
+        return self.budgets.over(self.client)
+
+    def priority(self) -> tuple[float, float]:
+        """Smaller goes first: the fuller the client's bucket, then the less this session used."""
+        return (-self.budgets.standing(self.client), self.usage)
+
+
+class EngineScheduler:
+    """Hands each free slot its next slice: the waiting runs of that slot, best requester first."""
+
+    def __init__(self, pool: EnginePool, slice_s: float, metrics=None) -> None:
+        self.pool = pool
+        self.slice_s = slice_s
+        self.metrics = metrics
+        self._waiting: list[dict] = [{} for _ in pool.slots]  # slot -> {record: sequence}
+        self._sequence = itertools.count()
+        self._servers: set[asyncio.Task] = set()
+        self._closed = False
+
+    # -- what records call -----------------------------------------------------------------------
+
+    def wake(self, record) -> None:
+        """The record has work asked for: place it in a slot (once), and make sure that slot serves."""
+        if self._closed:
+            return
+        if record.slot is None:
+            record.slot = self.pool.place()
+            # When the server lets the run go, its slot lets the producer go too.
+            weakref.finalize(record, self.pool.forget, record.slot, record.key).atexit = False
+        waiting = self._waiting[record.slot]
+        if record not in waiting:
+            waiting[record] = next(self._sequence)
+        slot = self.pool.slots[record.slot]
+        if not slot.busy:
+            slot.busy = True
+            task = asyncio.get_running_loop().create_task(self._serve(slot.index), name=f"engine-slot-{slot.index}")
+            self._servers.add(task)
+            task.add_done_callback(self._servers.discard)
+
+    def waiting(self) -> int:
+        """Runs with work asked for and not yet done (for tests and metrics)."""
+        return sum(len(w) for w in self._waiting)
+
+    # -- the slot servers ------------------------------------------------------------------------
+
+    def _next_slice(self, index: int) -> list:
+        waiting = self._waiting[index]
+        ready = []
+        for record, sequence in list(waiting.items()):
+            priority = record.priority()
+            if priority is None:  # nothing asked for any more (withdrawn, or already answered)
+                del waiting[record]
+            else:
+                ready.append((priority, sequence, record))
+        ready.sort(key=lambda entry: (entry[0], entry[1]))
+        return [record for _, _, record in ready[:MAX_ITEMS_PER_SLICE]]
+
+    async def _serve(self, index: int) -> None:
+        slot = self.pool.slots[index]
+        try:
+            while not self._closed:
+                records = self._next_slice(index)
+                if not records:
+                    return
+                items = [record.item(MAX_FRAMES_PER_ITEM) for record in records]
+                try:
+                    results = await self.pool.execute(index, items, self.slice_s)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as failure:  # a crashed worker, or a bug: this slice's work fails, once
+                    log.warning("engine slice failed on slot %d: %r", index, failure)
+                    for record, item in zip(records, items):
+                        record.fail(item, failure)
+                    if self.metrics is not None:
+                        self.metrics.engine_failures.inc()
+                    continue
+                answered = {result.key: result for result in results}
+                for record, item in zip(records, items):
+                    result = answered.get(record.key)
+                    if result is not None:
+                        record.absorb(item, result)
+                        if self.metrics is not None:
+                            self.metrics.engine_seconds.inc(result.cpu_seconds)
+                            self.metrics.engine_frames.inc(len(result.frames))
+                for record in records:  # answered or not reached: back to the queue's order
+                    if record in self._waiting[index]:
+                        self._waiting[index][record] = next(self._sequence)
+        finally:
+            slot.busy = False
+            # Work that arrived while this server was leaving must not be stranded.
+            if not self._closed and self._waiting[index]:
+                self._restart(index)
+
+    def _restart(self, index: int) -> None:
+        records = list(self._waiting[index])
+        if records:
+            slot = self.pool.slots[index]
+            slot.busy = True
+            task = asyncio.get_running_loop().create_task(self._serve(index), name=f"engine-slot-{index}")
+            self._servers.add(task)
+            task.add_done_callback(self._servers.discard)
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in list(self._servers):
+            task.cancel()
+        if self._servers:
+            await asyncio.wait(list(self._servers))
+
+
+def split(seconds: float, shares: int) -> float:
+    return seconds / shares if shares else 0.0
+
+
+def decay(value: float, elapsed: float, half_life: float) -> float:
+    return value * math.pow(0.5, elapsed / half_life)
