@@ -65,10 +65,10 @@ class Settings(BaseSettings):
         "that its frames wait, replaced by the newest (about 1.4 s of lag for a client reading 30 KB/s).")
     # -- fair share of the engine ------------------------------------------------------------
     compute_share: float = Field(
-        0.25, gt=0, description="Engine seconds per second each open race adds to its client address's budget "
+        0.1, gt=0, description="Engine seconds per second each open race adds to its client address's budget "
         "(a race needs about 0.03 at normal speed, 0.2 at top speed).")
     compute_burst_s: float = Field(
-        5.0, gt=0, description="Engine seconds each open race adds to what its client may use at once (a restore "
+        2.0, gt=0, description="Engine seconds each open race adds to what its client may use at once (a restore "
         "at step 5000 costs about 1); a client past its budget is told `busy` and waits behind everyone else.")
     engine_slice_s: float = Field(
         0.02, gt=0, le=1.0, description="Longest stretch of engine work done for one turn; nobody waits behind "

@@ -35,6 +35,10 @@ def run_key(settings: RaceSettings) -> tuple:
     return (repr(settings), np.__version__, package.__version__)
 
 
+class Withdrawn(Exception):
+    """The viewer was closed (its session moved to another run, or left) while this request waited."""
+
+
 class Viewer:
     """One session's view of one run: what it asked for, so that it can withdraw it all at once."""
 
@@ -54,6 +58,8 @@ class Viewer:
     async def info(self, speed: int) -> str:
         """The `race` message text for this run (settings.speed is the caller's)."""
         record = self.record
+        if self.closed:
+            raise Withdrawn()
         if record.info is None:
             future = asyncio.get_running_loop().create_future()
             record.info_waiters.append((self, future))
@@ -65,6 +71,8 @@ class Viewer:
     async def frame(self, step: int) -> tuple[str, bool]:
         """(frame text at `step`, whether it was ready: cached, so nobody computed it for this call)."""
         self._failed()
+        if self.closed:
+            raise Withdrawn()
         record = self.record
         step = max(0, min(step, record.steps))
         text = record.frames.get(step)
@@ -84,20 +92,30 @@ class Viewer:
                     record.unwant(self, step)
 
     def want_ahead(self, steps) -> None:
-        """The steps this running session will ask for next, computed while it plays the current ones;
-        steps named before and not now are withdrawn."""
+        """The steps this running session will ask for next, computed while it plays the current ones.
+        They are asked for in batches: only once fewer than half of them are ready or asked for,
+        then all of them, so that the engine gets several frames of a run per turn rather than one
+        per tick. Steps named before and not now are withdrawn."""
+        if self.closed:
+            return
         record = self.record
-        steps = {s for s in steps if s not in record.frames}
+        steps = set(steps)
         for step in self.ahead - steps:
             if step not in self.awaiting:
                 record.unwant(self, step)
-        for step in steps - self.ahead:
-            record.want(self, step)
-        self.ahead = steps
+        self.ahead &= steps
+        underway = sum(1 for step in steps if step in record.frames or step in self.ahead)
+        if underway * 2 < len(steps):
+            for step in steps - self.ahead:
+                if step not in record.frames:
+                    self.ahead.add(step)
+                    record.want(self, step)
 
     async def infer(self, step: int, x: float, y: float) -> PointInference:
         """Click inference with the run's nets at `step`; a newer click replaces one not yet started."""
         self._failed()
+        if self.closed:
+            raise Withdrawn()
         future = asyncio.get_running_loop().create_future()
         self.record.click(self, step, x, y, future)
         try:
@@ -108,18 +126,24 @@ class Viewer:
                 self.record.unclick(self, future)
 
     def close(self) -> None:
-        """The session left this run: withdraw everything it asked for."""
+        """The session left this run: withdraw everything it asked for; whatever it still awaits
+        raises Withdrawn."""
         if self.closed:
             return
         self.closed = True
         record = self.record
         for step in self.ahead | set(self.awaiting):
             record.unwant(self, step)
-        for future in self.awaiting.values():
-            future.cancel()
+        waiting = list(self.awaiting.values())
         self.ahead, self.awaiting = set(), {}
-        record.unclick(self, None)
+        click = record.clicks.pop(self, None)
+        if click is not None:
+            waiting.append(click[3])
+        waiting += [future for viewer, future in record.info_waiters if viewer is self]
         record.info_waiters = [(viewer, f) for viewer, f in record.info_waiters if viewer is not self]
+        for future in waiting:
+            if not future.done():
+                future.set_exception(Withdrawn())
 
 
 class RunRecord:
@@ -163,7 +187,7 @@ class RunRecord:
     def click(self, viewer: Viewer, step: int, x: float, y: float, future: asyncio.Future) -> None:
         old = self.clicks.pop(viewer, None)
         if old is not None and not old[3].done():
-            old[3].cancel()
+            old[3].set_exception(Withdrawn())
         self.clicks[viewer] = (step, x, y, future)
         self.wake()
 
@@ -181,12 +205,15 @@ class RunRecord:
             found.update(viewer for viewer, _ in self.info_waiters)
         return found
 
-    def priority(self):
+    def priority(self, now: float, standings: dict):
         """The scheduler's sort key for this run (its best requester's), or None with nothing asked."""
         requesters = self.requesters()
         if not requesters:
             return None
-        return min(viewer.account.priority() for viewer in requesters)
+        waiting_now = {viewer for viewer, _ in self.info_waiters}
+        waiting_now.update(self.clicks)
+        return min(viewer.account.priority(now, standings, bool(viewer.awaiting) or viewer in waiting_now)
+                   for viewer in requesters)
 
     # -- the engine's side -------------------------------------------------------------------
 

@@ -100,7 +100,11 @@ class EnginePool:
         if self._closed:
             raise EngineCrashed("the engine is shut down")
         slot = self.slots[index]
-        future = slot.submit(items, slice_s)
+        try:
+            future = slot.submit(items, slice_s)
+        except BrokenProcessPool:  # the worker died while idle: nothing was lost, start a new one
+            slot.discard()
+            future = slot.submit(items, slice_s)
         executor = slot.executor
         try:
             return await asyncio.wrap_future(future)

@@ -10,8 +10,9 @@ several sessions share (one run many watch) is computed once and its cost split 
   whose bucket is empty is over its budget: its sessions are told `busy`, and its work waits until
   nobody within budget is waiting.
 * Whenever a slot is free, it takes the waiting runs in order of their best requester: the client
-  with the fullest bucket first, then, within a client, the session that has used least lately,
-  then the run that has waited longest. A slot works on one slice at a time, at most
+  with the fullest bucket first (in tenths of the bucket), then work a player waits for now (a
+  start's first frame, a restore, a frame due, a click) before frames asked for ahead, then the
+  session that has used least lately, then the run that has waited longest. A slot works on one slice at a time, at most
   FF_ENGINE_SLICE_S long, so nobody waits behind anyone's long job for more than a slice.
 * Work for a run nobody watches any more is never started: a session that leaves a run withdraws
   what it asked for (app/web/cache.py), and a run with nothing asked for is not scheduled.
@@ -33,10 +34,13 @@ log = logging.getLogger("app.web.scheduler")
 
 # Half-life of a session's recent engine use, for ordering one client's sessions.
 SESSION_USAGE_HALF_LIFE_S = 10.0
+# A client's bucket level counts in these steps when ordering work (see Account.priority).
+STANDING_BANDS = 10
 # Work items in one slice; the slice's time bounds the work, this only bounds what is sent.
 MAX_ITEMS_PER_SLICE = 16
-# Frames one item asks for; a run asked for more gets the rest in later slices.
-MAX_FRAMES_PER_ITEM = 12
+# Frames one item asks for (a run asked for more gets the rest in later slices): small, so that one
+# slice serves several runs and none waits behind another's long prefetch.
+MAX_FRAMES_PER_ITEM = 6
 
 
 class Budgets:
@@ -54,17 +58,18 @@ class Budgets:
         sessions = max(1, self.sessions_of(client))
         return self.share * sessions, self.burst_s * sessions
 
-    def tokens(self, client: str) -> tuple[float, float]:
-        """(tokens now, bucket size)."""
+    def tokens(self, client: str, now: float | None = None) -> tuple[float, float]:
+        """(tokens at `now`, default the clock's now; bucket size)."""
         rate, size = self._limits(client)
         tokens, when = self._buckets.get(client, (size, None))
         if when is not None:
-            tokens = min(size, tokens + rate * (self.clock() - when))
+            tokens = min(size, tokens + rate * max(0.0, (self.clock() if now is None else now) - when))
         return tokens, size
 
-    def standing(self, client: str) -> float:
-        """How full the client's bucket is: 1 untouched, 0 empty, negative over budget."""
-        tokens, size = self.tokens(client)
+    def standing(self, client: str, now: float | None = None) -> float:
+        """How full the client's bucket is: 1 untouched, 0 empty, negative over budget. Compare
+        standings taken at one `now`: a bucket refills continuously."""
+        tokens, size = self.tokens(client, now)
         return tokens / size
 
     def over(self, client: str) -> bool:
@@ -97,25 +102,30 @@ class Account:
         self._usage = 0.0
         self._when = clock()
 
-    @property
-    def usage(self) -> float:
+    def usage(self, now: float | None = None) -> float:
         """Engine seconds used, decayed with a half-life of SESSION_USAGE_HALF_LIFE_S."""
-        now = self.clock()
-        self._usage *= 0.5 ** ((now - self._when) / SESSION_USAGE_HALF_LIFE_S)
-        self._when = now
-        return self._usage
+        now = self.clock() if now is None else now
+        return self._usage * 0.5 ** (max(0.0, now - self._when) / SESSION_USAGE_HALF_LIFE_S)
 
     def charge(self, seconds: float) -> None:
-        self._usage = self.usage + seconds
+        now = self.clock()
+        self._usage, self._when = self.usage(now) + seconds, now
         self.budgets.charge(self.client, seconds)
 
     @property
     def over_budget(self) -> bool:
         return self.budgets.over(self.client)
 
-    def priority(self) -> tuple[float, float]:
-        """Smaller goes first: the fuller the client's bucket, then the less this session used."""
-        return (-self.budgets.standing(self.client), self.usage)
+    def priority(self, now: float, standings: dict[str, float], urgent: bool) -> tuple:
+        """Smaller goes first: the client's bucket in tenths (over budget last), then what a player
+        is waiting for now before frames asked for ahead, then the session that used least lately.
+        Tenths, not the exact level, so that among clients within budget a frame due now is not
+        kept behind another's prefetch by a hair's difference in their buckets. All priorities of
+        one decision are taken at one `now`; `standings` caches each client's."""
+        standing = standings.get(self.client)
+        if standing is None:
+            standing = standings[self.client] = self.budgets.standing(self.client, now)
+        return (-math.ceil(standing * STANDING_BANDS), not urgent, self.usage(now))
 
 
 class EngineScheduler:
@@ -159,8 +169,9 @@ class EngineScheduler:
     def _next_slice(self, index: int) -> list:
         waiting = self._waiting[index]
         ready = []
+        now, standings = time.monotonic(), {}
         for record, sequence in list(waiting.items()):
-            priority = record.priority()
+            priority = record.priority(now, standings)
             if priority is None:  # nothing asked for any more (withdrawn, or already answered)
                 del waiting[record]
             else:
@@ -219,11 +230,3 @@ class EngineScheduler:
             task.cancel()
         if self._servers:
             await asyncio.wait(list(self._servers))
-
-
-def split(seconds: float, shares: int) -> float:
-    return seconds / shares if shares else 0.0
-
-
-def decay(value: float, elapsed: float, half_life: float) -> float:
-    return value * math.pow(0.5, elapsed / half_life)

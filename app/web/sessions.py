@@ -30,7 +30,7 @@ from starlette.websockets import WebSocket
 
 from app.config import Settings
 from app.engine.race import RaceSettings
-from app.web.cache import RunCache, RunRecord, Viewer
+from app.web.cache import RunCache, RunRecord, Viewer, Withdrawn
 from app.web.engine_pool import EngineCrashed
 from app.web.frames import inference_text
 from app.web.limits import FRAME, Outbox, RateLimiter
@@ -359,8 +359,11 @@ class RaceSession:
             record, viewer, generation = self.record, self.viewer, self.generation
             if self.needs_intro:
                 self.needs_intro = False
-                info = await viewer.info(self.speed)
-                text, hit = await viewer.frame(self.cursor)
+                try:
+                    info = await viewer.info(self.speed)
+                    text, hit = await viewer.frame(self.cursor)
+                except Withdrawn:  # a new start replaced this run while it was being prepared
+                    continue
                 if generation != self.generation:
                     continue
                 self.count(hit)
@@ -387,7 +390,10 @@ class RaceSession:
                 {min(target + self.speed * i, record.steps) for i in range(1, self.settings.frames_ahead + 1)}
                 - {target})
             viewer.want_ahead(ahead)
-            text, hit = await viewer.frame(target)
+            try:
+                text, hit = await viewer.frame(target)
+            except Withdrawn:
+                continue
             # A start/reset, or a pause that arrived while the frame was computed, wins: the
             # `state` it sent names the step the client stays on.
             if generation != self.generation or not (single or self.running):
@@ -428,10 +434,8 @@ class RaceSession:
             viewer, step = self.viewer, self.cursor
             try:
                 result = await viewer.infer(step, x, y)
-            except asyncio.CancelledError:
-                if viewer is self.viewer or asyncio.current_task().cancelling():
-                    raise
-                continue  # a new start replaced the run: the click is for the new one, if any
+            except Withdrawn:
+                continue  # a new start replaced the run: a newer click is for the new one
             except Exception:
                 log.exception("click inference failed")
                 self.error(ErrorCode.internal, "Inference failed on the server.")
