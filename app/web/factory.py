@@ -5,9 +5,14 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+import logging
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.requests import ClientDisconnect
 
 import app as package
 from app.config import Settings
@@ -20,6 +25,23 @@ from app.web.metrics import Metrics
 from app.web.scheduler import Budgets, EngineScheduler
 from app.web.scorecard import Scorecard
 from app.web.security import SecurityHeadersMiddleware
+
+log = logging.getLogger("app.web")
+
+
+@jinja2.pass_context
+def relative_url_for(context: dict, name: str, /, **path_params) -> str:
+    """Templates' url_for: a path on this server, never an absolute URL built from the request's
+    Host header (which the client chose)."""
+    return context["request"].url_for(name, **path_params).path
+
+
+async def client_went_away(request: Request, _exc: ClientDisconnect) -> JSONResponse:
+    """A request whose body ended before its Content-Length: one log line, and a 400 (which the
+    client, gone, will usually not read), instead of a traceback."""
+    client = f"{request.client.host}:{request.client.port}" if request.client else "a client"
+    log.warning("%s %s from %s: the body was cut short (client disconnected)", request.method, request.url.path, client)
+    return JSONResponse({"detail": "The request body was cut short."}, status_code=400)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -64,7 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics.live_sessions.set_function(lambda: sessions.live)  # one count, read when scraped
     app.state.scorecard = Scorecard(executor)
     app.state.traces = {}
-    app.state.templates = Jinja2Templates(directory=str(settings.templates_dir))
+    app.state.templates = templates = Jinja2Templates(directory=str(settings.templates_dir))
+    templates.env.globals["url_for"] = relative_url_for
+    app.add_exception_handler(ClientDisconnect, client_went_away)
 
     app.include_router(pages.router)
     app.include_router(embed.router)

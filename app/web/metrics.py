@@ -3,10 +3,11 @@ collide) and the /healthz and /metrics routes."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
 import app as package
+from app.web.routing import Router
 
 
 class Metrics:
@@ -38,15 +39,15 @@ class Metrics:
         self.refusals.labels(reason=reason).inc()
 
 
-router = APIRouter(tags=["health"])
+router = Router(tags=["health"])
 
 
-@router.api_route("/healthz", methods=["GET", "HEAD"])
+@router.get("/healthz")
 async def healthz() -> dict:
     return {"status": "ok", "version": package.__version__}
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
 async def metrics(request: Request) -> Response:
     registry = request.app.state.metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -75,6 +75,7 @@ class RaceSession:
         self.delivery = delivery  # app/web/transport.py's Delivery, when the server provides it
         self.busy_notice_at = float("-inf")
         self.outbox = Outbox()
+        self.conflated_reported = 0
         self.limiter = RateLimiter(settings.messages_per_second)
         self.wake = asyncio.Event()
         # Playback state; the receiver writes intents, the player moves `cursor`.
@@ -140,6 +141,7 @@ class RaceSession:
         await asyncio.wait([t for t in (receiver, player, writer, self.infer_task) if t is not None])
         if self.viewer is not None:  # whatever this session asked the engine for is withdrawn
             self.viewer.close()
+        self.report_conflated()
         if closing is not None:
             try:
                 async with asyncio.timeout(1.0):
@@ -152,7 +154,6 @@ class RaceSession:
     async def write_loop(self) -> None:
         """Ends normally when the outbox is closed and empty; raises if the client vanished. A client
         that stops reading ends it normally too (the session then closes 1008)."""
-        sent_conflated = 0
         while True:
             if not await self.outbox.wait():
                 return
@@ -170,9 +171,12 @@ class RaceSession:
                 self.delivery.sent_message(len(text))
             if kind == FRAME:
                 self.metrics.frames_sent.inc()
-            if self.outbox.conflated != sent_conflated:
-                self.metrics.frames_conflated.inc(self.outbox.conflated - sent_conflated)
-                sent_conflated = self.outbox.conflated
+            self.report_conflated()
+
+    def report_conflated(self) -> None:
+        if self.outbox.conflated != self.conflated_reported:
+            self.metrics.frames_conflated.inc(self.outbox.conflated - self.conflated_reported)
+            self.conflated_reported = self.outbox.conflated
 
     async def wait_for_reader(self) -> bool:
         """Until the client has confirmed reading enough of what it was sent that the next message fits
@@ -446,5 +450,6 @@ class RaceSession:
 def describe(invalid: ValidationError) -> str:
     """The first problem pydantic found, as a short phrase naming the field."""
     first = invalid.errors(include_url=False, include_input=False)[0]
-    where = ".".join(str(part) for part in first["loc"] if part not in CLIENT_TYPES) or "message"
+    location = first["loc"][1:] if first["loc"] and first["loc"][0] in CLIENT_TYPES else first["loc"]  # the union's tag
+    where = ".".join(str(part) for part in location) or "message"
     return f"{where}: {first['msg']}"[:200]
