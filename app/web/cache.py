@@ -30,13 +30,12 @@ from app.web.engine_worker import Item, ItemResult
 from app.web.scheduler import Account, EngineScheduler
 
 
+WITHDRAWN = None  # the answer to a request withdrawn while it waited
+
+
 def run_key(settings: RaceSettings) -> tuple:
     # RaceSettings stores canonical types, so equal settings have equal reprs.
     return (repr(settings), np.__version__, package.__version__)
-
-
-class Withdrawn(Exception):
-    """The viewer was closed (its session moved to another run, or left) while this request waited."""
 
 
 class Viewer:
@@ -47,6 +46,7 @@ class Viewer:
         self.account = account
         self.ahead: set[int] = set()
         self.awaiting: dict[int, asyncio.Future] = {}
+        self.introducing: set[int] = set()  # awaited steps that begin a race (a start, a restore)
         self.failure: BaseException | None = None  # a failed slice's news, given once
         self.closed = False
 
@@ -55,24 +55,30 @@ class Viewer:
         if failure is not None:
             raise failure
 
-    async def info(self, speed: int) -> str:
+    # A request the viewer withdrew (closed: its session moved to another run, or left) while it
+    # waited answers None, not an exception: the session simply moves on, and no exception's
+    # traceback ties the viewer and its run into a cycle only the garbage collector would free.
+
+    async def info(self, speed: int) -> str | None:
         """The `race` message text for this run (settings.speed is the caller's)."""
         record = self.record
         if self.closed:
-            raise Withdrawn()
+            return None
         if record.info is None:
             future = asyncio.get_running_loop().create_future()
             record.info_waiters.append((self, future))
             record.wake()
-            await future
+            if await future is WITHDRAWN:
+                return None
         info = record.info
         return json.dumps({**info, "settings": {**info["settings"], "speed": speed}}, separators=(",", ":"))
 
-    async def frame(self, step: int) -> tuple[str, bool]:
-        """(frame text at `step`, whether it was ready: cached, so nobody computed it for this call)."""
+    async def frame(self, step: int, intro: bool = False) -> tuple[str | None, bool]:
+        """(frame text at `step`, whether it was ready: cached, so nobody computed it for this call).
+        `intro`: the frame a start or a restore begins with (see RunRecord.fail)."""
         self._failed()
         if self.closed:
-            raise Withdrawn()
+            return None, False
         record = self.record
         step = max(0, min(step, record.steps))
         text = record.frames.get(step)
@@ -82,9 +88,12 @@ class Viewer:
         if future is None:
             future = self.awaiting[step] = asyncio.get_running_loop().create_future()
             record.want(self, step)
+        if intro:
+            self.introducing.add(step)
         try:
             return await asyncio.shield(future), False
         finally:
+            self.introducing.discard(step)
             if self.awaiting.get(step) is future:
                 del self.awaiting[step]
                 if not future.done():  # the caller went away: it no longer wants the step
@@ -111,11 +120,11 @@ class Viewer:
                     self.ahead.add(step)
                     record.want(self, step)
 
-    async def infer(self, step: int, x: float, y: float) -> PointInference:
+    async def infer(self, step: int, x: float, y: float) -> PointInference | None:
         """Click inference with the run's nets at `step`; a newer click replaces one not yet started."""
         self._failed()
         if self.closed:
-            raise Withdrawn()
+            return None
         future = asyncio.get_running_loop().create_future()
         self.record.click(self, step, x, y, future)
         try:
@@ -127,11 +136,12 @@ class Viewer:
 
     def close(self) -> None:
         """The session left this run: withdraw everything it asked for; whatever it still awaits
-        raises Withdrawn."""
+        answers None."""
         if self.closed:
             return
         self.closed = True
         record = self.record
+        record.viewers -= 1
         for step in self.ahead | set(self.awaiting):
             record.unwant(self, step)
         waiting = list(self.awaiting.values())
@@ -143,7 +153,7 @@ class Viewer:
         record.info_waiters = [(viewer, f) for viewer, f in record.info_waiters if viewer is not self]
         for future in waiting:
             if not future.done():
-                future.set_exception(Withdrawn())
+                future.set_result(WITHDRAWN)
 
 
 class RunRecord:
@@ -162,8 +172,10 @@ class RunRecord:
         self.clicks: dict[Viewer, tuple[int, float, float, asyncio.Future]] = {}
         self.computed = 0              # frames the engine computed for this record (tests, metrics)
         self.crashes = 0               # slices with work for this run that failed in a row
+        self.viewers = 0               # open viewers (sessions on this run)
 
     def viewer(self, account: Account) -> Viewer:
+        self.viewers += 1
         return Viewer(self, account)
 
     def wake(self) -> None:
@@ -187,7 +199,7 @@ class RunRecord:
     def click(self, viewer: Viewer, step: int, x: float, y: float, future: asyncio.Future) -> None:
         old = self.clicks.pop(viewer, None)
         if old is not None and not old[3].done():
-            old[3].set_exception(Withdrawn())
+            old[3].set_result(WITHDRAWN)
         self.clicks[viewer] = (step, x, y, future)
         self.wake()
 
@@ -242,7 +254,7 @@ class RunRecord:
             waiters, self.info_waiters = self.info_waiters, []
             for _, future in waiters:
                 if not future.done():
-                    future.set_result(None)
+                    future.set_result(True)
         self.computed += len(result.frames)
         for step, text in result.frames.items():
             if len(self.frames) < self.max_frames:  # memory per run stays bounded
@@ -260,21 +272,25 @@ class RunRecord:
                         future.set_result(inference)
 
     def fail(self, item: Item, failure: BaseException) -> None:
-        """The slice computing `item` failed (a crashed worker). Requests that were waiting on it (a
-        start's first frame, a restore, a frame due now, a click) hear so, once; frames that were
-        only asked for ahead are computed again by the next worker, unless this run has now failed
-        twice in a row (it may be what kills the worker), when its viewers hear so too. Nothing of
-        the failure stays behind: a later request computes afresh."""
+        """The slice computing `item` failed (a crashed worker). Requests that began something and
+        wait for its answer (a start's or a restore's first frame, the `race` info, a click) hear so,
+        once: the page can ask again. A playing race's frames, due now or asked for ahead, are
+        computed again by the next worker, so a crash costs a race being watched nothing but time;
+        unless this run has now failed twice in a row (it may be what kills the worker), when its
+        viewers hear so too. Nothing of the failure stays behind: a later request computes afresh."""
         self.position = 0  # the next worker rebuilds the run from its settings
         self.crashes += 1
         for step in item.frames:
             viewers = self.wanted.get(step, set())
             for viewer in list(viewers):
                 future = viewer.awaiting.get(step)
-                if future is not None and not future.done():
+                if step in viewer.introducing and future is not None and not future.done():
                     future.set_exception(failure)
                 elif self.crashes >= 2:
-                    viewer.failure = failure
+                    if future is not None and not future.done():
+                        future.set_exception(failure)
+                    else:
+                        viewer.failure = failure
                 else:
                     continue
                 viewers.discard(viewer)
@@ -321,5 +337,7 @@ class RunCache:
         return record
 
     def live(self) -> int:
-        """Records alive: recent, or held by a session (for tests and metrics)."""
-        return len(self._live)
+        """Records the cache holds on purpose: the recent ones, and those a session watches (others may
+        linger until the garbage collector frees them, but nothing uses them)."""
+        watched = {key for key, record in list(self._live.items()) if record.viewers > 0}
+        return len(watched | set(self._recent))

@@ -83,7 +83,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.budgets = budgets
     app.state.cache = RunCache(settings.cache_size, scheduler, settings.cache_frames_per_run)
     app.state.sessions = sessions
-    metrics.live_sessions.set_function(lambda: sessions.live)  # one count, read when scraped
+    # Counts read when scraped: one source for each fact.
+    metrics.live_sessions.set_function(lambda: sessions.live)
+    metrics.runs_live.set_function(app.state.cache.live)
+    metrics.engine_runs_waiting.set_function(scheduler.waiting)
     app.state.scorecard = Scorecard(executor)
     app.state.traces = {}
     app.state.templates = templates = Jinja2Templates(directory=str(settings.templates_dir))

@@ -32,6 +32,10 @@ class Metrics:
         self.engine_seconds = Counter(
             "ff_engine_seconds", "CPU seconds the engine spent on race work (frames, replays, inference)",
             registry=self.registry)
+        self.runs_live = Gauge(
+            "ff_runs_live", "Runs the server holds (recent ones, and those a session watches)", registry=self.registry)
+        self.engine_runs_waiting = Gauge(
+            "ff_engine_runs_waiting", "Runs with engine work asked for and not yet done", registry=self.registry)
         self.engine_failures = Counter(
             "ff_engine_failures", "Engine slices that failed (a worker process died)", registry=self.registry)
 

@@ -30,7 +30,7 @@ from starlette.websockets import WebSocket
 
 from app.config import Settings
 from app.engine.race import RaceSettings
-from app.web.cache import RunCache, RunRecord, Viewer, Withdrawn
+from app.web.cache import RunCache, RunRecord, Viewer
 from app.web.engine_pool import EngineCrashed
 from app.web.frames import inference_text
 from app.web.limits import FRAME, Outbox, RateLimiter
@@ -363,13 +363,10 @@ class RaceSession:
             record, viewer, generation = self.record, self.viewer, self.generation
             if self.needs_intro:
                 self.needs_intro = False
-                try:
-                    info = await viewer.info(self.speed)
-                    text, hit = await viewer.frame(self.cursor)
-                except Withdrawn:  # a new start replaced this run while it was being prepared
-                    continue
-                if generation != self.generation:
-                    continue
+                info = await viewer.info(self.speed)
+                text, hit = (await viewer.frame(self.cursor, intro=True)) if info is not None else (None, False)
+                if text is None or generation != self.generation:
+                    continue  # withdrawn: a new start replaced this run while it was being prepared
                 self.count(hit)
                 self.outbox.put(info)
                 self.outbox.put_frame(text)
@@ -394,9 +391,8 @@ class RaceSession:
                 {min(target + self.speed * i, record.steps) for i in range(1, self.settings.frames_ahead + 1)}
                 - {target})
             viewer.want_ahead(ahead)
-            try:
-                text, hit = await viewer.frame(target)
-            except Withdrawn:
+            text, hit = await viewer.frame(target)
+            if text is None:  # withdrawn: a start or reset replaced the run
                 continue
             # A start/reset, or a pause that arrived while the frame was computed, wins: the
             # `state` it sent names the step the client stays on.
@@ -438,13 +434,12 @@ class RaceSession:
             viewer, step = self.viewer, self.cursor
             try:
                 result = await viewer.infer(step, x, y)
-            except Withdrawn:
-                continue  # a new start replaced the run: a newer click is for the new one
             except Exception:
                 log.exception("click inference failed")
                 self.error(ErrorCode.internal, "Inference failed on the server.")
                 continue
-            self.outbox.put(inference_text(result, step))
+            if result is not None:  # None: withdrawn, a new start replaced the run
+                self.outbox.put(inference_text(result, step))
 
 
 def describe(invalid: ValidationError) -> str:
