@@ -38,6 +38,8 @@ SESSION_USAGE_HALF_LIFE_S = 10.0
 STANDING_BANDS = 10
 # Work items in one slice; the slice's time bounds the work, this only bounds what is sent.
 MAX_ITEMS_PER_SLICE = 16
+# Slices a slot holds at once (of different runs): one running, one queued behind it.
+SLICES_IN_FLIGHT = 2
 # Frames one item asks for (a run asked for more gets the rest in later slices): small, so that one
 # slice serves several runs and none waits behind another's long prefetch.
 MAX_FRAMES_PER_ITEM = 6
@@ -136,6 +138,7 @@ class EngineScheduler:
         self.slice_s = slice_s
         self.metrics = metrics
         self._waiting: list[dict] = [{} for _ in pool.slots]  # slot -> {record: sequence}
+        self._kicks = [asyncio.Event() for _ in pool.slots]    # set when a slot has new work
         self._sequence = itertools.count()
         self._servers: set[asyncio.Task] = set()
         self._closed = False
@@ -153,12 +156,10 @@ class EngineScheduler:
         waiting = self._waiting[record.slot]
         if record not in waiting:
             waiting[record] = next(self._sequence)
+        self._kicks[record.slot].set()
         slot = self.pool.slots[record.slot]
         if not slot.busy:
-            slot.busy = True
-            task = asyncio.get_running_loop().create_task(self._serve(slot.index), name=f"engine-slot-{slot.index}")
-            self._servers.add(task)
-            task.add_done_callback(self._servers.discard)
+            self._start(slot.index)
 
     def waiting(self) -> int:
         """Runs with work asked for and not yet done (for tests and metrics)."""
@@ -166,11 +167,20 @@ class EngineScheduler:
 
     # -- the slot servers ------------------------------------------------------------------------
 
-    def _next_slice(self, index: int) -> list:
+    def _start(self, index: int) -> None:
+        self.pool.slots[index].busy = True
+        task = asyncio.get_running_loop().create_task(self._serve(index), name=f"engine-slot-{index}")
+        self._servers.add(task)
+        task.add_done_callback(self._servers.discard)
+
+    def _next_slice(self, index: int, busy: set) -> list:
+        """The best waiting runs of a slot, leaving out those in a slice already (`busy`)."""
         waiting = self._waiting[index]
         ready = []
         now, standings = time.monotonic(), {}
         for record, sequence in list(waiting.items()):
+            if record in busy:
+                continue
             priority = record.priority(now, standings)
             if priority is None:  # nothing asked for any more (withdrawn, or already answered)
                 del waiting[record]
@@ -180,49 +190,66 @@ class EngineScheduler:
         return [record for _, _, record in ready[:MAX_ITEMS_PER_SLICE]]
 
     async def _serve(self, index: int) -> None:
-        slot = self.pool.slots[index]
+        """Keeps up to SLICES_IN_FLIGHT slices (of different runs) at the slot: while the worker runs
+        one, the next already waits in its queue, so it never idles through a round trip."""
+        loop = asyncio.get_running_loop()
+        kick = self._kicks[index]
+        in_flight: dict[asyncio.Task, list] = {}
         try:
             while not self._closed:
-                records = self._next_slice(index)
-                if not records:
+                kick.clear()
+                busy = {record for records in in_flight.values() for record in records}
+                while len(in_flight) < SLICES_IN_FLIGHT:
+                    records = self._next_slice(index, busy)
+                    if not records:
+                        break
+                    busy.update(records)
+                    in_flight[loop.create_task(self._slice(index, records))] = records
+                if not in_flight:
                     return
-                items = [record.item(MAX_FRAMES_PER_ITEM) for record in records]
-                try:
-                    results = await self.pool.execute(index, items, self.slice_s)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as failure:  # a crashed worker, or a bug: this slice's work fails, once
-                    log.warning("engine slice failed on slot %d: %r", index, failure)
-                    for record, item in zip(records, items):
-                        record.fail(item, failure)
-                    if self.metrics is not None:
-                        self.metrics.engine_failures.inc()
-                    continue
-                answered = {result.key: result for result in results}
-                for record, item in zip(records, items):
-                    result = answered.get(record.key)
-                    if result is not None:
-                        record.absorb(item, result)
-                        if self.metrics is not None:
-                            self.metrics.engine_seconds.inc(result.cpu_seconds)
-                            self.metrics.engine_frames.inc(len(result.frames))
-                for record in records:  # answered or not reached: back to the queue's order
-                    if record in self._waiting[index]:
-                        self._waiting[index][record] = next(self._sequence)
+                kicked = loop.create_task(kick.wait())
+                done, _ = await asyncio.wait([*in_flight, kicked], return_when=asyncio.FIRST_COMPLETED)
+                kicked.cancel()
+                for task in done:
+                    in_flight.pop(task, None)
         finally:
-            slot.busy = False
+            for task in in_flight:
+                task.cancel()
+            self.pool.slots[index].busy = False
             # Work that arrived while this server was leaving must not be stranded.
             if not self._closed and self._waiting[index]:
-                self._restart(index)
+                self._start(index)
 
-    def _restart(self, index: int) -> None:
-        records = list(self._waiting[index])
-        if records:
-            slot = self.pool.slots[index]
-            slot.busy = True
-            task = asyncio.get_running_loop().create_task(self._serve(index), name=f"engine-slot-{index}")
-            self._servers.add(task)
-            task.add_done_callback(self._servers.discard)
+    async def _slice(self, index: int, records: list) -> None:
+        items = [record.item(MAX_FRAMES_PER_ITEM) for record in records]
+        try:
+            results = await self.pool.execute(index, items, self.slice_s)
+        except asyncio.CancelledError:
+            raise
+        except Exception as failure:  # a crashed worker, or a bug: this slice's work fails
+            log.warning("engine slice failed on slot %d: %r", index, failure)
+            for record, item in zip(records, items):
+                record.fail(item, failure)
+            if self.metrics is not None:
+                self.metrics.engine_failures.inc()
+            return
+        answered = {result.key: result for result in results}
+        for record, item in zip(records, items):
+            result = answered.get(record.key)
+            if result is None:
+                continue
+            try:
+                record.absorb(item, result)
+            except Exception as failure:  # a bug must cost this run's requests, never the slot
+                log.exception("absorbing an engine result failed")
+                record.fail(item, failure)
+            if self.metrics is not None:
+                self.metrics.engine_seconds.inc(result.cpu_seconds)
+                self.metrics.engine_frames.inc(len(result.frames))
+        waiting = self._waiting[index]
+        for record in records:  # answered or not reached: back to the queue's order
+            if record in waiting:
+                waiting[record] = next(self._sequence)
 
     async def close(self) -> None:
         self._closed = True
