@@ -79,13 +79,13 @@ async def one_client(port: int, settings: dict, start_at: float, timeout_s: floa
 
 
 async def generate(port: int, count: int, first_seed: int | None, steps: int, start_at: float,
-                   local_ip: str) -> list[dict]:
+                   local_ip: str, per_seed: int = 1) -> list[dict]:
     timeout_s = 60 + steps / 4 / FRAME_RATE * 3
     jobs = []
     for index in range(count):
         settings = {"steps": steps}
         if first_seed is not None:
-            settings["seed"] = first_seed + index
+            settings["seed"] = first_seed + index // per_seed
         jobs.append(one_client(port, settings, start_at, timeout_s, local_ip))
     results = await asyncio.gather(*jobs, return_exceptions=True)
     return [r if isinstance(r, dict) else {"error": repr(r)} for r in results]
@@ -96,7 +96,8 @@ def generator_main(args) -> None:
     # Cores are CPU time over the time the races ran (from the common start to the end).
     idle_s = max(0.0, args.start_at - time.time())
     started = time.monotonic()
-    results = asyncio.run(generate(args.port, args.count, args.first_seed, args.steps, args.start_at, args.local_ip))
+    results = asyncio.run(generate(args.port, args.count, args.first_seed, args.steps, args.start_at, args.local_ip,
+                                   args.per_seed))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     Path(args.out).write_text(json.dumps({
         "clients": results, "user_s": usage.ru_utime, "system_s": usage.ru_stime,
@@ -124,11 +125,15 @@ def engine_cost_per_frame_ms(frames: int = 150) -> float:
 
 # ------------------------------------------------------------------------------- orchestration
 
-def trial(server: Server, clients: int, distinct: bool, steps: int, seed_base: int) -> dict:
-    """`clients` concurrent races, spread over generator processes; all press Train together."""
+def trial(server: Server, clients: int, distinct: bool, steps: int, seed_base: int, per_seed: int = 1) -> dict:
+    """`clients` concurrent races, spread over generator processes; all press Train together. With
+    `distinct`, `per_seed` clients share each seed (2: pairs of students on one run)."""
     start_at = time.time() + 3 + clients / 150   # time for every client to connect first
     generators = max(1, -(-clients // CLIENTS_PER_GENERATOR))
+    if per_seed > 1:  # a seed's clients in one generator
+        generators = max(1, -(-clients // (CLIENTS_PER_GENERATOR - CLIENTS_PER_GENERATOR % per_seed)))
     per = [clients // generators + (1 if i < clients % generators else 0) for i in range(generators)]
+    per = [count - count % per_seed for count in per]
     processes, outputs, offset = [], [], 0
     frames_before = server.metric("ff_engine_frames_total")
     engine_before = server.metric("ff_engine_seconds_total")
@@ -140,7 +145,7 @@ def trial(server: Server, clients: int, distinct: bool, steps: int, seed_base: i
                            "--steps", str(steps), "--start-at", str(start_at), "--out", str(outputs[-1]),
                            "--local-ip", f"127.0.1.{index + 1}"]
                 if distinct:
-                    command += ["--first-seed", str(seed_base + offset)]
+                    command += ["--first-seed", str(seed_base + offset // per_seed), "--per-seed", str(per_seed)]
                 processes.append(subprocess.Popen(command))
                 offset += count
             main_before, all_before = cpu_times(server.main_pids()), cpu_times(server.pids())
@@ -185,12 +190,14 @@ def trial(server: Server, clients: int, distinct: bool, steps: int, seed_base: i
     return row
 
 
-def search(server: Server, ladder: list[int], distinct: bool, steps: int) -> tuple[dict | None, list[dict]]:
+def search(server: Server, ladder: list[int], distinct: bool, steps: int,
+           per_seed: int = 1) -> tuple[dict | None, list[dict]]:
     best, rows = None, []
+    label = ("pairs   " if per_seed == 2 else "distinct") if distinct else "cached  "
     for index, clients in enumerate(ladder):
-        row = trial(server, clients, distinct, steps, seed_base=1000 + 10_000 * index)
+        row = trial(server, clients, distinct, steps, seed_base=1000 + 10_000 * index, per_seed=per_seed)
         rows.append(row)
-        print(f"  {'distinct' if distinct else 'cached  '} N={clients:4d}: {json.dumps(row)}", flush=True)
+        print(f"  {label} N={clients:4d}: {json.dumps(row)}", flush=True)
         if not row["passed"]:
             break
         best = row
@@ -206,6 +213,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=900, help=argparse.SUPPRESS)
     parser.add_argument("--first-seed", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--per-seed", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--start-at", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--local-ip", default="127.0.1.1", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -213,8 +221,11 @@ def main() -> None:
                         help="comma-separated client counts to try with identical settings")
     parser.add_argument("--distinct", type=lambda v: [int(n) for n in v.split(",")], default=None,
                         help="comma-separated client counts to try with a distinct seed each")
-    parser.add_argument("--scenario", choices=("both", "cached", "distinct"), default="both",
-                        help="run only the identical-settings ladder (a) or the distinct-seeds ladder (b)")
+    parser.add_argument("--pairs", type=lambda v: [int(n) for n in v.split(",")], default=None,
+                        help="comma-separated client counts to try with two clients on each seed")
+    parser.add_argument("--scenario", choices=("all", "cached", "distinct", "pairs"), default="all",
+                        help="run only the identical-settings ladder (a), the distinct-seeds ladder (b), "
+                             "or the ladder of two clients per seed (c)")
     args, _unknown = parser.parse_known_args()
     if args.generator:
         generator_main(args)
@@ -223,6 +234,7 @@ def main() -> None:
     steps = 300 if args.quick else 900
     cached_ladder = args.cached or ([50, 200] if args.quick else [200, 400, 600, 800, 1000])
     distinct_ladder = args.distinct or ([10, 20] if args.quick else [20, 30, 40, 50, 60, 70])
+    pairs_ladder = args.pairs or ([20] if args.quick else [20, 40, 60, 80])
     cost_ms = engine_cost_per_frame_ms()
     cores = os.cpu_count() or 1
     bound = cores / (cost_ms / 1000 * FRAME_RATE)
@@ -239,12 +251,15 @@ def main() -> None:
         sizes = asyncio.run(generate(server.port, 1, None, steps, time.time(), "127.0.1.1"))[0]
         print(f"  bytes per frame: mean {sizes['mean_bytes']:.0f}, max {sizes['max_bytes']}", flush=True)
         verdicts = []
-        if args.scenario in ("both", "cached"):
+        if args.scenario in ("all", "cached"):
             best, rows = search(server, cached_ladder, distinct=False, steps=steps)
             verdicts.append(("identical settings (one run)", best, rows, 500))
-        if args.scenario in ("both", "distinct"):
+        if args.scenario in ("all", "distinct"):
             best, rows = search(server, distinct_ladder, distinct=True, steps=steps)
             verdicts.append(("distinct seeds (a run each)", best, rows, 40))
+        if args.scenario in ("all", "pairs"):
+            best, rows = search(server, pairs_ladder, distinct=True, steps=steps, per_seed=2)
+            verdicts.append(("two clients per seed (a run per pair)", best, rows, 40))
     finally:
         server.stop()
     for label, best, rows, target in verdicts:
@@ -256,10 +271,10 @@ def main() -> None:
         line = (f"  {label}: largest N tested that met the bar = {best['clients']}{note} (target {target}: {verdict}); "
                 f"server {best['server_cores']} cores (event loop {best['event_loop_cores']}, engine "
                 f"{best['engine_cores']}), generators {best['generator_cores']} cores, RSS {best['peak_rss_mb']} MB")
-        if "distinct" in label:
+        if "distinct" in label or "per seed" in label:
+            runs = best["clients"] // (2 if "per seed" in label else 1)
             line += (f"; engine {best['engine_ms_per_frame']} ms per frame in the server (alone {cost_ms:.3f} ms); "
-                     f"load served {best['clients']} of a {bound:.0f}-client bound = {best['clients'] / bound:.0%} "
-                     f"(target 70%)")
+                     f"runs served {runs} of a {bound:.0f}-run bound = {runs / bound:.0%} (target for distinct seeds: 70%)")
         print(line, flush=True)
 
 

@@ -161,14 +161,17 @@ class RaceSession:
                 self.metrics.refuse("slow_reader")
                 return
             kind, text = self.outbox.pop()
-            try:
-                async with asyncio.timeout(self.settings.slow_reader_timeout_s):
-                    await self.ws.send_text(text)
-            except asyncio.TimeoutError:
-                self.metrics.refuse("slow_reader")
-                return
             if self.delivery is not None:
+                # wait_for_reader saw the transport writable: this send does not block.
+                await self.ws.send_text(text)
                 self.delivery.sent_message(len(text))
+            else:
+                try:
+                    async with asyncio.timeout(self.settings.slow_reader_timeout_s):
+                        await self.ws.send_text(text)
+                except asyncio.TimeoutError:
+                    self.metrics.refuse("slow_reader")
+                    return
             if kind == FRAME:
                 self.metrics.frames_sent.inc()
             self.report_conflated()
@@ -185,7 +188,7 @@ class RaceSession:
         delivery = self.delivery
         timeout = self.settings.slow_reader_timeout_s
         acked = delivery.acked
-        while delivery.in_flight >= delivery.window and not delivery.closed:
+        while (delivery.in_flight >= delivery.window or not delivery.writable) and not delivery.closed:
             try:
                 async with asyncio.timeout(timeout):
                     await delivery.progress()
@@ -377,13 +380,14 @@ class RaceSession:
             if not single:
                 delay = next_tick - loop.time()
                 if delay > 0:
-                    # Sleep until the tick, but wake for a pause, step or reset meanwhile.
+                    # Sleep until the tick, but wake for a pause, step or reset meanwhile. (A timer
+                    # that sets the event: cheaper than asyncio.timeout, once per frame per client.)
                     self.wake.clear()
+                    timer = loop.call_at(next_tick, self.wake.set)
                     try:
-                        async with asyncio.timeout(delay):
-                            await self.wake.wait()
-                    except asyncio.TimeoutError:
-                        pass
+                        await self.wake.wait()
+                    finally:
+                        timer.cancel()
                     continue
             target = min(self.cursor + (1 if single else self.speed), record.steps)
             # Running, name the next steps so the record computes them before their ticks.

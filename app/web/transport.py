@@ -1,7 +1,7 @@
 """uvicorn's protocols with the two things this server needs from the transport and ASGI cannot say.
 
 * DeliveryWebSocketProtocol: uvicorn's websockets-sansio protocol that also tells the app how far
-  the client has read. After every `window / 4` bytes of messages it sends a ping; a client's
+  the client has read. After every `window / 2` bytes of messages it sends a ping; a client's
   websocket layer answers a ping only once it has read everything sent before it, so the bytes
   before the latest answered ping are delivered and the rest are in flight. The race session
   (app/web/sessions.py) reads this through the ASGI scope's `ff.delivery` extension: it holds
@@ -50,7 +50,7 @@ class Delivery:
     def __init__(self, protocol: "DeliveryWebSocketProtocol", window: int) -> None:
         self._protocol = protocol
         self.window = window
-        self.ping_every = max(1, window // 4)
+        self.ping_every = max(1, window // 2)
         self.sent = 0          # message bytes handed to the transport
         self.acked = 0         # of which the client has read at least this many
         self._unpinged = 0
@@ -65,6 +65,12 @@ class Delivery:
     @property
     def closed(self) -> bool:
         return self._protocol.disconnected or self._protocol.close_sent
+
+    @property
+    def writable(self) -> bool:
+        """The transport takes more without waiting (its buffer is under the high-water mark): a send
+        now does not block."""
+        return self._protocol.writable.is_set()
 
     def sent_message(self, size: int) -> None:
         self.sent += size
@@ -96,7 +102,8 @@ class Delivery:
         return True
 
     async def progress(self) -> None:
-        """Wait for the client to confirm more of what it was sent (or for the connection to end)."""
+        """Wait for the client to confirm more of what it was sent, the transport to drain, or the
+        connection to end."""
         self._progress.clear()
         await self._progress.wait()
 
@@ -127,6 +134,12 @@ class DeliveryWebSocketProtocol(WebSocketsSansIOProtocol):
         if delivery is not None and delivery.pong(bytes(event.data)):
             return
         super().handle_pong(event)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        delivery = getattr(self, "delivery", None)
+        if delivery is not None:
+            delivery._progress.set()
 
     def connection_lost(self, exc: Exception | None) -> None:
         delivery = getattr(self, "delivery", None)
