@@ -5,12 +5,10 @@ Three tasks per connection, so that no one of them can stall the others:
 * the receiver reads, bounds and validates client messages and turns them into intents;
 * the player is the only task that moves the cursor: it plays frames at the frame rate, does
   single steps and start/reset introductions, fetching frames from the shared RunRecord;
-* the writer drains the conflating Outbox into the socket. Served by uvicorn through
-  app/web/transport.py, it knows how much of what it sent the client has read (delivery pings):
-  while more than FF_SEND_WINDOW_BYTES is unconfirmed it holds back, so frames conflate to the
-  newest instead of queueing in kernel buffers, and a client that confirms nothing for the
-  slow-reader timeout is closed with 1008. Elsewhere (the test client) each send is bounded by
-  that timeout instead.
+* the writer (app/web/limits.py's SocketWriter) drains the conflating Outbox into the socket,
+  holding back while the client has not confirmed reading enough of what it was sent, so frames
+  conflate to the newest instead of queueing in kernel buffers; a client that reads nothing for
+  the slow-reader timeout ends it, and the session closes with 1008.
 
 Click inference runs as a fourth, short-lived task (at most one; newer clicks replace a pending
 one), so a click never waits behind a frame and vice versa. All engine work (frames, replays,
@@ -33,7 +31,7 @@ from app.engine.race import RaceSettings
 from app.web.cache import RunCache, RunRecord, Viewer
 from app.web.engine_pool import EngineCrashed
 from app.web.frames import inference_text
-from app.web.limits import FRAME, Outbox, RateLimiter
+from app.web.limits import Outbox, RateLimiter, SocketWriter
 from app.web.scheduler import Account
 from app.web.messages import (
     CLIENT_TYPES, ErrorCode, Infer, Pause, Reset, Resume, Speed, Start, Step, client_message_adapter, error_text,
@@ -72,10 +70,9 @@ class RaceSession:
         self.cache = cache
         self.metrics = metrics
         self.account = account
-        self.delivery = delivery  # app/web/transport.py's Delivery, when the server provides it
         self.busy_notice_at = float("-inf")
         self.outbox = Outbox()
-        self.conflated_reported = 0
+        self.writer = SocketWriter(websocket, self.outbox, settings.slow_reader_timeout_s, metrics, delivery)
         self.limiter = RateLimiter(settings.messages_per_second)
         self.wake = asyncio.Event()
         # Playback state; the receiver writes intents, the player moves `cursor`.
@@ -96,7 +93,7 @@ class RaceSession:
     async def run(self) -> None:
         receiver = asyncio.create_task(self.receive_loop(), name="race-receiver")
         player = asyncio.create_task(self.play_loop(), name="race-player")
-        writer = asyncio.create_task(self.write_loop(), name="race-writer")
+        writer = asyncio.create_task(self.writer.run(), name="race-writer")
         tasks = {receiver, player, writer}
         closing: Closing | None = None
         try:
@@ -141,62 +138,13 @@ class RaceSession:
         await asyncio.wait([t for t in (receiver, player, writer, self.infer_task) if t is not None])
         if self.viewer is not None:  # whatever this session asked the engine for is withdrawn
             self.viewer.close()
-        self.report_conflated()
+        self.writer.report_conflated()
         if closing is not None:
             try:
                 async with asyncio.timeout(1.0):
                     await self.ws.close(closing.code, closing.reason)
             except Exception:  # the peer is gone or not reading: nothing more to say
                 pass
-
-    # -- the writer --------------------------------------------------------------------------
-
-    async def write_loop(self) -> None:
-        """Ends normally when the outbox is closed and empty; raises if the client vanished. A client
-        that stops reading ends it normally too (the session then closes 1008)."""
-        while True:
-            if not await self.outbox.wait():
-                return
-            if self.delivery is not None and not await self.wait_for_reader():
-                self.metrics.refuse("slow_reader")
-                return
-            kind, text = self.outbox.pop()
-            if self.delivery is not None:
-                # wait_for_reader saw the transport writable: this send does not block.
-                await self.ws.send_text(text)
-                self.delivery.sent_message(len(text))
-            else:
-                try:
-                    async with asyncio.timeout(self.settings.slow_reader_timeout_s):
-                        await self.ws.send_text(text)
-                except asyncio.TimeoutError:
-                    self.metrics.refuse("slow_reader")
-                    return
-            if kind == FRAME:
-                self.metrics.frames_sent.inc()
-            self.report_conflated()
-
-    def report_conflated(self) -> None:
-        if self.outbox.conflated != self.conflated_reported:
-            self.metrics.frames_conflated.inc(self.outbox.conflated - self.conflated_reported)
-            self.conflated_reported = self.outbox.conflated
-
-    async def wait_for_reader(self) -> bool:
-        """Until the client has confirmed reading enough of what it was sent that the next message fits
-        the send window; meanwhile new frames replace the waiting one. False when the client has
-        confirmed nothing for the slow-reader timeout."""
-        delivery = self.delivery
-        timeout = self.settings.slow_reader_timeout_s
-        acked = delivery.acked
-        while (delivery.in_flight >= delivery.window or not delivery.writable) and not delivery.closed:
-            try:
-                async with asyncio.timeout(timeout):
-                    await delivery.progress()
-            except asyncio.TimeoutError:
-                if delivery.acked == acked:
-                    return False
-            acked = delivery.acked
-        return True
 
     # -- the receiver ------------------------------------------------------------------------
 
