@@ -195,7 +195,9 @@ def search(server: Server, ladder: list[int], distinct: bool, steps: int,
     best, rows = None, []
     label = ("pairs   " if per_seed == 2 else "distinct") if distinct else "cached  "
     for index, clients in enumerate(ladder):
-        row = trial(server, clients, distinct, steps, seed_base=1000 + 10_000 * index, per_seed=per_seed)
+        # Seeds no earlier trial used (the server's cache would make them free).
+        seed_base = 1000 + 10_000 * index + 1_000_000 * per_seed
+        row = trial(server, clients, distinct, steps, seed_base=seed_base, per_seed=per_seed)
         rows.append(row)
         print(f"  {label} N={clients:4d}: {json.dumps(row)}", flush=True)
         if not row["passed"]:
