@@ -71,8 +71,9 @@ class Settings(BaseSettings):
         2.0, gt=0, description="Engine seconds each open race adds to what its client may use at once (a restore "
         "at step 5000 costs about 1); a client past its budget is told `busy` and waits behind everyone else.")
     engine_slice_s: float = Field(
-        0.02, gt=0, le=1.0, description="Longest stretch of engine work done for one turn; nobody waits behind "
-        "another client's long job for more than this per engine process.")
+        0.02, gt=0, le=1.0, description="Longest stretch of engine work done for one turn; an engine process "
+        "holds two turns (one running, one queued), so nobody waits behind another client's long job for "
+        "more than two of these.")
     # -- HTTP API bounds ---------------------------------------------------------------------
     goodness_max_actions: int = Field(
         32, ge=1, description="Most actions one POST /api/goodness may replay.")

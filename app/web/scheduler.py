@@ -12,8 +12,9 @@ several sessions share (one run many watch) is computed once and its cost split 
 * Whenever a slot is free, it takes the waiting runs in order of their best requester: the client
   with the fullest bucket first (in tenths of the bucket), then work a player waits for now (a
   start's first frame, a restore, a frame due, a click) before frames asked for ahead, then the
-  session that has used least lately, then the run that has waited longest. A slot works on one slice at a time, at most
-  FF_ENGINE_SLICE_S long, so nobody waits behind anyone's long job for more than a slice.
+  session that has used least lately, then the run that has waited longest. A slice lasts at most
+  FF_ENGINE_SLICE_S and a slot holds two (one running, the next queued), so nobody waits behind
+  anyone's long job for more than two slices.
 * Work for a run nobody watches any more is never started: a session that leaves a run withdraws
   what it asked for (app/web/cache.py), and a run with nothing asked for is not scheduled.
 """
