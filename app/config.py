@@ -34,7 +34,11 @@ class Settings(BaseSettings):
     idle_timeout_s: float = Field(
         900.0, gt=0, description="Seconds without an inbound message, race not running, before the server closes (1001).")
     slow_reader_timeout_s: float = Field(
-        10.0, gt=0, description="Seconds one send may wait on a client that stopped reading before it is dropped (1008).")
+        10.0, gt=0, description="Seconds a race client may go without reading what it was sent (no answer to the "
+        "server's delivery pings) while frames wait, before it is dropped (1008).")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds a client has to send a request's headers (from connecting, or from the "
+        "request's first byte); slower ones get 408 and are disconnected.")
     ping_interval_s: float = Field(
         20.0, gt=0, description="Websocket keep-alive ping interval (uvicorn); a peer silent as long again is dropped.")
     # -- streaming ---------------------------------------------------------------------------
@@ -49,12 +53,27 @@ class Settings(BaseSettings):
     cache_frames_per_run: int = Field(
         1000, ge=1, description="Frames (about 4.5 KB each) one run keeps; later ones are computed, not kept.")
     engine_threads: int = Field(
-        2, ge=1, description="Worker threads for engine work (steps, grids, inference) beside the event loop.")
+        2, ge=1, description="Worker threads beside the event loop for the HTTP APIs' engine work, and the "
+        "race's engine slots when FF_ENGINE_PROCESSES is 0.")
     engine_processes: int = Field(
-        2, ge=0, description="Engine worker processes that compute the frames of uncached runs, away from "
-        "the event loop's GIL (0: in the engine threads).")
+        2, ge=0, description="Engine worker processes that do every race's engine work (frames, replays, click "
+        "inference), away from the event loop's GIL (0: in the engine threads). They exit with the server.")
     frames_ahead: int = Field(
         10, ge=0, description="Frames a running race's run computes ahead of its client (0: each at its tick).")
+    send_window_bytes: int = Field(
+        40960, ge=8192, description="Bytes a race client may have sent to it and not yet confirmed reading; past "
+        "that its frames wait, replaced by the newest (about 1.4 s of lag for a client reading 30 KB/s).")
+    # -- fair share of the engine ------------------------------------------------------------
+    compute_share: float = Field(
+        0.1, gt=0, description="Engine seconds per second each open race adds to its client address's budget "
+        "(a race needs about 0.03 at normal speed, 0.2 at top speed).")
+    compute_burst_s: float = Field(
+        2.0, gt=0, description="Engine seconds each open race adds to what its client may use at once (a restore "
+        "at step 5000 costs about 1); a client past its budget is told `busy` and waits behind everyone else.")
+    engine_slice_s: float = Field(
+        0.02, gt=0, le=1.0, description="Longest stretch of engine work done for one turn; an engine process "
+        "holds two turns (one running, one queued), so nobody waits behind another client's long job for "
+        "more than two of these.")
     # -- HTTP API bounds ---------------------------------------------------------------------
     goodness_max_actions: int = Field(
         32, ge=1, description="Most actions one POST /api/goodness may replay.")
@@ -62,6 +81,11 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated origins (scheme://host[:port]) allowed to open /ws/race besides the server's own.")
+    public_origin: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated origins (scheme://host[:port]) readers use to reach this server, e.g. "
+        "`https://ff.example.edu`; when set, /ws/race trusts these (and FF_ALLOWED_ORIGINS) instead of the "
+        "request's Host header, and absolute URLs (embed snippets, oEmbed) use the first.")
     allow_missing_origin: bool = Field(
         True, description="Accept websockets without an Origin header (non-browser clients; browsers always send one).")
     frame_ancestors: str = Field(
@@ -81,7 +105,7 @@ class Settings(BaseSettings):
     static_dir: Path = Field(
         PROJECT_ROOT / "static", description="Directory served at /static.")
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "public_origin", mode="before")
     @classmethod
     def _split_origins(cls, value):
         if isinstance(value, str):

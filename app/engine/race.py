@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -188,6 +189,24 @@ class Race:
         self.ff.train_step(self.train.x, self.train.y, self.negative_rng)
         self.backprop.train_step(self.train.x, self.train.y)
         self.step_count += 1
+
+    def advance_to(self, target: int, deadline: float | None = None) -> bool:
+        """Step until `target` (never back); with a `deadline` (time.perf_counter()), stop at it
+        after at least one step. True once the race is at `target`."""
+        while self.step_count < target:
+            self.step()
+            if deadline is not None and time.perf_counter() >= deadline and self.step_count < target:
+                return False
+        return True
+
+    def fork(self) -> "Race":
+        """An independent copy of the race's mutable state (weights, optimizer, RNG, step count).
+        The data and every input built from them are shared, because nothing ever writes to them
+        (copying the batches would make a checkpoint several times its size)."""
+        shared = [self.train, self.test, self.train.x, self.train.y, self.test.x, self.test.y, self._grid,
+                  *self.ff.cached_inputs, *self.backprop.cached_inputs]
+        memo = {id(obj): obj for obj in shared if obj is not None}
+        return copy.deepcopy(self, memo)
 
     @property
     def done(self) -> bool:

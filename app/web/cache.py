@@ -1,43 +1,36 @@
-"""The run cache: one shared, lazily computed record per deterministic race, kept in a bounded LRU.
+"""The run cache: one shared record per deterministic race, and the viewers through which sessions ask
+for its frames.
 
 A race is a pure function of its RaceSettings (and the NumPy and app versions), so every session
-with the same settings can share one record. A record holds
+with the same settings shares one RunRecord, however many there are and whenever they started:
+the cache keeps the records of recent runs (an LRU) and finds every record a session still holds
+(a weak map), so a run many watch is computed once.
 
-* the pre-serialized `frame` texts of the steps anybody asked for (a step's frame is computed once,
-  even when N sessions ask at the same moment: they all await the one chunk task computing it);
-* a "producer" Race that only moves forward, advanced to the furthest step asked for;
-* engine checkpoints every CHECKPOINT_EVERY steps (weights and optimizer state only: the data are
-  shared), so a frame the producer has already passed (a session at another speed, or `step`) and a
-  model for click inference at any reached step cost at most CHECKPOINT_EVERY - 1 engine steps.
-
-Frames are computed ahead, in chunks: a running session names the next few steps it will play
-(`ahead`), and when fewer than half of them are ready or under way the record starts one chunk
-for the missing ones in the background. The player then mostly finds a ready text at its tick, so
-N clients ticking together no longer arrive at the engine as one burst. Only running sessions ask,
-so a paused or abandoned run costs nothing, and a chunk is bounded work that always finishes.
-
-With an EnginePool, steps at or past the furthest step produced so far come from the run's
-producer in a worker process; the local producer then only serves checkpoints (click inference)
-and the frames of steps already passed, which keeps the event loop's GIL free of most engine work.
+A record holds the pre-serialized `frame` texts of the steps anybody asked for (at most
+FF_CACHE_FRAMES_PER_RUN), the `race` info, and what its viewers ask for and nobody has computed
+yet: frame steps (the one a player waits for, and the next few a running session names so they are
+ready at their ticks), and click inferences. The scheduler (app/web/scheduler.py) turns that demand
+into work items for the engine slot the run lives in, best requester first; the engine's answers
+come back through `absorb`. A session that leaves a run closes its viewer, which withdraws
+everything it asked for, so work for a run nobody watches is never started.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import weakref
 from collections import OrderedDict
-from concurrent.futures import Executor
 
 import numpy as np
 
 import app as package
-from app.engine.race import Race, RaceSettings
-from app.web.engine_pool import EnginePool
-from app.web.frames import frame_text, race_info
+from app.engine.race import PointInference, RaceSettings
+from app.web.engine_worker import Item, ItemResult
+from app.web.scheduler import Account, EngineScheduler
 
-CHECKPOINT_EVERY = 25
+
+WITHDRAWN = None  # the answer to a request withdrawn while it waited
 
 
 def run_key(settings: RaceSettings) -> tuple:
@@ -45,228 +38,306 @@ def run_key(settings: RaceSettings) -> tuple:
     return (repr(settings), np.__version__, package.__version__)
 
 
-def fork(race: Race) -> Race:
-    """A deep copy of the race's mutable state (weights, optimizer, RNG); the data arrays and the
-    nets' input batches built from them are shared, because nothing ever writes to them (copying
-    the batches would make every checkpoint four times its size)."""
-    shared = [race.train, race.test, race.train.x, race.train.y, race.test.x, race.test.y, race._grid,
-              *race.ff.cached_inputs, *race.backprop.cached_inputs]
-    memo = {id(obj): obj for obj in shared if obj is not None}
-    return copy.deepcopy(race, memo)
+class Viewer:
+    """One session's view of one run: what it asked for, so that it can withdraw it all at once."""
+
+    def __init__(self, record: "RunRecord", account: Account) -> None:
+        self.record = record
+        self.account = account
+        self.ahead: set[int] = set()
+        self.awaiting: dict[int, asyncio.Future] = {}
+        self.introducing: set[int] = set()  # awaited steps that begin a race (a start, a restore)
+        self.failure: BaseException | None = None  # a failed slice's news, given once
+        self.closed = False
+
+    def _failed(self) -> None:
+        failure, self.failure = self.failure, None
+        if failure is not None:
+            raise failure
+
+    # A request the viewer withdrew (closed: its session moved to another run, or left) while it
+    # waited answers None, not an exception: the session simply moves on, and no exception's
+    # traceback ties the viewer and its run into a cycle only the garbage collector would free.
+
+    async def info(self, speed: int) -> str | None:
+        """The `race` message text for this run (settings.speed is the caller's)."""
+        record = self.record
+        if self.closed:
+            return None
+        if record.info is None:
+            future = asyncio.get_running_loop().create_future()
+            record.info_waiters.append((self, future))
+            record.wake()
+            if await future is WITHDRAWN:
+                return None
+        info = record.info
+        return json.dumps({**info, "settings": {**info["settings"], "speed": speed}}, separators=(",", ":"))
+
+    async def frame(self, step: int, intro: bool = False) -> tuple[str | None, bool]:
+        """(frame text at `step`, whether it was ready: cached, so nobody computed it for this call).
+        `intro`: the frame a start or a restore begins with (see RunRecord.fail)."""
+        self._failed()
+        if self.closed:
+            return None, False
+        record = self.record
+        step = max(0, min(step, record.steps))
+        text = record.frames.get(step)
+        if text is not None:
+            return text, True
+        future = self.awaiting.get(step)
+        if future is None:
+            future = self.awaiting[step] = asyncio.get_running_loop().create_future()
+            record.want(self, step)
+        if intro:
+            self.introducing.add(step)
+        try:
+            return await asyncio.shield(future), False
+        finally:
+            self.introducing.discard(step)
+            if self.awaiting.get(step) is future:
+                del self.awaiting[step]
+                if not future.done():  # the caller went away: it no longer wants the step
+                    future.cancel()
+                    record.unwant(self, step)
+
+    def want_ahead(self, steps) -> None:
+        """The steps this running session will ask for next, computed while it plays the current ones.
+        They are asked for in batches: only once fewer than half of them are ready or asked for,
+        then all of them, so that the engine gets several frames of a run per turn rather than one
+        per tick. Steps named before and not now are withdrawn."""
+        if self.closed:
+            return
+        record = self.record
+        steps = set(steps)
+        for step in self.ahead - steps:
+            if step not in self.awaiting:
+                record.unwant(self, step)
+        self.ahead &= steps
+        underway = sum(1 for step in steps if step in record.frames or step in self.ahead)
+        if underway * 2 < len(steps):
+            for step in steps - self.ahead:
+                if step not in record.frames:
+                    self.ahead.add(step)
+                    record.want(self, step)
+
+    async def infer(self, step: int, x: float, y: float) -> PointInference | None:
+        """Click inference with the run's nets at `step`; a newer click replaces one not yet started."""
+        self._failed()
+        if self.closed:
+            return None
+        future = asyncio.get_running_loop().create_future()
+        self.record.click(self, step, x, y, future)
+        try:
+            return await asyncio.shield(future)
+        finally:
+            if not future.done():
+                future.cancel()
+                self.record.unclick(self, future)
+
+    def close(self) -> None:
+        """The session left this run: withdraw everything it asked for; whatever it still awaits
+        answers None."""
+        if self.closed:
+            return
+        self.closed = True
+        record = self.record
+        record.viewers -= 1
+        for step in self.ahead | set(self.awaiting):
+            record.unwant(self, step)
+        waiting = list(self.awaiting.values())
+        self.ahead, self.awaiting = set(), {}
+        click = record.clicks.pop(self, None)
+        if click is not None:
+            waiting.append(click[3])
+        waiting += [future for viewer, future in record.info_waiters if viewer is self]
+        record.info_waiters = [(viewer, f) for viewer, f in record.info_waiters if viewer is not self]
+        for future in waiting:
+            if not future.done():
+                future.set_result(WITHDRAWN)
 
 
 class RunRecord:
-    def __init__(self, settings: RaceSettings, executor: Executor, max_frames: int = 1000,
-                 pool: EnginePool | None = None) -> None:
+    def __init__(self, settings: RaceSettings, scheduler: EngineScheduler, max_frames: int = 1000) -> None:
         self.settings = settings
         self.key = run_key(settings)
-        self._pool = pool
-        self._remote_position = 0  # the furthest step the pool's producer has made a frame for
-        if pool is not None:  # the worker's producer lives as long as this record
-            weakref.finalize(self, pool.forget, self.key).atexit = False
-        self.max_frames = max_frames
         self.steps = settings.steps
-        self._executor = executor
-        self._lock = asyncio.Lock()
-        self._frames: dict[int, str] = {}
-        self._checkpoints: dict[int, Race] = {}
-        self._producer: Race | None = None
-        self._info: dict | None = None
-        self._pending: dict = {}
-        self._in_flight: dict[int, asyncio.Task] = {}  # step -> the chunk task computing it
-        self._failed: dict[int, BaseException] = {}  # step -> why its chunk failed, until asked
+        self.scheduler = scheduler
+        self.max_frames = max_frames
+        self.frames: dict[int, str] = {}
+        self.info: dict | None = None
+        self.slot: int | None = None   # the engine slot the run lives in, once placed
+        self.position = 0              # the engine producer's step, as last reported
+        self.wanted: dict[int, set[Viewer]] = {}
+        self.info_waiters: list[tuple[Viewer, asyncio.Future]] = []
+        self.clicks: dict[Viewer, tuple[int, float, float, asyncio.Future]] = {}
+        self.computed = 0              # frames the engine computed for this record (tests, metrics)
+        self.crashes = 0               # slices with work for this run that failed in a row
+        self.viewers = 0               # open viewers (sessions on this run)
 
-    # -- engine work, always in a worker thread, always under self._lock --------------------
+    def viewer(self, account: Account) -> Viewer:
+        self.viewers += 1
+        return Viewer(self, account)
 
-    def _create(self) -> None:
-        race = Race(self.settings)
-        self._info = race_info(race)
-        self._checkpoints[0] = fork(race)
-        self._producer = race
+    def wake(self) -> None:
+        self.scheduler.wake(self)
 
-    def _produce_to(self, target: int) -> Race:
-        """Move the local producer forward to `target`, keeping a checkpoint on the way every
-        CHECKPOINT_EVERY steps (and at the last step)."""
-        race = self._producer
-        while race.step_count < target:
-            race.step()
-            if race.step_count % CHECKPOINT_EVERY == 0 or race.step_count == self.steps:
-                self._checkpoints[race.step_count] = fork(race)
-        return race
+    # -- demand ------------------------------------------------------------------------------
 
-    def _advance(self, target: int) -> str:
-        return frame_text(self._produce_to(target).snapshot(grid=True), self.steps, self.settings.theta)
+    def want(self, viewer: Viewer, step: int) -> None:
+        if step in self.frames:
+            return
+        self.wanted.setdefault(step, set()).add(viewer)
+        self.wake()
 
-    def _local(self, steps: list[int]) -> list[str]:
-        """Frames from this process: the local producer moving forward, or a replay behind it."""
-        return [self._advance(step) if step >= self._producer.step_count else self._replay(step)
-                for step in steps]
+    def unwant(self, viewer: Viewer, step: int) -> None:
+        viewers = self.wanted.get(step)
+        if viewers is not None:
+            viewers.discard(viewer)
+            if not viewers:
+                del self.wanted[step]
 
-    def _checkpoint_to(self, step: int) -> None:
-        """Move the local producer (no frames) until a checkpoint at or before `step` exists; with an
-        engine pool the frames came from a worker, so the local producer can lag behind them."""
-        self._produce_to(min(step // CHECKPOINT_EVERY * CHECKPOINT_EVERY, self.steps))
+    def click(self, viewer: Viewer, step: int, x: float, y: float, future: asyncio.Future) -> None:
+        old = self.clicks.pop(viewer, None)
+        if old is not None and not old[3].done():
+            old[3].set_result(WITHDRAWN)
+        self.clicks[viewer] = (step, x, y, future)
+        self.wake()
 
-    def _replay(self, target: int) -> str:
-        """A step the producer already passed: from the nearest checkpoint, on a throwaway fork."""
-        base = max(step for step in self._checkpoints if step <= target)
-        race = self._race_at_private(fork(self._checkpoints[base]), target)
-        return frame_text(race.snapshot(grid=True), self.steps, self.settings.theta)
+    def unclick(self, viewer: Viewer, future: asyncio.Future | None) -> None:
+        pending = self.clicks.get(viewer)
+        if pending is not None and (future is None or pending[3] is future):
+            del self.clicks[viewer]
+            if not pending[3].done():
+                pending[3].cancel()
 
-    async def _run(self, function, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+    def requesters(self) -> set[Viewer]:
+        found = {viewer for viewers in self.wanted.values() for viewer in viewers}
+        found.update(self.clicks)
+        if self.info is None:
+            found.update(viewer for viewer, _ in self.info_waiters)
+        return found
 
-    def _shared(self, key, compute):
-        """The one in-flight task computing `key`, started if needed. Callers await it through
-        asyncio.shield: a caller that goes away (a closed socket) must not cancel work others
-        wait for, nor release the lock while a worker thread still moves the producer race."""
-        task = self._pending.get(key)
-        if task is None:
-            task = asyncio.get_running_loop().create_task(compute())
-            self._pending[key] = task
-            task.add_done_callback(lambda _task: self._pending.pop(key, None))
-            return task, True
-        return task, False
+    def priority(self, now: float, standings: dict):
+        """The scheduler's sort key for this run (its best requester's), or None with nothing asked."""
+        requesters = self.requesters()
+        if not requesters:
+            return None
+        waiting_now = {viewer for viewer, _ in self.info_waiters}
+        waiting_now.update(self.clicks)
+        return min(viewer.account.priority(now, standings, bool(viewer.awaiting) or viewer in waiting_now)
+                   for viewer in requesters)
 
-    async def _ensure_created(self) -> None:
-        if self._producer is None:
-            async with self._lock:
-                if self._producer is None:
-                    await self._run(self._create)
+    # -- the engine's side -------------------------------------------------------------------
 
-    # -- the async API the sessions use ------------------------------------------------------
+    def item(self, max_frames: int) -> Item:
+        frames = sorted(self.wanted)[:max_frames]
+        infers = [(step, x, y) for step, x, y, _ in self.clicks.values()]
+        want_info = self.info is None and bool(self.info_waiters)
+        return Item(self.key, self.settings, frames, infers, want_info)
 
-    async def info(self, speed: int) -> str:
-        """The `race` message text for this run (settings.speed is the caller's)."""
-        if self._info is None:
-            task, _ = self._shared("create", self._ensure_created)
-            await asyncio.shield(task)
-        info = self._info
-        return json.dumps({**info, "settings": {**info["settings"], "speed": speed}}, separators=(",", ":"))
+    def _payers(self, item: Item) -> set[Viewer]:
+        payers = {viewer for step in item.frames for viewer in self.wanted.get(step, ())}
+        payers.update(self.clicks)
+        if item.want_info:
+            payers.update(viewer for viewer, _ in self.info_waiters)
+        return payers
 
-    async def frame(self, step: int, ahead: list[int] = ()) -> tuple[str, bool]:
-        """(frame text at `step`, whether this caller was spared computing it: a cached frame, or
-        one that another request was already computing). `ahead`: the increasing steps this caller
-        will ask for next, computed in the background while it plays (see the module docstring)."""
-        step = max(0, min(step, self.steps))
-        text = self._frames.get(step)
-        spared = True
-        if text is None:
-            failure = self._failed.pop(step, None)
-            if failure is not None:  # a background chunk failed (a crashed worker): say so, once
-                raise failure
-            task = self._in_flight.get(step)
-            if task is None:
-                task, spared = self._chunk([step]), False
-            # Shielded: a caller that goes away must not cancel a chunk others wait for, nor release
-            # the lock while an engine thread or process still moves a producer.
-            text = (await asyncio.shield(task))[step]
-        if ahead:
-            self._prefetch(ahead)
-        return text, spared
+    def absorb(self, item: Item, result: ItemResult) -> None:
+        self.crashes = 0
+        payers = self._payers(item)
+        for viewer in payers:  # shared work costs each requester its share
+            viewer.account.charge(result.seconds / len(payers))
+        self.position = result.position
+        if result.info is not None and self.info is None:
+            self.info = result.info
+        if self.info is not None:
+            waiters, self.info_waiters = self.info_waiters, []
+            for _, future in waiters:
+                if not future.done():
+                    future.set_result(True)
+        self.computed += len(result.frames)
+        for step, text in result.frames.items():
+            if len(self.frames) < self.max_frames:  # memory per run stays bounded
+                self.frames[step] = text
+            for viewer in self.wanted.pop(step, ()):
+                viewer.ahead.discard(step)
+                future = viewer.awaiting.get(step)
+                if future is not None and not future.done():
+                    future.set_result(text)
+        for step, x, y, inference in result.infers:
+            for viewer, (s, cx, cy, future) in list(self.clicks.items()):
+                if (s, cx, cy) == (step, x, y):
+                    del self.clicks[viewer]
+                    if not future.done():
+                        future.set_result(inference)
 
-    def _missing(self, steps) -> list[int]:
-        room = self.max_frames - len(self._frames) - len(self._in_flight)
-        # A failed step is left for its player to ask, so the failure is reported, not masked.
-        missing = [s for s in steps if s not in self._frames and s not in self._in_flight and s not in self._failed]
-        return missing[:max(0, room)]  # never compute ahead what the record could not keep
-
-    def _prefetch(self, ahead: list[int]) -> None:
-        underway = sum(1 for s in ahead if s in self._frames or s in self._in_flight)
-        if underway * 2 < len(ahead):
-            # At most half the horizon per chunk: when N clients start together, each one's first
-            # chunk is short, so none waits long behind the others' (chunks queue at the engine).
-            missing = self._missing(ahead)[:(len(ahead) + 1) // 2]
-            if missing:
-                task = self._chunk(missing)
-                # Nobody awaits a background chunk; its failure (kept in _failed) reaches the first
-                # caller that asks for one of its steps, and a later caller computes them afresh.
-                task.add_done_callback(lambda t: t.cancelled() or t.exception())
-
-    def _chunk(self, steps: list[int]) -> asyncio.Task:
-        steps = sorted(set(steps))
-        task = asyncio.get_running_loop().create_task(self._compute(steps))
-        for step in steps:
-            self._in_flight[step] = task
-
-        def finished(_task: asyncio.Task) -> None:
-            failure = None if _task.cancelled() else _task.exception()
-            for step in steps:
-                if self._in_flight.get(step) is _task:
-                    del self._in_flight[step]
-                    if failure is not None:
-                        self._failed[step] = failure
-
-        task.add_done_callback(finished)
-        return task
-
-    async def _compute(self, steps: list[int]) -> dict[int, str]:
-        await self._ensure_created()
-        async with self._lock:
-            out = {s: self._frames[s] for s in steps if s in self._frames}
-            todo = [s for s in steps if s not in out]
-            remote = [s for s in todo if s >= self._remote_position] if self._pool else []
-            local = [s for s in todo if s not in remote]
-            if remote:
-                texts = await self._pool.frames(self.key, self.settings, remote)
-                self._remote_position = remote[-1]
-                out.update(zip(remote, texts))
-            if local:
-                out.update(zip(local, await self._run(self._local, local)))
-            for s in todo:
-                self._failed.pop(s, None)
-                if len(self._frames) < self.max_frames:  # memory per run stays bounded
-                    self._frames[s] = out[s]
-            return out
-
-    def tasks(self) -> set[asyncio.Task]:
-        """The record's unfinished tasks (for tests: none is left once everyone is done)."""
-        return {t for t in (*self._pending.values(), *self._in_flight.values()) if not t.done()}
-
-    async def model_at(self, step: int, own: Race | None) -> Race:
-        """A race at exactly `step` that the caller owns: `own` moved forward when that is cheaper
-        than a fresh fork of the nearest checkpoint. The step must have been reached by a frame."""
-        task, _ = self._shared("create", self._ensure_created)
-        await asyncio.shield(task)
-        # Checkpoints are written only while the lock is held, so pick and fork the base under it;
-        # the stepping happens on the caller's private copy, outside the lock.
-        async with self._lock:
-            if self._producer.step_count < step:
-                await self._run(self._checkpoint_to, step)
-            base = max(s for s in self._checkpoints if s <= step)
-            start = own if own is not None and base <= own.step_count <= step else fork(self._checkpoints[base])
-        return await self._run(self._race_at_private, start, step)
-
-    @staticmethod
-    def _race_at_private(race: Race, target: int) -> Race:
-        while race.step_count < target:
-            race.step()
-        return race
+    def fail(self, item: Item, failure: BaseException) -> None:
+        """The slice computing `item` failed (a crashed worker). Requests that began something and
+        wait for its answer (a start's or a restore's first frame, the `race` info, a click) hear so,
+        once: the page can ask again. A playing race's frames, due now or asked for ahead, are
+        computed again by the next worker, so a crash costs a race being watched nothing but time;
+        unless this run has now failed twice in a row (it may be what kills the worker), when its
+        viewers hear so too. Nothing of the failure stays behind: a later request computes afresh."""
+        self.position = 0  # the next worker rebuilds the run from its settings
+        self.crashes += 1
+        for step in item.frames:
+            viewers = self.wanted.get(step, set())
+            for viewer in list(viewers):
+                future = viewer.awaiting.get(step)
+                if step in viewer.introducing and future is not None and not future.done():
+                    future.set_exception(failure)
+                elif self.crashes >= 2:
+                    if future is not None and not future.done():
+                        future.set_exception(failure)
+                    else:
+                        viewer.failure = failure
+                else:
+                    continue
+                viewers.discard(viewer)
+                viewer.ahead.discard(step)
+            if not viewers:
+                self.wanted.pop(step, None)
+        if item.want_info:
+            waiters, self.info_waiters = self.info_waiters, []
+            for _, future in waiters:
+                if not future.done():
+                    future.set_exception(failure)
+        for step, x, y in item.infers:
+            for viewer, (s, cx, cy, future) in list(self.clicks.items()):
+                if (s, cx, cy) == (step, x, y):
+                    del self.clicks[viewer]
+                    if not future.done():
+                        future.set_exception(failure)
 
 
 class RunCache:
-    """A bounded LRU of RunRecords keyed by settings + NumPy version + app version. An evicted
-    record lives on for as long as a session still holds it; it is just no longer shared."""
+    """Records by settings + NumPy version + app version: the `size` most recently used are kept,
+    and every record some session holds is found too, so that it is shared, never duplicated."""
 
-    def __init__(self, size: int, executor: Executor, frames_per_run: int = 1000,
-                 pool: EnginePool | None = None) -> None:
+    def __init__(self, size: int, scheduler: EngineScheduler, frames_per_run: int = 1000) -> None:
         self.size = size
-        self.pool = pool
+        self.scheduler = scheduler
         self.frames_per_run = frames_per_run
-        self._executor = executor
-        self._records: OrderedDict[tuple, RunRecord] = OrderedDict()
+        self._recent: OrderedDict[tuple, RunRecord] = OrderedDict()
+        self._live: weakref.WeakValueDictionary[tuple, RunRecord] = weakref.WeakValueDictionary()
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._recent)
 
     def record(self, settings: RaceSettings) -> RunRecord:
         key = run_key(settings)
-        record = self._records.get(key)
+        record = self._recent.get(key) or self._live.get(key)
         if record is None:
-            record = RunRecord(settings, self._executor, self.frames_per_run, self.pool)
-            self._records[key] = record
-            while len(self._records) > self.size:
-                self._records.popitem(last=False)
-        else:
-            self._records.move_to_end(key)
+            record = RunRecord(settings, self.scheduler, self.frames_per_run)
+            self._live[key] = record
+        self._recent[key] = record
+        self._recent.move_to_end(key)
+        while len(self._recent) > self.size:
+            self._recent.popitem(last=False)
         return record
+
+    def live(self) -> int:
+        """Records the cache holds on purpose: the recent ones, and those a session watches (others may
+        linger until the garbage collector frees them, but nothing uses them)."""
+        watched = {key for key, record in list(self._live.items()) if record.viewers > 0}
+        return len(watched | set(self._recent))

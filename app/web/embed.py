@@ -5,17 +5,18 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from markupsafe import escape
 from starlette.datastructures import QueryParams
 
 from app.web.pages import goodness_theta, race_defaults, render, starting_race_values
+from app.web.routing import OEmbedError, Router, html
 from app.web.widget_settings import (
     EMBED_WIDTH, MIN_EMBED_WIDTH, WIDGETS, WidgetQuery, allowed_parameters, widget_query,
 )
 
-router = APIRouter(tags=["embed"])
+router = Router(tags=["embed"])
 PROVIDER_NAME = "Forward-Forward, explained"
 
 
@@ -24,9 +25,20 @@ def embed_query(request: Request, slug: str, query) -> WidgetQuery:
 
 
 def own_origin(request: Request) -> str:
-    # The origin the reader asked for (behind a trusted proxy uvicorn has already applied
-    # X-Forwarded-Proto/-Host), so links and snippets point where the reader's browser can go.
+    """The origin absolute URLs (snippets, oEmbed) are built on: the first FF_PUBLIC_ORIGIN when set;
+    else the one the reader asked for (behind a trusted proxy uvicorn has already applied
+    X-Forwarded-Proto), which a forged Host header could choose, hence FF_PUBLIC_ORIGIN."""
+    public = request.app.state.settings.public_origin
+    if public:
+        return public[0]
     return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def is_own_origin(request: Request, scheme: str, netloc: str) -> bool:
+    public = request.app.state.settings.public_origin
+    if public:
+        return f"{scheme}://{netloc}".lower() in {origin.lower() for origin in public}
+    return scheme in ("http", "https") and netloc.lower() == request.url.netloc.lower()
 
 
 def embed_url(request: Request, parsed: WidgetQuery) -> str:
@@ -43,7 +55,9 @@ def iframe_html(url: str, title: str, width: int | str, height: int) -> str:
             f'loading="lazy" style="border:0;max-width:100%"></iframe>')
 
 
-@router.api_route("/embed/{slug}", methods=["GET", "HEAD"], response_class=HTMLResponse)
+@router.get("/embed/{slug}", response_class=HTMLResponse, responses={
+    400: html("A query parameter is not one the widget accepts; the page names it and its allowed values."),
+    404: html("There is no widget of that name; the page lists the widgets.")})
 async def embed_page(request: Request, slug: str) -> HTMLResponse:
     if slug not in WIDGETS:
         # The message is shown inside the course page's frame, so it says what would work.
@@ -79,7 +93,10 @@ def positive_int(text: str | None) -> int | None:
     return (int(text) or None) if text is not None and POSITIVE_INT.fullmatch(text) else None
 
 
-@router.get("/oembed")
+@router.get("/oembed", responses={
+    400: {"description": "maxwidth or maxheight is not a positive integer.", "model": OEmbedError},
+    404: {"description": "url is not an embed URL of this server, or has bad settings.", "model": OEmbedError},
+    501: {"description": "A format other than json was asked for.", "model": OEmbedError}})
 async def oembed(request: Request, url: str = "", format: str = "json",
                  maxwidth: str | None = None, maxheight: str | None = None):
     """oEmbed 1.0 (https://oembed.com): the rich type, whose html is the widget's iframe.
@@ -95,9 +112,9 @@ async def oembed(request: Request, url: str = "", format: str = "json",
         if text is not None and positive_int(text) is None:
             return oembed_error(400, f"{name} must be a positive integer; got {text!r}.")
     target = urlsplit(url)
-    # Only embed URLs of this very server: comparing with the host the request came to means a
-    # proxy's public name works, and nobody can make us describe (and vouch for) another site.
-    ours = target.scheme in ("http", "https") and target.netloc.lower() == request.url.netloc.lower()
+    # Only embed URLs of this very server (FF_PUBLIC_ORIGIN, or the host the request came to), so
+    # nobody can make us describe (and vouch for) another site.
+    ours = is_own_origin(request, target.scheme, target.netloc)
     slug = target.path.removeprefix("/embed/") if target.path.startswith("/embed/") else None
     if not ours or slug not in WIDGETS:
         return oembed_error(404, f"{url!r} is not an embed URL of this server "

@@ -1,136 +1,143 @@
-"""Engine worker processes: the forward-moving Race behind each run's frames lives in one of them.
+"""Engine slots: the worker processes (or threads) where every race's engine work happens.
 
-NumPy at the race's tiny sizes holds the GIL for most of its time, so engine threads in the server
-process compete with the event loop that sends the frames. Here each run's frame producer lives in
-one worker process (chosen by the run key, so it keeps its state between requests), and only the
-finished frame texts come back. Checkpoints for click inference and replays stay in the server
-process (see RunRecord): they are rare, and keeping them local keeps them exactly deterministic.
+NumPy at the race's tiny sizes holds the GIL for most of its time, so engine work in the server
+process would compete with the event loop that sends the frames. Each slot is a one-process
+ProcessPoolExecutor (FF_ENGINE_PROCESSES, default 2) holding a Workshop of runs
+(app/web/engine_worker.py); with FF_ENGINE_PROCESSES=0 the slots are threads of this process.
+A run lives in one slot, chosen when it is first asked for (the slot serving the fewest runs), so
+its producer keeps its state between slices. The scheduler (app/web/scheduler.py) gives each slot
+one slice at a time and decides whose work goes first.
 
-Each slot is a one-process ProcessPoolExecutor. A worker that dies takes only its in-flight
-requests with it (they raise EngineCrashed, the sessions say so); the slot starts a fresh process
-on the next request, which rebuilds any producer it needs from the run's settings.
+A worker that dies takes only the slice it was running with it (EngineCrashed); its slot starts a
+fresh process for the next slice, which rebuilds any run it needs from the run's settings (a race
+is a pure function of them). Workers watch the server process and exit when it dies.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from collections import OrderedDict
-from concurrent.futures import ProcessPoolExecutor
+import os
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from app.engine.race import Race, RaceSettings
-from app.web.frames import frame_text
+from app.web import engine_worker
+from app.web.engine_worker import Item, ItemResult, Workshop
 
 
 class EngineCrashed(RuntimeError):
-    """The worker process computing a request died before answering."""
+    """The worker process computing a slice died before answering."""
 
-
-# -- in the worker process ------------------------------------------------------------------
-
-_producers: OrderedDict[tuple, Race] = OrderedDict()
-
-
-def produce(key: tuple, settings: RaceSettings, targets: list[int], keep: int) -> list[str]:
-    """Frame texts at the increasing `targets`, from this process's producer for the run. A
-    producer already past targets[0] (the server lost track after a restart), or dropped, is
-    rebuilt: a race is a pure function of its settings, so the frames are the same either way.
-    Producers leave when the server's RunRecord does (EnginePool.forget); `keep` is only a cap, as
-    high as the runs the server may hold, since evicting a live run's producer costs a rebuild."""
-    race = _producers.pop(key, None)
-    if race is None or race.step_count > targets[0]:
-        race = Race(settings)
-    _producers[key] = race
-    while len(_producers) > keep:  # memory per worker stays bounded
-        _producers.popitem(last=False)
-    texts = []
-    for target in targets:
-        while race.step_count < target:
-            race.step()
-        texts.append(frame_text(race.snapshot(grid=True), settings.steps, settings.theta))
-    return texts
-
-
-def drop(key: tuple) -> None:
-    _producers.pop(key, None)
-
-
-def holds(key: tuple) -> bool:
-    return key in _producers
-
-
-def _ready() -> bool:
-    return True
-
-
-# -- in the server process ------------------------------------------------------------------
 
 def _context():
     # forkserver: workers fork from a clean server process that has already imported the engine,
     # never from this one (its threads and event loop must not be copied into a child).
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["app.web.engine_pool"])
+    context.set_forkserver_preload(["app.web.engine_worker"])
     return context
 
 
-class EnginePool:
-    def __init__(self, processes: int, keep_runs: int) -> None:
+class Slot:
+    def __init__(self, index: int, processes: bool, keep_runs: int) -> None:
+        self.index = index
         self.processes = processes
         self.keep_runs = keep_runs
-        self._slots: list[ProcessPoolExecutor | None] = [None] * processes
-        self._closed = False
+        self.executor: Executor | None = None
+        self.workshop: Workshop | None = None
+        self.busy = False
+        self.runs = 0                 # live runs placed here (for placing new ones evenly)
+        self.drop: list[tuple] = []   # runs the server let go, sent along with the next slice
 
-    def _slot(self, index: int) -> ProcessPoolExecutor:
-        if self._closed:
-            raise EngineCrashed("the engine pool is shut down")
-        executor = self._slots[index]
-        if executor is None:
-            executor = ProcessPoolExecutor(1, mp_context=_context())
-            self._slots[index] = executor
-        return executor
+    def ensure(self) -> Executor:
+        if self.executor is None:
+            if self.processes:
+                self.executor = ProcessPoolExecutor(1, mp_context=_context(), initializer=engine_worker.start_worker,
+                                                    initargs=(os.getpid(), self.keep_runs))
+            else:
+                self.workshop = Workshop(self.keep_runs)
+                self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"engine-slot-{self.index}")
+        return self.executor
+
+    def submit(self, items: list[Item], slice_s: float):
+        drop, self.drop = self.drop, []
+        executor = self.ensure()
+        if self.processes:
+            return executor.submit(engine_worker.execute, items, slice_s, drop)
+        return executor.submit(self.workshop.execute, items, slice_s, drop)
+
+    def pids(self) -> list[int]:
+        processes = getattr(self.executor, "_processes", None) if self.processes else None
+        return list(processes or {})
+
+    def discard(self) -> None:
+        """The worker died: forget it (its runs are rebuilt on demand by the next one)."""
+        executor, self.executor, self.workshop, self.drop = self.executor, None, None, []
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+class EnginePool:
+    def __init__(self, processes: int, threads: int, keep_runs: int) -> None:
+        self.processes = processes
+        count = processes or threads
+        self.slots = [Slot(index, processes > 0, keep_runs) for index in range(count)]
+        self._closed = False
 
     async def start(self) -> None:
         """Start every worker now (at app startup) rather than on the first student's Train."""
+        if not self.processes:
+            return
         loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(self._slot(i), _ready) for i in range(self.processes)))
+        await asyncio.gather(*(loop.run_in_executor(slot.ensure(), engine_worker.ready) for slot in self.slots))
 
-    async def frames(self, key: tuple, settings: RaceSettings, targets: list[int]) -> list[str]:
-        index = self._index(key)
-        executor = self._slot(index)
+    def place(self) -> int:
+        """The slot for a new run: the one serving the fewest runs."""
+        slot = min(self.slots, key=lambda s: (s.runs, s.index))
+        slot.runs += 1
+        return slot.index
+
+    async def execute(self, index: int, items: list[Item], slice_s: float) -> list[ItemResult]:
+        if self._closed:
+            raise EngineCrashed("the engine is shut down")
+        slot = self.slots[index]
         try:
-            return await asyncio.get_running_loop().run_in_executor(
-                executor, produce, key, settings, targets, self.keep_runs)
+            future = slot.submit(items, slice_s)
+        except BrokenProcessPool:  # the worker died while idle: nothing was lost, start a new one
+            slot.discard()
+            future = slot.submit(items, slice_s)
+        executor = slot.executor
+        try:
+            return await asyncio.wrap_future(future)
         except BrokenProcessPool as crash:
-            if self._slots[index] is executor:  # the first to notice replaces the slot
-                self._slots[index] = None
-                executor.shutdown(wait=False, cancel_futures=True)
+            if slot.executor is executor:  # the first to notice replaces the worker
+                slot.discard()
             raise EngineCrashed("an engine worker process died") from crash
 
-    def _index(self, key: tuple) -> int:
-        return hash(key) % self.processes  # affinity: one run, one process, one producer
+    def forget(self, index: int, key: tuple) -> None:
+        """The server let a run go (its RunRecord is gone): its slot frees the run with the next slice.
+        Called from a finalizer, so it never raises and never waits."""
+        if self._closed or not 0 <= index < len(self.slots):
+            return
+        slot = self.slots[index]
+        slot.runs = max(0, slot.runs - 1)
+        if slot.executor is not None and len(slot.drop) < 100_000:
+            slot.drop.append(key)
 
-    def forget(self, key: tuple) -> None:
-        """The server no longer holds this run (its RunRecord is gone): free its producer. Called
-        from a finalizer, so it never raises and never waits."""
-        executor = None if self._closed else self._slots[self._index(key)]
-        if executor is not None:
-            try:
-                executor.submit(drop, key)
-            except Exception:  # a broken or closed slot holds no producers anyway
-                pass
-
-    async def holds(self, key: tuple) -> bool:
-        """Whether the run's worker keeps a producer for it (for tests)."""
-        return await asyncio.get_running_loop().run_in_executor(self._slot(self._index(key)), holds, key)
+    async def holds(self, index: int, key: tuple) -> bool:
+        """Whether a slot keeps the run (for tests)."""
+        slot = self.slots[index]
+        if slot.executor is None:
+            return False
+        if not slot.processes:
+            return key in slot.workshop.runs
+        return await asyncio.wrap_future(slot.executor.submit(engine_worker.holds, key))
 
     def pids(self) -> list[int]:
-        return [pid for executor in self._slots if executor is not None
-                for pid in (executor._processes or {})]
+        return [pid for slot in self.slots for pid in slot.pids()]
 
     def shutdown(self) -> None:
         self._closed = True
-        for index, executor in enumerate(self._slots):
-            if executor is not None:
-                executor.shutdown(wait=True, cancel_futures=True)
-            self._slots[index] = None
+        for slot in self.slots:
+            if slot.executor is not None:
+                slot.executor.shutdown(wait=True, cancel_futures=True)
+            slot.executor = slot.workshop = None

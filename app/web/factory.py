@@ -5,42 +5,71 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+import logging
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import ClientDisconnect
 
 import app as package
 from app.config import Settings
-from app.web import api, embed, metrics, pages, race_socket
+from app.web import api, embed, pages, race_socket
+from app.web import metrics as metrics_routes
 from app.web.cache import RunCache
 from app.web.engine_pool import EnginePool
 from app.web.limits import SessionRegistry
 from app.web.metrics import Metrics
+from app.web.scheduler import Budgets, EngineScheduler
 from app.web.scorecard import Scorecard
 from app.web.security import SecurityHeadersMiddleware
 from app.web.static import IMMUTABLE, REVALIDATE, CachedStaticFiles, static_version
+
+log = logging.getLogger("app.web")
+
+
+@jinja2.pass_context
+def relative_url_for(context: dict, name: str, /, **path_params) -> str:
+    """Templates' url_for: a path on this server, never an absolute URL built from the request's
+    Host header (which the client chose)."""
+    return context["request"].url_for(name, **path_params).path
+
+
+async def client_went_away(request: Request, _exc: ClientDisconnect) -> JSONResponse:
+    """A request whose body ended before its Content-Length: one log line, and a 400 (which the
+    client, gone, will usually not read), instead of a traceback."""
+    client = f"{request.client.host}:{request.client.port}" if request.client else "a client"
+    log.warning("%s %s from %s: the body was cut short (client disconnected)", request.method, request.url.path, client)
+    return JSONResponse({"detail": "The request body was cut short."}, status_code=400)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Everything the app needs hangs off app.state, never module globals, so tests can build
     several apps with different settings in one process."""
     settings = settings or Settings()
-    # Engine work (NumPy) runs here, beside the event loop; NumPy's small kernels hold the GIL
-    # for much of their time, so a pool the size of the cores is enough (see docs/performance.md, "Server").
+    # The HTTP APIs' engine work (traces, the goodness replay, the scorecard) runs here, beside
+    # the event loop; NumPy's small kernels hold the GIL for much of their time, so a pool the
+    # size of the cores is enough (see docs/performance.md, "Server").
     executor = ThreadPoolExecutor(settings.engine_threads, thread_name_prefix="engine")
-    # Uncached frames are computed in worker processes, so they do not hold the event loop's GIL.
-    # Each record in the cache or held by a session keeps one producer in a worker.
+    # Every race's engine work runs in the engine slots (worker processes, or threads with
+    # FF_ENGINE_PROCESSES=0), one slice at a time, in the fair order of the scheduler. Each record
+    # in the cache or held by a session keeps one producer in a slot.
     keep_runs = settings.cache_size + settings.sessions_total
-    pool = EnginePool(settings.engine_processes, keep_runs) if settings.engine_processes else None
+    pool = EnginePool(settings.engine_processes, settings.engine_threads, keep_runs)
+    metrics = Metrics()
+    sessions = SessionRegistry(settings.sessions_total, settings.sessions_per_client)
+    budgets = Budgets(settings.compute_share, settings.compute_burst_s, sessions.count)
+    scheduler = EngineScheduler(pool, settings.engine_slice_s, metrics)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        if pool is not None:
-            await pool.start()
+        await pool.start()
         yield
+        await scheduler.close()
         executor.shutdown(wait=False, cancel_futures=True)
-        if pool is not None:
-            pool.shutdown()
+        pool.shutdown()
 
     app = FastAPI(
         title="Forward-Forward, explained", version=package.__version__, lifespan=lifespan,
@@ -49,18 +78,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.executor = executor
-    app.state.metrics = Metrics()
+    app.state.metrics = metrics
     app.state.engine_pool = pool
-    app.state.cache = RunCache(settings.cache_size, executor, settings.cache_frames_per_run, pool)
-    app.state.sessions = sessions = SessionRegistry(settings.sessions_total, settings.sessions_per_client)
-    app.state.metrics.live_sessions.set_function(lambda: sessions.live)  # one count, read when scraped
+    app.state.scheduler = scheduler
+    app.state.budgets = budgets
+    app.state.cache = RunCache(settings.cache_size, scheduler, settings.cache_frames_per_run)
+    app.state.sessions = sessions
+    # Counts read when scraped: one source for each fact.
+    metrics.live_sessions.set_function(lambda: sessions.live)
+    metrics.runs_live.set_function(app.state.cache.live)
+    metrics.engine_runs_waiting.set_function(scheduler.waiting)
     app.state.scorecard = Scorecard(executor)
     app.state.traces = {}
-    app.state.templates = Jinja2Templates(directory=str(settings.templates_dir))
+    app.state.templates = templates = Jinja2Templates(directory=str(settings.templates_dir))
+    templates.env.globals["url_for"] = relative_url_for
+    app.add_exception_handler(ClientDisconnect, client_went_away)
 
     app.include_router(pages.router)
     app.include_router(embed.router)
-    app.include_router(metrics.router)
+    app.include_router(metrics_routes.router)
     app.include_router(api.router)
     app.include_router(race_socket.router)
     # Pages link the versioned copy (the templates' static_url()); other sites keep the stable

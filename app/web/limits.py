@@ -1,4 +1,5 @@
-"""Per-process and per-connection limits: session caps, the inbound rate limit, the conflating outbox."""
+"""Per-process and per-connection limits: session caps, the inbound rate limit, the conflating outbox
+and the writer that drains it no faster than the client reads."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ class SessionRegistry:
     @property
     def live(self) -> int:
         return self._live
+
+    def count(self, client: str) -> int:
+        """Live sessions of one client address."""
+        return self._by_client.get(client, 0)
 
     def acquire(self, client: str) -> "Lease | None":
         if self._live >= self.total or self._by_client[client] >= self.per_client:
@@ -113,10 +118,80 @@ class Outbox:
         self._closed = True
         self._ready.set()
 
-    async def get(self) -> tuple[str, str] | None:
+    async def wait(self) -> bool:
+        """Until there is an item (True), or the outbox is closed and empty (False)."""
         while not self._items:
             if self._closed:
-                return None
+                return False
             self._ready.clear()
             await self._ready.wait()
+        return True
+
+    def pop(self) -> tuple[str, str]:
         return self._items.popleft()
+
+    async def get(self) -> tuple[str, str] | None:
+        return self.pop() if await self.wait() else None
+
+
+class SocketWriter:
+    """Drains an Outbox into a websocket. Served by uvicorn through app/web/transport.py it has a
+    Delivery: how much of what it sent the client has confirmed reading (delivery pings). While
+    the unconfirmed bytes reach the window (FF_SEND_WINDOW_BYTES) it holds back, so frames conflate
+    in the outbox instead of queueing in socket buffers, and memory per connection is the window
+    plus the outbox. Without a Delivery (Starlette's test client) each send is bounded by the
+    slow-reader timeout instead."""
+
+    def __init__(self, websocket, outbox: Outbox, slow_reader_timeout_s: float, metrics, delivery=None) -> None:
+        self.ws = websocket
+        self.outbox = outbox
+        self.timeout_s = slow_reader_timeout_s
+        self.metrics = metrics
+        self.delivery = delivery
+        self.conflated_reported = 0
+
+    async def run(self) -> None:
+        """Ends normally when the outbox is closed and empty, or when the client has read nothing for
+        the slow-reader timeout (counted as a `slow_reader` refusal); raises if the client vanished."""
+        while True:
+            if not await self.outbox.wait():
+                return
+            if self.delivery is not None and not await self.wait_for_reader():
+                self.metrics.refuse("slow_reader")
+                return
+            kind, text = self.outbox.pop()
+            if self.delivery is not None:
+                # wait_for_reader saw the transport writable: this send does not block.
+                await self.ws.send_text(text)
+                self.delivery.sent_message(len(text))
+            else:
+                try:
+                    async with asyncio.timeout(self.timeout_s):
+                        await self.ws.send_text(text)
+                except asyncio.TimeoutError:
+                    self.metrics.refuse("slow_reader")
+                    return
+            if kind == FRAME:
+                self.metrics.frames_sent.inc()
+            self.report_conflated()
+
+    def report_conflated(self) -> None:
+        if self.outbox.conflated != self.conflated_reported:
+            self.metrics.frames_conflated.inc(self.outbox.conflated - self.conflated_reported)
+            self.conflated_reported = self.outbox.conflated
+
+    async def wait_for_reader(self) -> bool:
+        """Until the client has confirmed reading enough that the next message fits the window (and
+        the transport takes more); meanwhile newer frames replace the waiting one. False when the
+        client has confirmed nothing for the slow-reader timeout."""
+        delivery = self.delivery
+        acked = delivery.acked
+        while (delivery.in_flight >= delivery.window or not delivery.writable) and not delivery.closed:
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    await delivery.progress()
+            except asyncio.TimeoutError:
+                if delivery.acked == acked:
+                    return False
+            acked = delivery.acked
+        return True

@@ -14,8 +14,11 @@ COORDINATE_LIMIT = 1000.0
 
 class Strict(BaseModel):
     # Unknown fields are an error (a typo such as "learning-rate" must not be silently ignored);
-    # NaN and infinity are never valid numbers on this wire.
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # NaN and infinity are never valid numbers on this wire; and a value of the wrong JSON type is
+    # refused, never converted (pydantic's strict mode: `true` and `"42"` are not integers, `"1e2"`
+    # is not a number; an integer is a valid number). Validate wire text with validate_json: in
+    # Python mode strict also refuses a list where a tuple is declared.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 # ---------------------------------------------------------------------------- client -> server
@@ -170,7 +173,9 @@ class ErrorCode(str, Enum):
     unknown_type = "unknown_type"    # `type` missing or not one of CLIENT_TYPES
     bad_message = "bad_message"      # a known type with wrong, missing or extra fields
     bad_settings = "bad_settings"    # start/speed settings out of range
+    not_text = "not_text"            # a binary websocket message: the protocol is JSON text only
     not_started = "not_started"      # a control or infer before any start
+    busy = "busy"                    # the client is past its compute budget: this request waits its turn
     too_big = "too_big"              # inbound message over the size limit (then close 1009)
     rate_limited = "rate_limited"    # flood (then close 1008)
     at_capacity = "at_capacity"      # session caps reached (then close 1013)

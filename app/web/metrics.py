@@ -3,10 +3,11 @@ collide) and the /healthz and /metrics routes."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
 import app as package
+from app.web.routing import Router
 
 
 class Metrics:
@@ -26,20 +27,31 @@ class Metrics:
         self.frames_conflated = Counter(
             "ff_frames_conflated", "Frames replaced by a newer one before a slow client read them",
             registry=self.registry)
+        self.engine_frames = Counter(
+            "ff_engine_frames", "Race frames the engine computed", registry=self.registry)
+        self.engine_seconds = Counter(
+            "ff_engine_seconds", "CPU seconds the engine spent on race work (frames, replays, inference)",
+            registry=self.registry)
+        self.runs_live = Gauge(
+            "ff_runs_live", "Runs the server holds (recent ones, and those a session watches)", registry=self.registry)
+        self.engine_runs_waiting = Gauge(
+            "ff_engine_runs_waiting", "Runs with engine work asked for and not yet done", registry=self.registry)
+        self.engine_failures = Counter(
+            "ff_engine_failures", "Engine slices that failed (a worker process died)", registry=self.registry)
 
     def refuse(self, reason: str) -> None:
         self.refusals.labels(reason=reason).inc()
 
 
-router = APIRouter(tags=["health"])
+router = Router(tags=["health"])
 
 
-@router.api_route("/healthz", methods=["GET", "HEAD"])
+@router.get("/healthz")
 async def healthz() -> dict:
     return {"status": "ok", "version": package.__version__}
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
 async def metrics(request: Request) -> Response:
     registry = request.app.state.metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 import app as package
@@ -10,9 +10,10 @@ from app.engine.datasets import CLASS_NAMES
 from app.engine.demos import GOODNESS_THETA_RANGE, normalization_layer
 from app.engine.race import RaceSettings
 from app.web.measured import measured_figures
+from app.web.routing import Router
 from app.web.widget_settings import GOODNESS_THETA_DEFAULT, GOODNESS_THETA_STEP, RACE_QUERY, race_values
 
-router = APIRouter(tags=["pages"])
+router = Router(tags=["pages"])
 
 
 def race_defaults(settings) -> dict:
@@ -66,8 +67,7 @@ async def render(request: Request, template: str, *, status_code: int = 200, **e
     return request.app.state.templates.TemplateResponse(request, template, context, status_code=status_code)
 
 
-# HEAD too: link checkers and LMS link previews probe pages with it.
-@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse)
 async def index(request: Request) -> HTMLResponse:
     # A shared link carries the race's settings (/?dataset=spiral&seed=3#race). A bad value must
     # not cost the reader the article: it falls back to its default, and the page says so.

@@ -6,24 +6,30 @@ from fastapi import APIRouter, WebSocket
 
 from app.config import Settings
 from app.web.messages import ErrorCode, error_text
+from app.web.scheduler import Account
 from app.web.sessions import TRY_AGAIN_LATER, RaceSession
+from app.web.transport import DELIVERY_EXTENSION
 
 router = APIRouter()
 
 
 def origin_allowed(websocket: WebSocket, settings: Settings) -> bool:
-    """The page's own origin (the Host it asked for) and the configured allow-list pass.
+    """The configured public origins (FF_PUBLIC_ORIGIN) and the allow-list pass.
 
-    Either scheme is accepted for the own host: behind a TLS-terminating proxy that is not trusted
-    for X-Forwarded-Proto the socket looks like ws:// while the page is https://, and a page served
-    by this very host is ours whatever its scheme. A missing Origin means a non-browser client
-    (browsers always send it), which cross-site websocket hijacking cannot use."""
+    Without FF_PUBLIC_ORIGIN the page's own origin is taken from the Host it asked for, in either
+    scheme: behind a TLS-terminating proxy that is not trusted for X-Forwarded-Proto the socket
+    looks like ws:// while the page is https://. That fallback trusts a header the client chose,
+    so a DNS-rebinding page (whose name now points at this server) passes it: a public server
+    sets FF_PUBLIC_ORIGIN. A missing Origin means a non-browser client (browsers always send it),
+    which cross-site websocket hijacking cannot use."""
     origin = websocket.headers.get("origin")
     if origin is None:
         return settings.allow_missing_origin
     origin = origin.strip().rstrip("/").lower()
-    if origin in {allowed.lower() for allowed in settings.allowed_origins}:
+    if origin in {allowed.lower() for allowed in (*settings.public_origin, *settings.allowed_origins)}:
         return True
+    if settings.public_origin:
+        return False
     host = websocket.headers.get("host", "").strip().lower()
     return bool(host) and origin in (f"http://{host}", f"https://{host}")
 
@@ -56,6 +62,8 @@ async def race_socket(websocket: WebSocket) -> None:
         return
     try:  # from here on the lease is released whatever happens, the accept included
         await websocket.accept()
-        await RaceSession(websocket, settings, state.cache, state.metrics, state.executor).run()
+        account = Account(client, state.budgets)
+        delivery = websocket.scope.get("extensions", {}).get(DELIVERY_EXTENSION)
+        await RaceSession(websocket, settings, state.cache, state.metrics, account, delivery).run()
     finally:
         lease.release()

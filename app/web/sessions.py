@@ -5,11 +5,15 @@ Three tasks per connection, so that no one of them can stall the others:
 * the receiver reads, bounds and validates client messages and turns them into intents;
 * the player is the only task that moves the cursor: it plays frames at the frame rate, does
   single steps and start/reset introductions, fetching frames from the shared RunRecord;
-* the writer drains the conflating Outbox into the socket, each send bounded by the slow-reader
-  timeout.
+* the writer (app/web/limits.py's SocketWriter) drains the conflating Outbox into the socket,
+  holding back while the client has not confirmed reading enough of what it was sent, so frames
+  conflate to the newest instead of queueing in kernel buffers; a client that reads nothing for
+  the slow-reader timeout ends it, and the session closes with 1008.
 
 Click inference runs as a fourth, short-lived task (at most one; newer clicks replace a pending
-one) on the session's private model, so a click never waits behind a frame and vice versa.
+one), so a click never waits behind a frame and vice versa. All engine work (frames, replays,
+inference) is asked of the run's record through the session's Viewer, and charged to the
+session's Account (app/web/scheduler.py): a client past its compute budget is told `busy`.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocket
 
 from app.config import Settings
-from app.engine.race import Race, RaceSettings
-from app.web.cache import RunCache, RunRecord
+from app.engine.race import RaceSettings
+from app.web.cache import RunCache, RunRecord, Viewer
+from app.web.engine_pool import EngineCrashed
 from app.web.frames import inference_text
-from app.web.limits import FRAME, Outbox, RateLimiter
+from app.web.limits import Outbox, RateLimiter, SocketWriter
+from app.web.scheduler import Account
 from app.web.messages import (
     CLIENT_TYPES, ErrorCode, Infer, Pause, Reset, Resume, Speed, Start, Step, client_message_adapter, error_text,
 )
@@ -43,8 +49,11 @@ POLICY_VIOLATION = 1008
 MESSAGE_TOO_BIG = 1009
 INTERNAL_ERROR = 1011
 TRY_AGAIN_LATER = 1013
+UNSUPPORTED_DATA = 1003
 # Pending single steps a client may queue with `step` before the player catches up.
 MAX_PENDING_STEPS = 50
+# A client past its budget hears `busy` at most this often per session.
+BUSY_NOTICE_INTERVAL_S = 1.0
 
 
 @dataclass
@@ -55,35 +64,36 @@ class Closing:
 
 class RaceSession:
     def __init__(self, websocket: WebSocket, settings: Settings, cache: RunCache, metrics: Metrics,
-                 executor) -> None:
+                 account: Account | None, delivery=None) -> None:
         self.ws = websocket
         self.settings = settings
         self.cache = cache
         self.metrics = metrics
-        self.executor = executor
+        self.account = account
+        self.busy_notice_at = float("-inf")
         self.outbox = Outbox()
+        self.writer = SocketWriter(websocket, self.outbox, settings.slow_reader_timeout_s, metrics, delivery)
         self.limiter = RateLimiter(settings.messages_per_second)
         self.wake = asyncio.Event()
         # Playback state; the receiver writes intents, the player moves `cursor`.
         self.record: RunRecord | None = None
+        self.viewer: Viewer | None = None
         self.generation = 0
         self.cursor = 0
         self.running = False
         self.speed = settings.steps_per_frame
         self.pending_steps = 0
         self.needs_intro = False
-        # Click inference: the latest unanswered point and the private model that answers it.
+        # Click inference: the latest unanswered point.
         self.pending_point: tuple[float, float] | None = None
         self.infer_task: asyncio.Task | None = None
-        self.model: Race | None = None
-        self.model_record: RunRecord | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def run(self) -> None:
         receiver = asyncio.create_task(self.receive_loop(), name="race-receiver")
         player = asyncio.create_task(self.play_loop(), name="race-player")
-        writer = asyncio.create_task(self.write_loop(), name="race-writer")
+        writer = asyncio.create_task(self.writer.run(), name="race-writer")
         tasks = {receiver, player, writer}
         closing: Closing | None = None
         try:
@@ -103,7 +113,11 @@ class RaceSession:
             if writer.exception() is None:
                 closing = Closing(POLICY_VIOLATION, "slow reader")
         elif player in done:
-            log.error("race player failed", exc_info=player.exception())
+            failure = player.exception()
+            if isinstance(failure, EngineCrashed):  # the engine pool already logged the crash
+                log.warning("race ended by an engine failure: %s", failure)
+            else:
+                log.error("race player failed", exc_info=failure)
             self.outbox.put(error_text(ErrorCode.internal, "The race failed on the server; start again."))
             closing = Closing(INTERNAL_ERROR, "internal error")
         for task in (receiver, player, self.infer_task):
@@ -122,35 +136,15 @@ class RaceSession:
         # not gather: a cancelled gather stays pending until its children end, so anyio's cancel
         # scopes (Starlette's TestClient) would cancel the host twice and then not recognise it.
         await asyncio.wait([t for t in (receiver, player, writer, self.infer_task) if t is not None])
+        if self.viewer is not None:  # whatever this session asked the engine for is withdrawn
+            self.viewer.close()
+        self.writer.report_conflated()
         if closing is not None:
             try:
                 async with asyncio.timeout(1.0):
                     await self.ws.close(closing.code, closing.reason)
             except Exception:  # the peer is gone or not reading: nothing more to say
                 pass
-
-    # -- the writer --------------------------------------------------------------------------
-
-    async def write_loop(self) -> None:
-        """Ends normally when the outbox is closed and empty; raises if the client vanished. A send
-        stuck past the slow-reader timeout ends it normally too (the session then closes 1008)."""
-        sent_conflated = 0
-        while True:
-            item = await self.outbox.get()
-            if item is None:
-                return
-            kind, text = item
-            try:
-                async with asyncio.timeout(self.settings.slow_reader_timeout_s):
-                    await self.ws.send_text(text)
-            except asyncio.TimeoutError:
-                self.metrics.refuse("slow_reader")
-                return
-            if kind == FRAME:
-                self.metrics.frames_sent.inc()
-            if self.outbox.conflated != sent_conflated:
-                self.metrics.frames_conflated.inc(self.outbox.conflated - sent_conflated)
-                sent_conflated = self.outbox.conflated
 
     # -- the receiver ------------------------------------------------------------------------
 
@@ -186,13 +180,16 @@ class RaceSession:
             if not self.limiter.allow():
                 return self.refuse(ErrorCode.rate_limited, f"More than {self.settings.messages_per_second} "
                                    "messages per second.", POLICY_VIOLATION)
+            if not isinstance(data, str):
+                self.error(ErrorCode.not_text, "Binary messages are not part of this protocol; send JSON text.")
+                continue
             try:
                 self.handle(data)
             except Exception:  # a bug must cost this message, never the session or the server
                 log.exception("race message handling failed")
                 self.error(ErrorCode.internal, "The server failed on this message.")
 
-    def handle(self, data: str | bytes) -> None:
+    def handle(self, data: str) -> None:
         try:
             payload = json.loads(data)
         except (ValueError, RecursionError):
@@ -264,8 +261,28 @@ class RaceSession:
         # Runs are deterministic, so a step anywhere in the run can be served exactly (a cached
         # frame, or a replay from the nearest checkpoint): a restored race lands where it was.
         self.begin(self.cache.record(race_settings), running=at_step is None, at_step=at_step or 0)
+        self.notice_budget()
+
+    def notice_budget(self) -> None:
+        """Tell a client past its compute budget why its request will take a while (rate-limited)."""
+        account = self.account
+        if account is None or not account.over_budget:
+            return
+        now = asyncio.get_running_loop().time()
+        if now - self.busy_notice_at >= BUSY_NOTICE_INTERVAL_S:
+            self.busy_notice_at = now
+            self.metrics.refuse("busy")
+            self.error(ErrorCode.busy, "You have asked for more computation than your share of the server "
+                       "lately; this request waits until other clients' work is done.")
 
     def begin(self, record: RunRecord, *, running: bool, at_step: int = 0) -> None:
+        if self.viewer is not None and self.viewer.record is not record:
+            self.viewer.close()  # the old run's pending work is withdrawn, never started
+            self.viewer = None
+        if self.viewer is None:
+            self.viewer = record.viewer(self.account)
+        else:
+            self.viewer.want_ahead(())
         self.record = record
         self.generation += 1
         self.cursor = at_step
@@ -294,13 +311,13 @@ class RaceSession:
                 await self.wake.wait()
                 next_tick = loop.time()
                 continue
-            record, generation = self.record, self.generation
+            record, viewer, generation = self.record, self.viewer, self.generation
             if self.needs_intro:
                 self.needs_intro = False
-                info = await record.info(self.speed)
-                text, hit = await record.frame(self.cursor)
-                if generation != self.generation:
-                    continue
+                info = await viewer.info(self.speed)
+                text, hit = (await viewer.frame(self.cursor, intro=True)) if info is not None else (None, False)
+                if text is None or generation != self.generation:
+                    continue  # withdrawn: a new start replaced this run while it was being prepared
                 self.count(hit)
                 self.outbox.put(info)
                 self.outbox.put_frame(text)
@@ -311,20 +328,24 @@ class RaceSession:
             if not single:
                 delay = next_tick - loop.time()
                 if delay > 0:
-                    # Sleep until the tick, but wake for a pause, step or reset meanwhile.
+                    # Sleep until the tick, but wake for a pause, step or reset meanwhile. (A timer
+                    # that sets the event: cheaper than asyncio.timeout, once per frame per client.)
                     self.wake.clear()
+                    timer = loop.call_at(next_tick, self.wake.set)
                     try:
-                        async with asyncio.timeout(delay):
-                            await self.wake.wait()
-                    except asyncio.TimeoutError:
-                        pass
+                        await self.wake.wait()
+                    finally:
+                        timer.cancel()
                     continue
             target = min(self.cursor + (1 if single else self.speed), record.steps)
             # Running, name the next steps so the record computes them before their ticks.
             ahead = [] if single else sorted(
                 {min(target + self.speed * i, record.steps) for i in range(1, self.settings.frames_ahead + 1)}
                 - {target})
-            text, hit = await record.frame(target, ahead)
+            viewer.want_ahead(ahead)
+            text, hit = await viewer.frame(target)
+            if text is None:  # withdrawn: a start or reset replaced the run
+                continue
             # A start/reset, or a pause that arrived while the frame was computed, wins: the
             # `state` it sent names the step the client stays on.
             if generation != self.generation or not (single or self.running):
@@ -355,27 +376,27 @@ class RaceSession:
 
     def request_inference(self, x: float, y: float) -> None:
         self.pending_point = (x, y)
+        self.notice_budget()
         if self.infer_task is None or self.infer_task.done():
             self.infer_task = asyncio.create_task(self.infer_loop(), name="race-infer")
 
     async def infer_loop(self) -> None:
         while self.pending_point is not None:
             (x, y), self.pending_point = self.pending_point, None
-            record, step = self.record, self.cursor
+            viewer, step = self.viewer, self.cursor
             try:
-                own = self.model if self.model_record is record else None
-                model = await record.model_at(step, own)
-                self.model, self.model_record = model, record
-                result = await asyncio.get_running_loop().run_in_executor(self.executor, model.infer, x, y)
+                result = await viewer.infer(step, x, y)
             except Exception:
                 log.exception("click inference failed")
                 self.error(ErrorCode.internal, "Inference failed on the server.")
                 continue
-            self.outbox.put(inference_text(result, step))
+            if result is not None:  # None: withdrawn, a new start replaced the run
+                self.outbox.put(inference_text(result, step))
 
 
 def describe(invalid: ValidationError) -> str:
     """The first problem pydantic found, as a short phrase naming the field."""
     first = invalid.errors(include_url=False, include_input=False)[0]
-    where = ".".join(str(part) for part in first["loc"] if part not in CLIENT_TYPES) or "message"
+    location = first["loc"][1:] if first["loc"] and first["loc"][0] in CLIENT_TYPES else first["loc"]  # the union's tag
+    where = ".".join(str(part) for part in location) or "message"
     return f"{where}: {first['msg']}"[:200]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
-
+import urllib.request
 import warnings
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -20,6 +24,7 @@ with warnings.catch_warnings():
 from app.commands.serve import uvicorn_options
 from app.config import Settings
 from app.web import create_app
+from app.web.transport import delivery_protocol, header_timeout_protocol
 
 # Fast but faithful: a short race at a high frame rate keeps each websocket test well under a second.
 FAST = {"frame_rate": 100, "messages_per_second": 1000}
@@ -88,6 +93,9 @@ class LiveServer:
         args = type("Args", (), {"host": "127.0.0.1", "port": self.port, "workers": 1})()
         options = uvicorn_options(settings, args)
         options.pop("factory"), options.pop("workers")
+        # This server's settings are not the environment's: give the protocols them directly.
+        options["http"] = header_timeout_protocol(settings.header_timeout_s)
+        options["ws"] = delivery_protocol(settings.send_window_bytes)
         self.server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", **options))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -126,3 +134,51 @@ def live_server():
     yield factory
     for server in servers:
         server.__exit__()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def serve_in_subprocess(env: dict[str, str] | None = None, log_path: Path | None = None):
+    """`python -m app serve` on a free port, as an operator runs it; returns (process, base_url)
+    once /healthz answers (a readiness poll, bounded)."""
+    port = free_port()
+    log = open(log_path, "w") if log_path else subprocess.DEVNULL
+    process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                               cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the server exited early")
+        try:
+            with urllib.request.urlopen(base_url + "/healthz", timeout=1):
+                return process, base_url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the server did not answer /healthz within 30 s")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (children, grandchildren...), from /proc; bounded."""
+    found, queue = set(), [pid]
+    while queue and len(found) < 256:
+        parent = queue.pop()
+        try:
+            for task in Path(f"/proc/{parent}/task").iterdir():
+                children = [int(child) for child in (task / "children").read_text().split()]
+                found.update(children)
+                queue += children
+        except OSError:
+            pass
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent to reap it counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -237,3 +237,41 @@ def test_the_readmes_frame_heights_are_the_widgets_own():
     rows = dict((slug, (int(tall), int(wide)))
                 for slug, tall, wide in re.findall(r"^\| `(\w+)` \| (\d+) \| (\d+) \|$", readme, re.MULTILINE))
     assert rows == {slug: (widget.height, widget.wide_height) for slug, widget in WIDGETS.items()}
+
+
+# -- a configured public origin -----------------------------------------------------------------
+
+PUBLIC = "https://ff.example.edu"
+
+
+def test_with_a_public_origin_absolute_urls_use_it_whatever_the_host_header(make_client):
+    client = make_client(public_origin=PUBLIC)
+    page = client.get("/embed/race?seed=3", headers={"host": "rebound.evil.example"}).text
+    link = urlsplit(oembed_link(page))
+    assert f"{link.scheme}://{link.netloc}" == PUBLIC
+    assert parse_qs(link.query)["url"] == [f"{PUBLIC}/embed/race?seed=3"]
+    assert "evil" not in page  # static assets are paths on this server, never built from Host
+    described = client.get("/oembed", params={"url": f"{PUBLIC}/embed/race"}).json()
+    assert described["html"].startswith(f'<iframe src="{PUBLIC}/embed/race"')
+    assert described["provider_url"] == f"{PUBLIC}/"
+    # The request's own Host no longer names this server.
+    assert client.get("/oembed", params={"url": "http://testserver/embed/race"}).status_code == 404
+
+
+@pytest.mark.parametrize("origin, host, allowed", [
+    (PUBLIC, "testserver", True),
+    ("https://course.example", "testserver", True),                  # the allow-list
+    ("http://testserver", "testserver", False),                      # the Host is not trusted
+    ("http://rebound.evil.example", "rebound.evil.example", False),  # a DNS-rebinding page
+])
+def test_with_a_public_origin_the_socket_trusts_it_not_the_host_header(make_client, origin, host, allowed):
+    client = make_client(public_origin=PUBLIC, allowed_origins="https://course.example")
+    headers = {"origin": origin, "host": host}
+    if allowed:
+        with client.websocket_connect("/ws/race", headers=headers) as ws:
+            ws.send_json({"type": "start", "settings": {"steps": 4}})
+            assert ws.receive_json()["type"] == "race"
+    else:
+        with pytest.raises(WebSocketDisconnect):
+            with client.websocket_connect("/ws/race", headers=headers):
+                pass

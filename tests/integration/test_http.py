@@ -132,3 +132,112 @@ def test_scorecard_steps_to_95_are_the_clis(client):
     assert figures["accuracy_measured_on"] == "training points"
     assert figures["steps_to_95_percent"] == {"forward-forward": cli["ff"]["steps_to_95"],
                                               "backprop": cli["backprop"]["steps_to_95"]}
+
+
+# -- HEAD, the OpenAPI document, and requests cut short -------------------------------------------
+
+def test_every_get_route_answers_head_like_get_without_a_body(client):
+    gets = [route.path for route in client.app.routes if "GET" in getattr(route, "methods", ())]
+    heads = {route.path for route in client.app.routes if "HEAD" in getattr(route, "methods", ())}
+    assert gets and set(gets) <= heads
+    for path in ["/oembed?url=http://testserver/embed/race", "/metrics", "/api/scorecard", "/api/trace?algorithm=backprop"]:
+        got, head = client.get(path), client.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.headers["content-type"] == got.headers["content-type"] and head.content == b"", path
+
+
+# Every answer each route gives, and a request that gets it.
+ANSWERS = [
+    ("get", "/", {}, 200),
+    ("get", "/embed/race", {}, 200),
+    ("get", "/embed/race?theta=99", {}, 400),
+    ("get", "/embed/backprop", {}, 404),
+    ("get", "/oembed?url=http://testserver/embed/race", {}, 200),
+    ("get", "/oembed?url=http://testserver/embed/race&maxwidth=-1", {}, 400),
+    ("get", "/oembed?url=http://evil.example/embed/race", {}, 404),
+    ("get", "/oembed?url=http://testserver/embed/race&format=xml", {}, 501),
+    ("get", "/healthz", {}, 200),
+    ("get", "/metrics", {}, 200),
+    ("get", "/api/trace?algorithm=backprop", {}, 200),
+    ("get", "/api/trace?algorithm=hebbian", {}, 422),
+    ("get", "/api/scorecard", {}, 200),
+    ("post", "/api/goodness", {"json": {}}, 200),
+    ("post", "/api/goodness", {"json": {"seed": -1}}, 422),
+    ("post", "/api/goodness", {"content": b"x" * 5000}, 413),
+]
+
+
+def test_the_openapi_document_lists_every_status_each_route_answers(client):
+    document = client.get("/openapi.json").json()
+    observed: dict[tuple[str, str], set[str]] = {}
+    for method, url, options, status in ANSWERS:
+        response = client.request(method.upper(), url, **options)
+        assert response.status_code == status, (method, url)
+        path = url.split("?")[0].replace("/embed/race", "/embed/{slug}").replace("/embed/backprop", "/embed/{slug}")
+        observed.setdefault((path, method), set()).add(str(status))
+        if method == "get":
+            observed.setdefault((path, "head"), set()).add(str(status))
+    observed[("/api/goodness", "post")].add("400")  # a body cut short: see the test below
+    for (path, method), statuses in observed.items():
+        declared = set(document["paths"][path][method]["responses"])
+        assert statuses <= declared, (path, method, statuses - declared)
+        # FastAPI declares 422 for every route with parameters; everything else declared is answered.
+        assert declared - statuses <= {"422"}, (path, method, declared - statuses)
+    documented = {(path, method) for path, operations in document["paths"].items() for method in operations}
+    assert documented == set(observed)
+
+
+def test_a_body_cut_short_is_a_400_and_one_log_line():
+    """Called as uvicorn would: the body's first bytes, then the client disconnects."""
+    import asyncio
+    import logging
+
+    from app.web import create_app
+    from integration.conftest import make_settings
+
+    app = create_app(make_settings())
+    events = iter([{"type": "http.request", "body": b'{"seed":', "more_body": True}, {"type": "http.disconnect"}])
+    sent = []
+
+    async def receive():
+        return next(events)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/api/goodness", "raw_path": b"/api/goodness", "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"), (b"content-length", b"100")],
+             "client": ("127.0.0.1", 5000), "server": ("testserver", 80), "state": {}}
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger().addHandler(handler)
+    try:
+        asyncio.run(app(scope, receive, send))
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 400
+    mine = [r for r in records if r.levelno >= logging.WARNING]
+    assert len(mine) == 1 and "cut short" in mine[0].getMessage() and mine[0].exc_info is None
+
+
+def test_a_client_that_sends_headers_too_slowly_gets_408_and_is_disconnected(live_server):
+    import socket
+
+    server = live_server(header_timeout_s=0.5)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as slow:
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # ...and the rest never comes
+        answer = b""
+        while True:  # until the server closes; the socket's timeout bounds the wait
+            chunk = slow.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    # A client that connects and says nothing is let go too; one that is quick is served.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as silent:
+        assert silent.recv(4096).startswith(b"HTTP/1.1 408 ")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as quick:
+        quick.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert quick.recv(4096).startswith(b"HTTP/1.1 200 ")

@@ -48,7 +48,7 @@ def test_start_streams_valid_frames_to_the_last_step(client):
     steps = [f["step"] for f in frames]
     assert steps == list(range(4, 25, 4))
     for frame in [first, *frames]:
-        server_message_adapter.validate_python(frame)
+        server_message_adapter.validate_json(json.dumps(frame))
         grid = decode_grid(frame["grid"]["ff"], frame["grid"]["size"])
         assert grid.shape == (32, 32)
         assert len(frame["goodness"]["positive"]) == 2
@@ -154,7 +154,7 @@ def test_click_inference_during_and_after_training(client):
         receive_until(ws, finished)
         ws.send_json({"type": "infer", "x": 0.05, "y": -0.02})
         after, _ = receive_until(ws, is_type("inference"))
-    server_message_adapter.validate_python(after)
+    server_message_adapter.validate_json(json.dumps(after))
     assert after["step"] == 24
     assert after["ff"]["label"] == int(np.argmax(after["ff"]["totals"]))
     assert len(after["ff"]["goodness"]) == 2 and len(after["ff"]["goodness"][0]) == 2
@@ -188,6 +188,15 @@ def test_inference_matches_the_engine_at_the_sessions_step(client):
     ('{"type": "start", "settings": {"seed": "zero"}}', "bad_settings", "seed"),
     ('{"type": "speed", "steps_per_frame": 0}', "bad_settings", "speed"),
     ('{"type": "infer", "x": "left", "y": 0}', "bad_message", "x"),
+    # A value of the wrong JSON type is refused, never converted.
+    ('{"type": "start", "settings": {"seed": true}}', "bad_settings", "seed"),
+    ('{"type": "start", "settings": {"seed": "42"}}', "bad_settings", "seed"),
+    ('{"type": "start", "settings": {"speed": true}}', "bad_settings", "speed"),
+    ('{"type": "start", "settings": {"steps": 90.0}}', "bad_settings", "steps"),
+    ('{"type": "start", "at_step": "3"}', "bad_settings", "at_step"),
+    ('{"type": "speed", "steps_per_frame": "4"}', "bad_settings", "steps_per_frame"),
+    ('{"type": "infer", "x": "1e2", "y": 0}', "bad_message", "x"),
+    ('{"type": "infer", "x": 0, "y": false}', "bad_message", "y"),
     ('{"type": "infer", "x": 1e400, "y": 0}', "bad_message", "x"),
     ('{"type": "pause"}', "not_started", "start"),
 ])
@@ -198,6 +207,23 @@ def test_bad_input_gets_an_error_naming_the_problem_and_the_socket_stays_open(cl
         assert error["type"] == "error" and error["code"] == code
         assert names in error["message"]
         start(ws, **SHORT)  # still open and usable
+
+
+def test_numbers_of_either_json_form_are_numbers(client):
+    """An integer is a valid number: theta 2 and x 1 are accepted like 2.0 and 1.0."""
+    with client.websocket_connect("/ws/race") as ws:
+        race, _, _ = start(ws, theta=2, **SHORT)
+        assert race["settings"]["theta"] == 2.0
+        ws.send_json({"type": "infer", "x": 1, "y": 0})
+        assert receive_until(ws, is_type("inference"))[0]["x"] == 1.0
+
+
+def test_binary_messages_are_refused_with_a_clear_error_and_the_socket_stays_open(client):
+    with client.websocket_connect("/ws/race") as ws:
+        ws.send_bytes(json.dumps({"type": "start", "settings": SHORT}).encode())
+        error = receive(ws)
+        assert error["code"] == "not_text" and "text" in error["message"]
+        start(ws, **SHORT)
 
 
 def test_oversized_message_gets_an_error_then_close_1009(client):
@@ -313,14 +339,18 @@ def test_a_late_tick_is_followed_by_a_full_interval_so_no_frame_is_conflated():
     class SlowFirstFrame:
         steps = 12
 
-        async def frame(self, step, ahead=()):
+        def want_ahead(self, steps):
+            pass
+
+        async def frame(self, step):
             if step == 4:
                 await asyncio.sleep(0.1)  # ten ticks at 100 frames/s
             return json.dumps({"type": "frame", "step": step}), True
 
     async def scenario():
         session = RaceSession(None, make_settings(frame_rate=100), None, Metrics(), None)
-        session.record, session.running, session.speed = SlowFirstFrame(), True, 4
+        session.record = session.viewer = SlowFirstFrame()
+        session.running, session.speed = True, 4
         player = asyncio.create_task(session.play_loop())
         sent = []
         try:

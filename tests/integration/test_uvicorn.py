@@ -90,33 +90,3 @@ def test_a_flood_closes_1008_and_the_next_client_is_served(live_server):
         return flooded
 
     assert run(scenario()) == 1008
-
-
-def test_a_client_that_stops_reading_is_dropped(live_server):
-    """A raw TCP client with a tiny receive window completes the handshake, starts a long fast
-    race and never reads again: the server must drop it after the slow-reader timeout."""
-    server = live_server(frame_rate=120, slow_reader_timeout_s=0.5, steps_per_frame=1)
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
-    sock.connect(("127.0.0.1", server.port))
-    sock.sendall(
-        b"GET /ws/race HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-    assert b"101" in sock.recv(1024).split(b"\r\n")[0]
-    payload = json.dumps({"type": "start", "settings": {"steps": 5000}}).encode()
-    mask = b"\x01\x02\x03\x04"
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    sock.sendall(bytes([0x81, 0x80 | 126]) + len(payload).to_bytes(2, "big") + mask + masked)
-    try:
-        deadline = time.monotonic() + 40
-        refused = 'ff_refusals_total{reason="slow_reader"} 1.0'
-        while time.monotonic() < deadline:  # poll the server's own account, never a fixed sleep
-            with urllib.request.urlopen(server.base_url + "/metrics") as response:
-                text = response.read().decode()
-            if refused in text and "ff_live_sessions 0.0" in text:
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("the slow reader was not dropped")
-    finally:
-        sock.close()

@@ -128,3 +128,25 @@ def test_default_race_reaches_95_percent_held_out(seed):
         race.step()
     snap = race.snapshot(grid=False)
     assert snap.ff.test_accuracy >= 0.95 and snap.backprop.test_accuracy >= 0.95
+
+
+def test_a_fork_goes_on_exactly_like_the_original_and_apart_from_it():
+    race = Race(RaceSettings(seed=4, steps=50))
+    race.advance_to(10)
+    copy = race.fork()
+    assert copy.train is race.train  # the data are shared, the state is not
+    race.advance_to(30)
+    assert copy.step_count == 10
+    copy.advance_to(30)
+    np.testing.assert_array_equal(copy.ff.layers[0].params, race.ff.layers[0].params)
+    assert copy.snapshot(grid=False) == race.snapshot(grid=False)
+
+
+def test_advance_to_stops_at_a_deadline_after_at_least_one_step():
+    import time
+
+    race = Race(RaceSettings(seed=4, steps=500))
+    assert race.advance_to(500, deadline=time.perf_counter()) is False
+    assert race.step_count == 1  # a deadline already past still makes progress
+    assert race.advance_to(5) is True and race.step_count == 5
+    assert race.advance_to(3) is True and race.step_count == 5  # never backwards

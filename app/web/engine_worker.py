@@ -1,0 +1,197 @@
+"""The engine side of the scheduler: what one engine slot (a worker process, or a thread) holds and does.
+
+A slot keeps, for each run it serves, the run's producer (a Race that only moves forward),
+checkpoints every CHECKPOINT_EVERY steps, and the latest click model. It executes a slice: work
+items for several runs, in the order the scheduler chose, for at most the slice's time. Frames
+behind the producer are replayed from the nearest checkpoint (at most CHECKPOINT_EVERY - 1 steps),
+so a restore or a second session at another speed never rebuilds a run from step 0. Each item
+reports what it did, where the producer stands and what it cost, and the scheduler charges that
+to the clients who asked (app/web/scheduler.py).
+
+Nothing here touches the event loop: in a worker process these functions are the whole program;
+with FF_ENGINE_PROCESSES=0 a thread runs them on its own Workshop.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from app.engine.race import PointInference, Race, RaceSettings
+from app.web.frames import frame_text, race_info
+
+CHECKPOINT_EVERY = 25
+
+
+@dataclass
+class Item:
+    """Work for one run: its `race` info, frame texts at increasing steps, click inferences."""
+
+    key: tuple
+    settings: RaceSettings
+    frames: list[int] = field(default_factory=list)
+    infers: list[tuple[int, float, float]] = field(default_factory=list)
+    want_info: bool = False
+
+
+@dataclass
+class ItemResult:
+    key: tuple
+    info: dict | None
+    frames: dict[int, str]
+    infers: list[tuple[int, float, float, PointInference]]
+    position: int          # the producer's step once the item stopped
+    seconds: float         # wall time the item held the slot (what the others waited)
+    cpu_seconds: float     # this thread's CPU time on the item (the engine's own cost)
+    complete: bool         # everything the item asked for was done (else: the slice ran out)
+
+
+class RunState:
+    def __init__(self, settings: RaceSettings) -> None:
+        self.producer = Race(settings)
+        self.checkpoints: dict[int, Race] = {0: self.producer.fork()}
+        self.model: Race | None = None  # the latest click model, moved forward for later clicks
+
+    def produce_to(self, target: int, deadline: float | None = None) -> bool:
+        """Move the producer forward, keeping a checkpoint every CHECKPOINT_EVERY steps and at the
+        last one; with a deadline, stop there (after at least one step). True once at `target`."""
+        race, last = self.producer, self.producer.settings.steps
+        while race.step_count < target:
+            race.step()
+            if race.step_count % CHECKPOINT_EVERY == 0 or race.step_count == last:
+                self.checkpoints[race.step_count] = race.fork()
+            if deadline is not None and time.perf_counter() >= deadline and race.step_count < target:
+                return False
+        return True
+
+    def at(self, step: int, own: Race | None = None) -> Race:
+        """A private race at exactly `step` (at or behind the producer): `own` moved forward when it
+        is close enough behind, else a fork of the nearest checkpoint moved forward."""
+        base = step // CHECKPOINT_EVERY * CHECKPOINT_EVERY
+        while base not in self.checkpoints:  # only the last step's checkpoint is off the grid
+            base -= CHECKPOINT_EVERY
+        if own is None or not base <= own.step_count <= step:
+            # The producer itself, when it stands there (a click at the live edge), is the cheapest base.
+            own = (self.producer if self.producer.step_count == step else self.checkpoints[base]).fork()
+        own.advance_to(step)
+        return own
+
+    def frame(self, step: int, deadline: float | None) -> str | None:
+        race = self.producer
+        if step < race.step_count:
+            race = self.at(step)
+        elif not self.produce_to(step, deadline):
+            return None
+        return frame_text(race.snapshot(grid=True), race.settings.steps, race.settings.theta)
+
+    def infer(self, step: int, x: float, y: float, deadline: float | None) -> PointInference | None:
+        if step > self.producer.step_count and not self.produce_to(step, deadline):
+            return None
+        self.model = self.at(step, self.model)
+        return self.model.infer(x, y)
+
+
+class Workshop:
+    """The runs one slot serves, at most `keep_runs` of them (least recently used leave first; the
+    server also says when it lets a run go, see EnginePool.forget)."""
+
+    def __init__(self, keep_runs: int) -> None:
+        self.keep_runs = keep_runs
+        self.runs: OrderedDict[tuple, RunState] = OrderedDict()
+
+    def run(self, key: tuple, settings: RaceSettings) -> RunState:
+        state = self.runs.pop(key, None)
+        if state is None:  # a new run, or one this process never held (a restarted worker)
+            state = RunState(settings)
+        self.runs[key] = state
+        while len(self.runs) > self.keep_runs:
+            self.runs.popitem(last=False)
+        return state
+
+    def execute(self, items: list[Item], slice_s: float, drop: list[tuple] = ()) -> list[ItemResult]:
+        """Work through `items` in order until the slice's time is spent (the first item always
+        makes progress); items not reached are left out of the answer."""
+        for key in drop:
+            self.runs.pop(key, None)
+        deadline = time.perf_counter() + slice_s
+        results = []
+        for item in items:
+            if results and time.perf_counter() >= deadline:
+                break
+            results.append(self.work(item, deadline))
+        return results
+
+    def work(self, item: Item, deadline: float | None) -> ItemResult:
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        state = self.run(item.key, item.settings)
+        info = race_info(state.producer) if item.want_info else None
+        frames: dict[int, str] = {}
+        infers = []
+        complete = True
+        for step in item.frames:
+            text = state.frame(step, deadline)
+            if text is None:
+                complete = False
+                break
+            frames[step] = text
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+        for step, x, y in item.infers:
+            if deadline is not None and time.perf_counter() >= deadline and (frames or infers):
+                break
+            result = state.infer(step, x, y, deadline)
+            if result is None:
+                break
+            infers.append((step, x, y, result))
+        complete = complete and len(frames) == len(item.frames) and len(infers) == len(item.infers)
+        return ItemResult(item.key, info, frames, infers, state.producer.step_count,
+                          time.perf_counter() - started, time.thread_time() - cpu_started, complete)
+
+
+# -- entry points in a worker process ----------------------------------------------------------
+
+_workshop: Workshop | None = None
+
+
+def start_worker(server_pid: int, keep_runs: int) -> None:
+    """Initializer of an engine worker process: its Workshop, and a watch on the server process, so
+    that the worker exits when the server dies, however it dies (kill -9 included). With the
+    workers gone, multiprocessing's forkserver and resource tracker exit too (they live only as
+    long as someone holds their pipes)."""
+    global _workshop
+    _workshop = Workshop(keep_runs)
+    threading.Thread(target=_exit_with, args=(server_pid,), name="engine-parent-watch", daemon=True).start()
+
+
+def _exit_with(pid: int) -> None:
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(0)
+    except (AttributeError, OSError):  # no pidfd (old kernel, not Linux): poll instead
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass
+            time.sleep(1.0)
+    select.select([handle], [], [])  # readable once the process has exited
+    os._exit(0)
+
+
+def execute(items: list[Item], slice_s: float, drop: list[tuple]) -> list[ItemResult]:
+    return _workshop.execute(items, slice_s, drop)
+
+
+def holds(key: tuple) -> bool:
+    return key in _workshop.runs
+
+
+def ready() -> int:
+    return os.getpid()

@@ -1,0 +1,105 @@
+"""Engine worker processes: a crash costs only the requests it was serving, once; they start and stop
+with the app; and they leave with the server however it dies."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
+from app.engine.race import Race, RaceSettings
+from app.web import create_app
+from app.web.cache import run_key
+from app.web.frames import frame_text
+from integration.conftest import (
+    TestClient, alive, descendants, finished, is_type, make_settings, receive, receive_until, serve_in_subprocess,
+)
+
+
+def direct_frame(settings: RaceSettings, step: int) -> dict:
+    race = Race(settings)
+    race.advance_to(step)
+    return json.loads(frame_text(race.snapshot(grid=True), settings.steps, settings.theta))
+
+
+def wait_until(predicate, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():  # a poll of the server's own state, bounded
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.01)
+
+
+def test_a_crashed_worker_fails_the_waiting_request_once_and_the_run_then_works(make_client):
+    client = make_client(engine_processes=1)
+    pool, cache = client.app.state.engine_pool, client.app.state.cache
+    long_run = RaceSettings(seed=21, steps=5000)
+    with client.websocket_connect("/ws/race") as ws:
+        ws.send_json({"type": "start", "settings": {"seed": 21, "steps": 5000}, "at_step": 5000})
+        wait_until(lambda: (record := cache._live.get(run_key(long_run))) is not None and record.position > 0)
+        for pid in pool.pids():  # mid-way through the restore's replay
+            os.kill(pid, signal.SIGKILL)
+        error, _ = receive_until(ws, is_type("error"))
+        assert error["code"] == "internal"
+        with pytest.raises(WebSocketDisconnect) as closed:
+            receive_until(ws, lambda m: False)
+        assert closed.value.code == 1011
+    assert client.get("/healthz").status_code == 200
+    # The page's restore, and a newcomer on the same run, both succeed the first time.
+    with client.websocket_connect("/ws/race") as ws:
+        ws.send_json({"type": "start", "settings": {"seed": 21, "steps": 5000}, "at_step": 4999})
+        race, frame, state = receive(ws), receive(ws), receive(ws)
+        assert (race["type"], frame["step"], state["step"]) == ("race", 4999, 4999)
+        assert frame == direct_frame(long_run, 4999)
+    with client.websocket_connect("/ws/race") as ws:
+        ws.send_json({"type": "start", "settings": {"seed": 21, "steps": 5000, "speed": 50}})
+        frame, _ = receive_until(ws, lambda m: m["type"] == "frame" and m["step"] == 50)
+        assert frame == direct_frame(long_run, 50)
+    assert 'ff_engine_failures_total 1.0' in client.get("/metrics").text
+
+
+def test_a_crash_does_not_touch_races_playing_frames_computed_ahead(make_client):
+    """A session streaming a race when its worker dies loses nothing: the frames it had named
+    ahead are computed again by the new worker, and it plays every step in order."""
+    client = make_client(engine_processes=1, frame_rate=50)
+    pool = client.app.state.engine_pool
+    with client.websocket_connect("/ws/race") as ws:
+        ws.send_json({"type": "start", "settings": {"seed": 5, "steps": 200, "speed": 2}})
+        receive_until(ws, lambda m: m["type"] == "frame" and m["step"] >= 20)
+        for pid in pool.pids():
+            os.kill(pid, signal.SIGKILL)
+        done, seen = receive_until(ws, finished)
+    steps = [m["step"] for m in seen if m["type"] == "frame"]
+    assert steps == list(range(steps[0], 201, 2)) and not [m for m in seen if m["type"] == "error"]
+
+
+def test_the_engine_workers_start_and_stop_with_the_app():
+    with TestClient(create_app(make_settings(engine_processes=2))) as client:
+        pool = client.app.state.engine_pool
+        pids = pool.pids()
+        assert len(pids) == 2  # started with the app, before any race
+    assert pool.pids() == []
+    for pid in pids:
+        assert not alive(pid)
+
+
+def test_the_engine_processes_leave_when_the_server_is_killed(tmp_path):
+    """kill -9 of the server: its engine workers, multiprocessing's forkserver and resource tracker
+    all exit on their own (the workers watch the server; the others follow them)."""
+    process, _ = serve_in_subprocess({"FF_ENGINE_PROCESSES": "2"}, tmp_path / "server.log")
+    left = descendants(process.pid)
+    try:
+        assert len(left) >= 3  # two workers and the forkserver at least
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        wait_until(lambda: not any(alive(pid) for pid in left), timeout_s=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for pid in left:  # whatever the outcome, the test leaves nothing behind
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
