@@ -117,6 +117,7 @@ def main() -> int:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--write", type=Path)
     group.add_argument("--compare", type=Path)
+    parser.add_argument("--verbose", action="store_true", help="print every difference in full")
     args = parser.parse_args()
     now = fingerprint()
     if args.write:
@@ -127,8 +128,15 @@ def main() -> int:
     checked = sum(1 for key in now if not key.startswith("run_to_end"))
     print(f"{checked} races x {len(CHECK_AT)} steps and {len(SEEDS)} runs to the end compared: "
           f"{len(found)} differences")
-    for line in found[:60]:
-        print("  " + line)
+    fields: dict[str, int] = {}
+    for line in found:
+        field = line.split(":", 1)[0].rsplit("/", 1)[-1]
+        fields[field] = fields.get(field, 0) + 1
+    for field, count in sorted(fields.items()):
+        print(f"  {field}: {count} differ")
+    if args.verbose:
+        for line in found:
+            print("  " + line)
     return 1 if found else 0
 
 

@@ -128,3 +128,46 @@ def test_default_race_reaches_95_percent_held_out(seed):
         race.step()
     snap = race.snapshot(grid=False)
     assert snap.ff.test_accuracy >= 0.95 and snap.backprop.test_accuracy >= 0.95
+
+
+def test_a_fork_goes_on_exactly_as_the_original_but_apart():
+    race = Race(RaceSettings(seed=6, steps=60))
+    race.advance_to(20)
+    fork = race.fork()
+    assert fork.step_count == 20 and fork.train.x is race.train.x
+    assert all(a is b for a, b in zip(fork.ff.cached_inputs, race.ff.cached_inputs))
+    fork.advance_to(50)
+    assert race.step_count == 20                       # the original did not move
+    race.advance_to(50)
+    for a, b in zip(race.ff.layers, fork.ff.layers):
+        np.testing.assert_array_equal(a.params, b.params)
+        assert a.params.base is not b.params.base
+    for a, b in zip(race.backprop.params, fork.backprop.params):
+        np.testing.assert_array_equal(a, b)
+    assert race.snapshot(grid=False) == fork.snapshot(grid=False)
+
+
+def test_advance_to_moves_forward_only_and_reports_every_step():
+    race = Race(RaceSettings(seed=1))
+    seen = []
+    assert race.advance_to(3, on_step=lambda r: seen.append(r.step_count)) is race
+    assert seen == [1, 2, 3]
+    race.advance_to(3)
+    assert race.step_count == 3
+    with pytest.raises(ValueError, match="step 3.*step 2"):
+        race.advance_to(2)
+    with pytest.raises(ValueError, match="integer"):
+        race.advance_to(4.0)
+
+
+def test_time_steps_times_each_net_on_a_fork():
+    race = Race(RaceSettings(seed=2))
+    race.advance_to(5)
+    before = [layer.params.copy() for layer in race.ff.layers]
+    times = race.time_steps(repeats=5)
+    assert times.ff > 0 and times.backprop > 0 and times.repeats == 5
+    assert race.step_count == 5
+    for a, b in zip(before, race.ff.layers):
+        np.testing.assert_array_equal(a, b.params)
+    with pytest.raises(ValueError, match="repeats"):
+        race.time_steps(0)
