@@ -1,16 +1,17 @@
 """Engine benchmark: the race step, the decision grids and the snapshot, each as a RATIO to a
 reference timed in the same run, so the figures mean the same on a quiet or a busy machine.
 
-    python bench/engine.py                      # 2,000 interleaved rounds (about 15 s)
+    python bench/engine.py                      # 2,000 interleaved rounds (about 30 s)
     python bench/engine.py --quick              # 300 rounds, a smoke run
     python bench/engine.py --engine-root DIR    # time the engine of another checkout (e.g. the
                                                 # base commit in a temporary worktree) against
                                                 # the same references
 
-References (both in bench/): `_reference.py`, the race step written plainly in NumPy (checked
-against the engine before timing); `_before.py`, the snapshot and grids as commit 46c37e6
-computed them ("today's cost"). Every round calls each timed function once, in turn, and the
-figure is the median over rounds: a neighbour's burst slows one round of every function alike."""
+References (in bench/): `_reference.py`, the race step written plainly in NumPy (checked against
+the engine before timing); `_before.py`, the snapshot and grids as commit 46c37e6 computed them
+("today's cost"). `_columns.py` is a prototype timed for comparison, not the engine. Every round
+calls each timed function once, in turn, and the figure is the median over rounds: a neighbour's
+burst slows one round of every function alike."""
 
 from __future__ import annotations
 
@@ -86,6 +87,15 @@ def torch_race_step(settings, race):
     return step, torch.__version__, torch.get_num_threads()
 
 
+def local_gradient_as_written(layer, h, y, target: float, theta: float, g):
+    """dL/dparams = [h, 1]^T (dL/dG * dG/dy) / n with dL/dG = sigma(G - theta) - t, dG/dy = 2y:
+    the formula as the docstring states it, to time against the engine's folded form."""
+    from app.engine.ff import sigmoid
+
+    dloss_dg = sigmoid(g - theta) - target
+    return h.T @ (dloss_dg[:, None] * 2.0 * y) / len(g)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=2000, help="interleaved rounds")
@@ -100,45 +110,67 @@ def main(argv: list[str] | None = None) -> None:
     import numpy as np
 
     from app.engine.cpu import cpu_model
+    from app.engine.ff import goodness
     from app.engine.race import Race, RaceSettings
     from bench._before import BeforeRace
+    from bench._columns import ColumnsRace
 
     settings = RaceSettings()
     agreement = check_against(lambda: Race(settings))
     race = Race(settings)
-    plain, before = PlainRace(race), BeforeRace(race)
+    plain, before, columns = PlainRace(race), BeforeRace(race), ColumnsRace(race)
     x, y = race.train.x, race.train.y
     load = os.getloadavg()[0]
-    figures = interleaved_medians({
+    steps = interleaved_medians({
         "reference": plain.step,
         "step": race.step,
         "ff": lambda: race.ff.train_step(x, y, race.negative_rng),
         "backprop": lambda: race.backprop.train_step(x, y),
+        "columns": columns.step,
+    }, rounds)
+    pictures = interleaved_medians({
+        "reference": plain.step,
         "grids": race.decision_grids,
         "grids before": before.decision_grids,
+        "columns grids": columns.decision_grids,
         "snapshot": race.snapshot,
         "snapshot before": before.snapshot,
+    }, max(rounds // 2, 100))
+    layer = race.ff.layers[0]
+    h = race.ff.embed(x, y)
+    activity = layer.forward(h)
+    g = goodness(activity)
+    gradient = interleaved_medians({
+        "folded": lambda: layer.local_gradient(h, activity, 1.0, settings.theta, g),
+        "as written": lambda: local_gradient_as_written(layer, h, activity, 1.0, settings.theta, g),
     }, rounds)
     torch_step = torch_race_step(settings, race)
     if torch_step is not None:
         step, torch_version, threads = torch_step
         pair = interleaved_medians({"step": race.step, "torch": step}, max(rounds // 5, 60))
-    ref = figures["reference"]
+
     engine_root = f" (engine from {args.engine_root})" if args.engine_root else ""
     print(f"# engine{engine_root}: {cpu_model()}, {os.cpu_count()} CPUs, NumPy {np.__version__}, "
           f"Python {platform.python_version()}, load average {load:.1f} -> {os.getloadavg()[0]:.1f}")
-    print(f"reference: the race step in plain NumPy (bench/_reference.py), {ref:.1f} us here; it agrees "
-          f"with the engine to {agreement:.1e} (relative) after 50 steps")
-    print(f"medians of {rounds} interleaved rounds; the ratios are the figures, the microseconds this run's")
-    print(f"race step (FF + backprop, {len(race.train)} points): {figures['step']:.1f} us = "
-          f"{figures['step'] / ref:.3f}x reference   (target <= {TARGETS['step']}x)")
-    print(f"  FF step alone {figures['ff']:.1f} us = {figures['ff'] / ref:.3f}x; "
-          f"backprop step alone {figures['backprop']:.1f} us = {figures['backprop'] / ref:.3f}x")
+    print(f"reference: the race step in plain NumPy (bench/_reference.py); it agrees with the engine "
+          f"to {agreement:.1e} (relative) after 50 steps")
+    print(f"medians of interleaved rounds ({rounds} for the steps); the ratios are the figures, the "
+          f"microseconds this run's")
+    ref = steps["reference"]
+    print(f"race step (FF + backprop, {len(race.train)} points): {steps['step']:.1f} us = "
+          f"{steps['step'] / ref:.3f}x reference ({ref:.1f} us)   (target <= {TARGETS['step']}x)")
+    print(f"  FF step alone {steps['ff'] / ref:.3f}x; backprop step alone {steps['backprop'] / ref:.3f}x")
+    print(f"  prototype with activations stored (units, rows), not bit-for-bit (bench/_columns.py): "
+          f"{steps['columns'] / ref:.3f}x")
+    ref = pictures["reference"]
     for name, what in (("grids", f"decision grids, both nets, {settings.grid_size}x{settings.grid_size}"),
                        ("snapshot", "snapshot (train/test accuracy and loss, goodness, both grids, layer maps)")):
-        now, then = figures[name], figures[f"{name} before"]
-        print(f"{what}: {now:.1f} us = {now / ref:.3f}x reference; today's code (bench/_before.py) "
-              f"{then:.1f} us = {then / ref:.3f}x; now / today = {now / then:.2f}   (target <= {TARGETS[name]})")
+        now, then = pictures[name], pictures[f"{name} before"]
+        print(f"{what}: {now / ref:.3f}x reference; today's code (bench/_before.py) {then / ref:.3f}x; "
+              f"now / today = {now / then:.2f}   (target <= {TARGETS[name]})")
+    print(f"  grids in the (units, rows) prototype: {pictures['columns grids'] / pictures['grids before']:.2f} of today's")
+    print(f"FF local gradient (300 x 5 -> 12): the engine's folded form {gradient['folded']:.1f} us, the formula as "
+          f"written {gradient['as written']:.1f} us (folded / written = {gradient['folded'] / gradient['as written']:.2f})")
     if torch_step is None:
         print("PyTorch: not installed (pip install -e '.[bench]'); comparison skipped")
         return

@@ -27,7 +27,7 @@ class Scratch:
             shape = (n,) if width is None else (n, width)
             buffer = np.ones(shape, self.dtype) if ones_column else np.empty(shape, self.dtype)
             self._buffers[key] = buffer
-        return buffer[:n]
+        return buffer if len(buffer) == n else buffer[:n]
 
     def table(self, name, layers: int, n: int) -> np.ndarray:
         """A (layers, n) array whose every row is contiguous: the first n columns of `name`."""
