@@ -1,4 +1,17 @@
-"""Engine benchmark: microseconds per race step, race steps per second, decision-grid time, and PyTorch eager for scale."""
+"""Engine benchmark: the race step, the decision grids and the snapshot, each as a RATIO to a
+reference timed in the same run, so the figures mean the same on a quiet or a busy machine.
+
+    python bench/engine.py                      # 2,000 interleaved rounds (about 30 s)
+    python bench/engine.py --quick              # 300 rounds, a smoke run
+    python bench/engine.py --engine-root DIR    # time the engine of another checkout (e.g. the
+                                                # base commit in a temporary worktree) against
+                                                # the same references
+
+References (in bench/): `_reference.py`, the race step written plainly in NumPy (checked against
+the engine before timing); `_before.py`, the snapshot and grids as commit 46c37e6 computed them
+("today's cost"). `_columns.py` is a prototype timed for comparison, not the engine. Every round
+calls each timed function once, in turn, and the figure is the median over rounds: a neighbour's
+burst slows one round of every function alike."""
 
 from __future__ import annotations
 
@@ -6,33 +19,40 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
-import numpy as np
+ROOT = Path(__file__).resolve().parents[1]
 
-from app.engine.race import Race, RaceSettings
-
-
-def median_us(fn, repeats: int, warmup: int = 20) -> float:
-    """Median wall time of one call, in microseconds: the median shrugs off a busy shared machine."""
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter_ns()
-        fn()
-        samples.append(time.perf_counter_ns() - start)
-    return statistics.median(samples) / 1000.0
+TARGETS = {"step": 0.35, "grids": 0.5, "snapshot": 0.5, "torch": 8.0}
 
 
-def torch_race_step(settings: RaceSettings):
-    """The same two networks in idiomatic PyTorch eager (autograd + torch.optim.Adam), or None."""
+def interleaved_medians(functions: dict, rounds: int, warmup: int = 30) -> dict[str, float]:
+    """{name: median microseconds of one call}, calling every function once per round, in turn."""
+    for function in functions.values():
+        for _ in range(warmup):
+            function()
+    samples: dict[str, list[int]] = {name: [] for name in functions}
+    clock = time.perf_counter_ns
+    for _ in range(rounds):
+        for name, function in functions.items():
+            start = clock()
+            function()
+            samples[name].append(clock() - start)
+    return {name: statistics.median(values) / 1000.0 for name, values in samples.items()}
+
+
+def torch_race_step(settings, race):
+    """The same two networks in idiomatic PyTorch eager (autograd + torch.optim.Adam), float64,
+    one thread (its best case at these sizes: two threads on two busy cores were 15x slower), or
+    None without PyTorch."""
     try:
         import torch
     except ImportError:
         return None
+    torch.set_num_threads(1)
     torch.manual_seed(settings.seed)
-    race = Race(settings)  # for the data only
     dtype = torch.float64  # the NumPy engine computes in float64 too
     x = torch.tensor(race.train.x, dtype=dtype)
     y = torch.tensor(race.train.y)
@@ -52,7 +72,7 @@ def torch_race_step(settings: RaceSettings):
     def step() -> None:
         for data, sign in ((x_pos, -1.0), (x_neg, 1.0)):   # positive pass, then negative pass
             h = data
-            for i, (layer, opt) in enumerate(zip(ff_layers, ff_opts)):
+            for layer, opt in zip(ff_layers, ff_opts):
                 out = torch.relu(layer(h.detach()))          # detach: no gradient crosses layers
                 g = out.pow(2).sum(1)
                 loss = torch.nn.functional.softplus(sign * (g - theta)).mean()
@@ -67,37 +87,96 @@ def torch_race_step(settings: RaceSettings):
     return step, torch.__version__, torch.get_num_threads()
 
 
+def local_gradient_as_written(layer, h, y, target: float, theta: float, g):
+    """dL/dparams = [h, 1]^T (dL/dG * dG/dy) / n with dL/dG = sigma(G - theta) - t, dG/dy = 2y:
+    the formula as the docstring states it, to time against the engine's folded form."""
+    from app.engine.ff import sigmoid
+
+    dloss_dg = sigmoid(g - theta) - target
+    return h.T @ (dloss_dg[:, None] * 2.0 * y) / len(g)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=3000, help="timed calls per figure")
-    parser.add_argument("--quick", action="store_true", help="300 repeats, for a smoke run")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=2000, help="interleaved rounds")
+    parser.add_argument("--quick", action="store_true", help="300 rounds, for a smoke run")
+    parser.add_argument("--engine-root", type=Path, help="import `app` from this checkout instead")
     args, _ = parser.parse_known_args(argv)  # `python -m app bench` forwards its extra args to every script
-    repeats = 300 if args.quick else args.repeats
+    rounds = 300 if args.quick else args.repeats
+    sys.path.insert(0, str(ROOT))
+    from bench._reference import PlainRace, check_against  # plain NumPy only: no `app` import
+    if args.engine_root:
+        sys.path.insert(0, str(args.engine_root.resolve()))
+    import numpy as np
+
+    from app.engine.cpu import cpu_model
+    from app.engine.ff import goodness
+    from app.engine.race import Race, RaceSettings
+    from bench._before import BeforeRace
+    from bench._columns import ColumnsRace
 
     settings = RaceSettings()
+    agreement = check_against(lambda: Race(settings))
     race = Race(settings)
+    plain, before, columns = PlainRace(race), BeforeRace(race), ColumnsRace(race)
     x, y = race.train.x, race.train.y
-    step_us = median_us(race.step, repeats)
-    ff_us = median_us(lambda: race.ff.train_step(x, y, race.negative_rng), repeats)
-    bp_us = median_us(lambda: race.backprop.train_step(x, y), repeats)
-    grid_us = median_us(race.decision_grids, max(repeats // 3, 100))
-    # What an uncached server frame costs the engine besides its steps: metrics plus both grids.
-    snapshot_us = median_us(race.snapshot, max(repeats // 3, 100))
-    print(f"# engine (NumPy {np.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs)")
-    print(f"race step (FF + backprop, {len(race.train)} points): median {step_us:.1f} us "
-          f"= {1e6 / step_us:,.0f} race steps/s   (target <= 200 us)")
-    print(f"  FF step alone: median {ff_us:.1f} us; backprop step alone: median {bp_us:.1f} us")
-    print(f"decision grids, both nets, {settings.grid_size}x{settings.grid_size}: median {grid_us:.1f} us"
-          f"   (target <= 1000 us)")
-    print(f"snapshot (both nets' train/test accuracy and loss, goodness, both grids): median {snapshot_us:.1f} us")
-    torch_step = torch_race_step(settings)
+    load = os.getloadavg()[0]
+    steps = interleaved_medians({
+        "reference": plain.step,
+        "step": race.step,
+        "ff": lambda: race.ff.train_step(x, y, race.negative_rng),
+        "backprop": lambda: race.backprop.train_step(x, y),
+        "columns": columns.step,
+    }, rounds)
+    pictures = interleaved_medians({
+        "reference": plain.step,
+        "grids": race.decision_grids,
+        "grids before": before.decision_grids,
+        "columns grids": columns.decision_grids,
+        "snapshot": race.snapshot,
+        "snapshot before": before.snapshot,
+    }, max(rounds // 2, 100))
+    layer = race.ff.layers[0]
+    h = race.ff.embed(x, y)
+    activity = layer.forward(h)
+    g = goodness(activity)
+    gradient = interleaved_medians({
+        "folded": lambda: layer.local_gradient(h, activity, 1.0, settings.theta, g),
+        "as written": lambda: local_gradient_as_written(layer, h, activity, 1.0, settings.theta, g),
+    }, rounds)
+    torch_step = torch_race_step(settings, race)
+    if torch_step is not None:
+        step, torch_version, threads = torch_step
+        pair = interleaved_medians({"step": race.step, "torch": step}, max(rounds // 5, 60))
+
+    engine_root = f" (engine from {args.engine_root})" if args.engine_root else ""
+    print(f"# engine{engine_root}: {cpu_model()}, {os.cpu_count()} CPUs, NumPy {np.__version__}, "
+          f"Python {platform.python_version()}, load average {load:.1f} -> {os.getloadavg()[0]:.1f}")
+    print(f"reference: the race step in plain NumPy (bench/_reference.py); it agrees with the engine "
+          f"to {agreement:.1e} (relative) after 50 steps")
+    print(f"medians of interleaved rounds ({rounds} for the steps); the ratios are the figures, the "
+          f"microseconds this run's")
+    ref = steps["reference"]
+    print(f"race step (FF + backprop, {len(race.train)} points): {steps['step']:.1f} us = "
+          f"{steps['step'] / ref:.3f}x reference ({ref:.1f} us)   (target <= {TARGETS['step']}x)")
+    print(f"  FF step alone {steps['ff'] / ref:.3f}x; backprop step alone {steps['backprop'] / ref:.3f}x")
+    print(f"  prototype with activations stored (units, rows), not bit-for-bit (bench/_columns.py): "
+          f"{steps['columns'] / ref:.3f}x")
+    ref = pictures["reference"]
+    for name, what in (("grids", f"decision grids, both nets, {settings.grid_size}x{settings.grid_size}"),
+                       ("snapshot", "snapshot (train/test accuracy and loss, goodness, both grids, layer maps)")):
+        now, then = pictures[name], pictures[f"{name} before"]
+        print(f"{what}: {now / ref:.3f}x reference; today's code (bench/_before.py) {then / ref:.3f}x; "
+              f"now / today = {now / then:.2f}   (target <= {TARGETS[name]})")
+    print(f"  grids in the (units, rows) prototype: {pictures['columns grids'] / pictures['grids before']:.2f} of today's")
+    print(f"FF local gradient (300 x 5 -> 12): the engine's folded form {gradient['folded']:.1f} us, the formula as "
+          f"written {gradient['as written']:.1f} us (folded / written = {gradient['folded'] / gradient['as written']:.2f})")
     if torch_step is None:
         print("PyTorch: not installed (pip install -e '.[bench]'); comparison skipped")
         return
-    step, version, threads = torch_step
-    torch_us = median_us(step, max(repeats // 3, 100))
-    print(f"PyTorch {version} eager CPU ({threads} threads), same race step: median {torch_us:.1f} us"
-          f"   NumPy is {torch_us / step_us:.1f}x faster   (target >= 5x)")
+    print(f"PyTorch {torch_version} eager CPU ({threads} thread), same race step, float64: {pair['torch']:.1f} us; "
+          f"the engine ({pair['step']:.1f} us in the same rounds) is {pair['torch'] / pair['step']:.1f}x faster"
+          f"   (target >= {TARGETS['torch']:.0f}x)")
 
 
 if __name__ == "__main__":

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
-from app.engine.trace import StepRecorder
+from app.engine.params import FlatParameters
+from app.engine.scratch import FRESH, Scratch
+from app.engine.trace import NO_RECORDER
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
+def softmax(logits: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """exp(z) / sum_k exp(z_k) along each row, with z = logits - max_k logits_k: never overflows.
+
+    The max and the sum run class by class over whole columns: a NumPy reduction across each
+    row of a few classes costs about ten times as much (for 2 classes the same numbers)."""
+    columns = logits.T
+    top = columns[0].copy()
+    for column in columns[1:]:
+        np.maximum(top, column, out=top)
+    z = np.subtract(logits, top[:, None], out=out)
     np.exp(z, out=z)
-    z /= z.sum(axis=1, keepdims=True)
+    columns = z.T
+    total = columns[0].copy()
+    for column in columns[1:]:
+        total += column
+    z /= total[:, None]
     return z
 
 
@@ -24,18 +36,43 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
 
 
 class BackpropMLP:
-    """sizes = (inputs, hidden..., classes); each layer's bias is the last row of its matrix."""
+    """sizes = (inputs, hidden..., classes); each layer's bias is the last row of its matrix, and
+    the matrices are views of one flat array (params.py): one optimizer update per step."""
 
     def __init__(self, sizes: tuple[int, ...], optimizer, rng: np.random.Generator, init_scale: float = 1.0) -> None:
         self.sizes = tuple(sizes)
         self.optimizer = optimizer
-        self.params: list[np.ndarray] = []
+        matrices = []
         for n_in, n_out in zip(sizes[:-1], sizes[1:]):
             w = np.zeros((n_in + 1, n_out))
             w[:-1] = rng.normal(0.0, init_scale * np.sqrt(2.0 / n_in), (n_in, n_out))  # He init
-            self.params.append(w)
+            matrices.append(w)
+        self.parameters = FlatParameters.holding(matrices)
+        self._gradient: FlatParameters | None = None
         self._cache_key: tuple | None = None
         self._cached: tuple | None = None
+        self._scratch = Scratch()
+
+    def __getstate__(self) -> dict:
+        # Copies and pickles carry weights and optimizer state; the work arrays are made anew.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_gradient", "_scratch")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._gradient, self._scratch = None, Scratch()
+
+    @property
+    def gradient(self) -> FlatParameters:
+        """The buffer each step's gradients are written into: the layout of the parameters, made
+        on first use (a checkpoint that never trains never holds one)."""
+        if self._gradient is None:
+            self._gradient = self.parameters.zeros_like()
+        return self._gradient
+
+    @property
+    def params(self) -> list[np.ndarray]:
+        """Each layer's (n_in + 1, n_out) matrix [W; b]: views of the flat parameter array."""
+        return self.parameters.views
 
     @property
     def n_layers(self) -> int:
@@ -60,15 +97,33 @@ class BackpropMLP:
         net may share them."""
         return self._cached or ()
 
+    def forward(self, x: np.ndarray, scratch=None, logits_out: np.ndarray | None = None,
+                recorder=NO_RECORDER) -> tuple[list[np.ndarray], np.ndarray]:
+        """The forward sweep, the one that training, evaluation and inference share: for inputs
+        x = [points, 1], the activations [x, [h_1, 1], ..., [h_L-1, 1]] with h_i = ReLU([h_i-1, 1] @ P_i)
+        and the logits [h_L-1, 1] @ P_L (into `logits_out` when given). Arrays from `scratch`,
+        fresh ones without."""
+        buffers = FRESH if scratch is None else scratch
+        n = len(x)
+        activations, h = [x], x
+        for i, w in enumerate(self.params[:-1], start=1):
+            # The matmul into contiguous memory, the ReLU on its way into [h, 1]: cheaper than
+            # writing the matmul into the strided view.
+            y = np.matmul(h, w, out=buffers.rows(("y", i), n, w.shape[1]))
+            h = buffers.rows(("h", i), n, w.shape[1] + 1, ones_column=True)
+            np.maximum(y, 0.0, out=h[:, :-1])
+            activations.append(h)
+            recorder.hold("activity", i, h)
+            recorder.record("forward", i, None, "layer {layer} forward")
+            recorder.record("keep", i, None, "activity {layer} kept for the backward sweep")
+        if logits_out is None:
+            logits_out = buffers.rows("logits", n, self.sizes[-1])
+        return activations, np.matmul(h, self.params[-1], out=logits_out)
+
     def logits(self, points: np.ndarray) -> np.ndarray:
         h = np.ones((len(points), points.shape[1] + 1))
         h[:, :-1] = points
-        for w in self.params[:-1]:
-            nxt = np.ones((len(h), w.shape[1] + 1))
-            np.matmul(h, w, out=nxt[:, :-1])
-            np.maximum(nxt[:, :-1], 0.0, out=nxt[:, :-1])
-            h = nxt
-        return h @ self.params[-1]
+        return self.forward(h)[1]
 
     def probabilities(self, points: np.ndarray) -> np.ndarray:
         return softmax(self.logits(points))
@@ -80,68 +135,47 @@ class BackpropMLP:
         return cross_entropy(self.logits(points), labels)
 
     # training -----------------------------------------------------------------------------
-    def _step(
-        self,
-        points: np.ndarray,
-        labels: np.ndarray,
-        on_gradient: Callable[[int, np.ndarray], None],
-        recorder: StepRecorder | None,
-    ) -> np.ndarray:
-        """Forward sweep keeping every activation, then the backward sweep from the loss down.
+    def _sweep(self, points: np.ndarray, labels: np.ndarray, recorder) -> list[np.ndarray]:
+        """The forward sweep keeping every activation, then the backward sweep from the loss down,
+        writing each layer's gradient into self.gradient (returned as its per-layer views).
 
-        on_gradient(layer, grad) is called in reverse layer order, after the error for the layer
-        below has been computed with the layer's current weights, so updating inside it is exact."""
+        dL/dlogits = (softmax - onehot) / n for the mean cross-entropy; layer i's gradient is
+        [h_i-1, 1]^T delta_i, and the error for the layer below is delta_i @ W_i^T masked by
+        ReLU's on/off pattern. Every gradient uses the weights as they were before the step."""
         x, onehot = self._inputs(points, labels)
-        held = {"input": x}  # the activations this step must keep until its backward sweep
-        if recorder is not None:
-            recorder.record("pass", held, detail="forward sweep begins")
-        h, last = x, self.n_layers
-        for i, w in enumerate(self.params[:-1], start=1):
-            nxt = np.ones((len(h), w.shape[1] + 1))
-            np.matmul(h, w, out=nxt[:, :-1])
-            np.maximum(nxt[:, :-1], 0.0, out=nxt[:, :-1])
-            h = held[f"activity {i}"] = nxt
-            if recorder is not None:
-                recorder.record("forward", held, i, detail=f"layer {i} forward")
-                recorder.record("keep", held, i, detail=f"activity {i} kept for the backward sweep")
-        logits = h @ self.params[-1]
-        if recorder is not None:
-            loss = cross_entropy(logits, labels)
-        p = held["probabilities"] = softmax(logits)
-        if recorder is not None:
-            recorder.record("forward", held, last, detail=f"layer {last} (output) forward")
-            recorder.record("loss", held, last, detail="softmax cross-entropy", loss=loss)
-            recorder.record("pass", held, detail="backward sweep begins")
-        # dL/dlogits of the mean cross-entropy: (softmax - onehot) / n
-        delta = p - onehot
-        delta *= 1.0 / len(labels)
-        del held["probabilities"]
+        scratch, n = self._scratch, len(labels)
+        recorder.hold("input", None, x)
+        recorder.record("pass", None, None, "forward sweep begins")
+        activations, logits = self.forward(x, scratch, recorder=recorder)
+        last = self.n_layers
+        p = softmax(logits, out=scratch.rows("p", n, self.sizes[-1]))
+        recorder.hold("probabilities", None, p)
+        recorder.record("forward", last, None, "layer {layer} (output) forward")
+        recorder.record("loss", last, None, "softmax cross-entropy", loss=lambda: cross_entropy(logits, labels))
+        recorder.record("pass", None, None, "backward sweep begins")
+        delta = np.subtract(p, onehot, out=p)
+        delta *= 1.0 / n
+        recorder.drop("probabilities", None)
+        gradients = self.gradient.views
         for i in range(last, 0, -1):
-            below = "input" if i == 1 else f"activity {i - 1}"
-            h_in = held[below]
-            grad = h_in.T @ delta
-            if recorder is not None:
-                recorder.record("backward", held, i, detail=f"error reached layer {i}")
+            h_in = activations[i - 1]
+            np.matmul(h_in.T, delta, out=gradients[i - 1])
+            recorder.record("backward", i, None, "error reached layer {layer}")
             if i > 1:
                 # Through the weights (transposed: weight transport) and ReLU's on/off mask.
-                delta = delta @ self.params[i - 1][:-1].T
+                w = self.params[i - 1][:-1]
+                delta = np.matmul(delta, w.T, out=scratch.rows(("delta", i - 1), n, w.shape[0]))
                 delta *= h_in[:, :-1] > 0.0
-            on_gradient(i, grad)
-            if recorder is not None:
-                recorder.record("update", held, i, detail=f"layer {i} updated")
-            del held[below]
-            if recorder is not None:
-                recorder.record("release", held, i, detail=f"{below} released")
-        return p
+            recorder.record("update", i, None, "layer {layer} updated")
+            recorder.release("input" if i == 1 else "activity", None if i == 1 else i - 1, i)
+        return gradients
 
-    def train_step(
-        self, points: np.ndarray, labels: np.ndarray, recorder: StepRecorder | None = None
-    ) -> None:
-        params, update = self.params, self.optimizer.update
-        self._step(points, labels, lambda i, grad: update(i, params[i - 1], grad), recorder)
+    def train_step(self, points: np.ndarray, labels: np.ndarray, recorder=NO_RECORDER) -> None:
+        """One full-batch step: the sweeps, then one optimizer update of the flat array (the same
+        as updating each layer in the backward sweep: no gradient reads the new weights)."""
+        self._sweep(points, labels, recorder or NO_RECORDER)
+        self.optimizer.update(0, self.parameters.flat, self.gradient.flat)
 
     def gradients(self, points: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
-        """The same backward sweep as train_step, returning the gradients instead of applying them."""
-        grads: list = [None] * self.n_layers
-        self._step(points, labels, lambda i, grad: grads.__setitem__(i - 1, grad), None)
-        return grads
+        """The same sweeps as train_step, returning (copies of) the gradients instead of applying them."""
+        return [grad.copy() for grad in self._sweep(points, labels, NO_RECORDER)]

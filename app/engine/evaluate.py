@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.engine.ff import EPSILON, embed_label
+from app.engine.ff import embed_label, forward_pass
+from app.engine.scratch import Scratch
 
 
 @dataclass(frozen=True)
@@ -81,98 +82,69 @@ class RaceEvaluator:
         self.loss_weights = self.mean_weights.sum(axis=0)
         for array in (self.ff_inputs, self.bp_inputs, self.mean_weights, self.loss_sign, self.loss_weights):
             array.flags.writeable = False
-        self._scratch: dict[str, np.ndarray] = {}
+        self._scratch = Scratch()
 
     def __deepcopy__(self, memo) -> "RaceEvaluator":
         # Everything but the scratch is read-only: share it. Scratch is per instance (see module doc).
         clone = object.__new__(RaceEvaluator)
         clone.__dict__.update(self.__dict__)
-        clone._scratch = {}
+        clone._scratch = Scratch()
         memo[id(self)] = clone
         return clone
 
-    def _buffer(self, name: str, shape: tuple[int, ...], ones_column: bool = False) -> np.ndarray:
-        buffer = self._scratch.get(name)
-        if buffer is None or buffer.shape != shape:
-            buffer = self._scratch[name] = np.ones(shape) if ones_column else np.empty(shape)
-        return buffer
-
-    # -- forward passes ------------------------------------------------------------------------
+    # -- forward passes: the nets' own, over a range of rows ----------------------------------
 
     def ff_goodness(self, net, start: int, stop: int) -> np.ndarray:
         """(n_layers, stop - start): each layer's goodness for FF rows [start, stop)."""
-        rows = self.ff_ends[-1]
-        table = self._buffer("ff_goodness", (len(net.layers), rows))
-        norm = self._buffer("ff_norm", (rows,))[start:stop]
-        h = self.ff_inputs[start:stop]
-        last = len(net.layers) - 1
-        for i, layer in enumerate(net.layers):
-            y = self._buffer(f"ff_y{i}", (rows, layer.n_out))[start:stop]
-            np.matmul(h, layer.params, out=y)
-            np.maximum(y, 0.0, out=y)
-            g = table[i, start:stop]
-            np.einsum("ij,ij->i", y, y, out=g)
-            if i < last:
-                # The same normalization as training: ||y|| = sqrt(G), the bias column stays 1.
-                nxt = self._buffer(f"ff_h{i}", (rows, layer.n_out + 1), ones_column=True)[start:stop]
-                np.sqrt(g, out=norm)
-                norm += EPSILON
-                np.divide(y, norm[:, None], out=nxt[:, :-1])
-                h = nxt
-        return table[:, start:stop]
+        table = self._scratch.table("ff_goodness", len(net.layers), self.ff_ends[-1])[:, : stop - start]
+        for _ in forward_pass(net.layers, self.ff_inputs[start:stop], self._scratch, goodness_out=table):
+            pass
+        return table
 
     def bp_logits(self, net, start: int, stop: int) -> np.ndarray:
         """(classes, stop - start): backprop's logits for rows [start, stop), one row per class,
         so that the reductions over classes run along contiguous memory (7x cheaper here)."""
-        rows = self.bp_ends[-1]
-        h = self.bp_inputs[start:stop]
-        for i, w in enumerate(net.params[:-1]):
-            # The matmul into contiguous scratch, the ReLU on the way into the strided [h, 1]:
-            # cheaper than both writing into the strided view.
-            y = self._buffer(f"bp_y{i}", (rows, w.shape[1]))[start:stop]
-            np.matmul(h, w, out=y)
-            nxt = self._buffer(f"bp_h{i}", (rows, w.shape[1] + 1), ones_column=True)[start:stop]
-            np.maximum(y, 0.0, out=nxt[:, :-1])
-            h = nxt
-        logits = self._buffer("bp_logits", (net.params[-1].shape[1], rows))[:, start:stop]
-        np.matmul(h, net.params[-1], out=logits.T)
+        logits = self._scratch.table("bp_logits", net.sizes[-1], self.bp_ends[-1])[:, : stop - start]
+        net.forward(self.bp_inputs[start:stop], self._scratch, logits_out=logits.T)
         return logits
 
     # -- what the snapshot reports -------------------------------------------------------------
 
-    def _segment(self, table: np.ndarray, k: int) -> np.ndarray:
-        """(n_layers, n_labels, n) view of segment k of an FF goodness table that starts at row 0."""
+    def _segment(self, array: np.ndarray, k: int) -> np.ndarray:
+        """(..., n_labels, n) view of segment k of FF rows (the last axis) that start at row 0."""
         begin = self.ff_ends[k - 1] if k else 0
-        return table[:, begin : self.ff_ends[k]].reshape(len(table), self.n_labels, self.sizes[k])
+        return array[..., begin : self.ff_ends[k]].reshape(*array.shape[:-1], self.n_labels, self.sizes[k])
+
+    def _totals(self, net, table: np.ndarray) -> np.ndarray:
+        """Each row's goodness summed over the layers the net's inference rule counts."""
+        counted = net.counted_layers
+        return (table if len(counted) == len(table) else table[list(counted)]).sum(axis=0)
 
     def ff(self, net, theta: float, upto: int = GRID) -> FFEvaluation:
         table = self.ff_goodness(net, 0, self.ff_ends[upto - 1])
-        counted = list(net.counted_layers)  # the net's inference rule: which layers' goodness add up
-        totals = [self._segment(table, k)[counted].sum(axis=0) for k in range(upto)]  # (labels, n) each
+        totals = self._totals(net, table)
         # argmax over labels picks the first label on a tie, as FFNetwork.predict does.
-        train_acc = _accuracy(totals[0], self.train_y)
+        train_acc = _accuracy(self._segment(totals, 0), self.train_y)
         if upto == TRAIN:
             return FFEvaluation(train_acc, None, None, None, None, None)
-        test_acc = _accuracy(totals[1], self.test_y)
-        test = self._segment(table, 1)
-        layer_test = [_accuracy(layer, self.test_y) for layer in test]
+        test_acc = _accuracy(self._segment(totals, 1), self.test_y)
+        layer_test = _accuracy(self._segment(table, 1), self.test_y)       # each layer alone
         train = self._segment(table, 0)                                   # (layers, labels, n)
         means = np.einsum("kln,sln->sk", train, self.mean_weights)        # (pos/neg, layers)
-        z = self._buffer("ff_loss", train.shape)
+        z = self._scratch.rows("ff_loss", len(train), train[0].size).reshape(train.shape)
         np.subtract(train, theta, out=z)
         z *= self.loss_sign
         np.logaddexp(0.0, z, out=z)
         loss = float(np.einsum("kln,ln->", z, self.loss_weights))
-        grid = _softmax_first(totals[2]) if upto == GRID else None
+        grid = _softmax_first(self._segment(totals, 2)) if upto == GRID else None
         layer_grid = self._segment(table, 2).copy() if upto == GRID else None
         return FFEvaluation(train_acc, test_acc, loss, means[0].tolist(), means[1].tolist(), grid,
                             layer_test, layer_grid)
 
     def ff_grid(self, net) -> np.ndarray:
         """P(label 0) over the grid alone: the grid rows of every label, nothing else."""
-        table = self.ff_goodness(net, self.ff_ends[1], self.ff_ends[2])
-        counted = table.reshape(len(table), self.n_labels, self.sizes[2])[list(net.counted_layers)]
-        return _softmax_first(counted.sum(axis=0))
+        totals = self._totals(net, self.ff_goodness(net, self.ff_ends[1], self.ff_ends[2]))
+        return _softmax_first(totals.reshape(self.n_labels, self.sizes[2]))
 
     def backprop(self, net, upto: int = GRID) -> BackpropEvaluation:
         stop = self.bp_ends[upto - 1]
@@ -183,10 +155,9 @@ class RaceEvaluator:
             return BackpropEvaluation(train_acc, None, None, None)
         test_acc = _accuracy(logits[:, n_train : n_train + n_test], self.test_y)
         # The log-sum-exp of cross_entropy and the softmax of the grid share one exp.
-        shape = (len(logits), self.bp_ends[-1])
-        z = self._buffer("bp_z", shape)[:, :stop]
+        z = self._scratch.table("bp_z", len(logits), self.bp_ends[-1])[:, :stop]
         np.subtract(logits, logits.max(axis=0), out=z)
-        e = self._buffer("bp_exp", shape)[:, :stop]
+        e = self._scratch.table("bp_exp", len(logits), self.bp_ends[-1])[:, :stop]
         np.exp(z, out=e)
         sums = e.sum(axis=0)
         loss = float(np.mean(np.log(sums[:n_train]) - z[self.train_y, self._train_index]))
@@ -197,8 +168,14 @@ class RaceEvaluator:
         return _softmax_first(self.bp_logits(net, self.bp_ends[1], self.bp_ends[2]))
 
 
-def _accuracy(totals: np.ndarray, labels: np.ndarray) -> float:
-    return np.count_nonzero(np.argmax(totals, axis=0) == labels) / len(labels)
+def _accuracy(scores: np.ndarray, labels: np.ndarray):
+    """The fraction of points whose highest score (over axis -2: labels or classes) is their label;
+    for (..., labels, n) scores, a list with one fraction per leading index."""
+    right = np.argmax(scores, axis=-2) == labels
+    if right.ndim == 1:
+        return np.count_nonzero(right) / len(labels)
+    # count_nonzero with an axis goes through a slower Python path: one row at a time is cheaper.
+    return [np.count_nonzero(row) / len(labels) for row in right]
 
 
 def _softmax_first(scores: np.ndarray) -> np.ndarray:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.engine.trace import StepRecorder
+try:  # einsum's C entry point: at 300 rows np.einsum's Python wrapper costs as much again (1 us)
+    from numpy._core.multiarray import c_einsum as _einsum
+except ImportError:  # pragma: no cover - NumPy 1.x
+    _einsum = np.einsum
+
+from app.engine.params import FlatParameters
+from app.engine.scratch import FRESH, Scratch
+from app.engine.trace import NO_RECORDER
 
 EPSILON = 1e-8          # in h = y / (||y|| + eps): only keeps an all-zero activity vector finite
 SCHEDULES = ("separate", "joint")
@@ -19,15 +26,22 @@ INFERENCE_RULES = ("all", "skip-first", "first")
 
 # --- the mathematics, one function per formula -------------------------------------------------
 
-def goodness(y: np.ndarray) -> np.ndarray:
-    """G = sum_j y_j^2 for each row: the paper's goodness (a sum, not a mean)."""
-    return np.einsum("ij,ij->i", y, y)
+def goodness(y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """G = sum_j y_j^2 over the last axis (each row): the paper's goodness (a sum, not a mean)."""
+    if out is None:  # (einsum's C entry takes no out=None)
+        return _einsum("...j,...j->...", y, y)
+    return _einsum("...j,...j->...", y, y, out=out)
 
 
-def normalize(y: np.ndarray, epsilon: float = EPSILON) -> np.ndarray:
-    """h = y / (||y|| + eps): the length (the goodness) removed, the direction kept."""
-    y = np.asarray(y, dtype=np.float64)
-    return y / (np.linalg.norm(y, axis=-1, keepdims=True) + epsilon)
+def normalize(y, epsilon: float = EPSILON, g: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """h = y / (||y|| + eps) along the last axis: the length (the goodness) removed, the direction
+    kept. ||y|| = sqrt(G), so a caller that has the goodness passes it as `g`; `out` receives h.
+    Training, evaluation and inference all normalize with this function."""
+    if not isinstance(y, np.ndarray):
+        y = np.asarray(y, dtype=np.float64)
+    length = np.sqrt(goodness(y) if g is None else g)
+    length += epsilon
+    return np.divide(y, length[..., None], out=out)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -107,34 +121,76 @@ class FFLayer:
     def bias(self) -> np.ndarray:
         return self.params[-1]
 
-    def forward(self, h_with_bias: np.ndarray) -> np.ndarray:
-        y = h_with_bias @ self.params
+    def forward(self, h_with_bias: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """y = ReLU([h, 1] @ params), into `out` when given."""
+        y = np.matmul(h_with_bias, self.params, out=out)
         return np.maximum(y, 0.0, out=y)
 
     def local_gradient(
-        self, h_with_bias: np.ndarray, y: np.ndarray, target, theta: float, g: np.ndarray | None = None
+        self, h_with_bias: np.ndarray, y: np.ndarray, target, theta: float, g: np.ndarray | None = None,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
-        """d(mean layer loss)/d(params) from this layer's input and output alone.
+        """d(mean layer loss)/d(params) from this layer's input and output alone:
 
-        dL/dG = sigma(G - theta) - target and dG/dy = 2y; ReLU's derivative is already in y,
-        which is zero wherever the unit is off."""
+            dL/dparams = [h, 1]^T (dL/dG * dG/dy) / n,   dL/dG = sigma(G - theta) - target,   dG/dy = 2 y
+
+        (ReLU's derivative is already in y, which is zero wherever the unit is off). Computed as
+        [h, 1]^T (y * (tanh((G - theta) / 2) + 1 - 2 target) / n): with sigma(z) = (1 + tanh(z/2)) / 2
+        the half cancels dG/dy's 2, which folds the formula into five in-place operations on G
+        (bench/engine.py times this against the formula written out)."""
         if g is None:
             g = goodness(y)
-        # (sigma(z) - t) * 2 / n with sigma(z) = (1 + tanh(z / 2)) / 2, folded into five in-place
-        # operations: the mean's 1/n and dG/dy's factor 2 cancel the half.
         dloss_dg = g - theta
         dloss_dg *= 0.5
         np.tanh(dloss_dg, out=dloss_dg)
         # A plain float target (the separate schedule) stays in Python: no 0-d array round trip.
         dloss_dg += 1.0 - 2.0 * (target if isinstance(target, float) else np.asarray(target))
         dloss_dg *= 1.0 / len(g)
-        return h_with_bias.T @ (y * dloss_dg[:, None])
+        return np.matmul(h_with_bias.T, y * dloss_dg[:, None], out=out)
+
+
+# --- the forward pass ---------------------------------------------------------------------------
+
+def forward_pass(layers, x: np.ndarray, scratch=None, goodness_out: np.ndarray | None = None,
+                 recorder=NO_RECORDER, polarity: str | None = None):
+    """The FF forward pass, the one that training, evaluation and inference share.
+
+    For every layer i = 1..L yields (i, h, y, G): the layer's input h with its bias column, its
+    activity y = ReLU([h, 1] @ params) and its goodness G = sum_j y_j^2. The next layer's input is
+    normalize(y, G), so no layer can read the previous one's goodness. Training updates layer i
+    while the pass waits at its yield; evaluation and inference read G.
+
+    Arrays come from `scratch` (fresh ones without), G from the rows of `goodness_out` (L, n) when
+    given; each is overwritten by the next pass, so a caller keeps what it needs before then. The
+    recorder hears what the pass holds and when (see trace.py)."""
+    buffers = FRESH if scratch is None else scratch
+    n, last = len(x), len(layers)
+    recorder.hold("input", None, x)
+    recorder.record("pass", None, polarity, "{polarity} pass begins")
+    h, held = x, ("input", None)
+    for i, layer in enumerate(layers, start=1):
+        y = layer.forward(h, out=buffers.rows(("y", i), n, layer.n_out))
+        g = goodness(y, out=buffers.rows(("g", i), n) if goodness_out is None else goodness_out[i - 1])
+        recorder.hold("activity", i, y)
+        recorder.record("forward", i, polarity, "layer {layer} forward")
+        yield i, h, y, g
+        recorder.release(*held, i, polarity)
+        if i < last:
+            h = buffers.rows(("h", i), n, layer.n_out + 1, ones_column=True)
+            normalize(y, g=g, out=h[:, :-1])
+            held = ("normalized", i)
+            recorder.hold(*held, h)
+            recorder.record("normalize", i, polarity, "activity {layer} normalized for layer {next}")
+        recorder.release("activity", i, i, polarity)
 
 
 # --- the network -------------------------------------------------------------------------------
 
 class FFNetwork:
-    """A stack of FF layers with length normalization between them and the label in the input."""
+    """A stack of FF layers with length normalization between them and the label in the input.
+
+    The layers' parameter matrices are views of one flat array (params.py), so each pass ends in
+    one optimizer update for the whole net."""
 
     def __init__(
         self,
@@ -167,9 +223,39 @@ class FFNetwork:
         self.optimizer = optimizer
         sizes = (input_size + n_labels, *hidden_sizes)
         self.layers = [FFLayer(a, b, rng, init_scale) for a, b in zip(sizes[:-1], sizes[1:])]
-        self.readout = SoftmaxReadout(self, readout_optimizer or optimizer, rng) if readout else None
+        self.parameters = FlatParameters.holding([layer.params for layer in self.layers])
+        self._gradient: FlatParameters | None = None
+        self._bind_layers()
+        if readout:
+            from app.engine.readout import SoftmaxReadout
+            self.readout = SoftmaxReadout(self, readout_optimizer or optimizer, rng)
+        else:
+            self.readout = None
         self._cache_key: tuple | None = None
         self._buffers: dict = {}
+        self._scratch = Scratch()
+
+    @property
+    def gradient(self) -> FlatParameters:
+        """The buffer each step's gradients are written into: the layout of the parameters, made
+        on first use (a checkpoint that never trains never holds one)."""
+        if self._gradient is None:
+            self._gradient = self.parameters.zeros_like()
+        return self._gradient
+
+    def _bind_layers(self) -> None:
+        for layer, view in zip(self.layers, self.parameters.views):
+            layer.params = view
+
+    def __getstate__(self) -> dict:
+        # A copy (a checkpoint, a fork) or a pickle carries the weights and the optimizer state,
+        # not the work arrays: the gradient buffer and scratch are made anew.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_gradient", "_scratch")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._gradient, self._scratch = None, Scratch()
+        self._bind_layers()  # the layers must use the copy's own flat array
 
     # inputs -------------------------------------------------------------------------------
     def _batches(self, points: np.ndarray, labels: np.ndarray, rng: np.random.Generator):
@@ -201,10 +287,11 @@ class FFNetwork:
         points: np.ndarray,
         labels: np.ndarray,
         rng: np.random.Generator,
-        recorder: StepRecorder | None = None,
+        recorder=NO_RECORDER,
     ) -> None:
         """One FF step on a full batch: a positive pass, then a negative pass (or both at once
-        with schedule='joint'); each layer updates as the pass flows through it."""
+        with schedule='joint'); each layer updates from its own loss as the pass flows through it."""
+        recorder = recorder or NO_RECORDER
         positive, negative, targets = self._batches(points, labels, rng)
         if self.schedule == "separate":
             self._pass(positive, 1.0, "positive", recorder)
@@ -214,39 +301,20 @@ class FFNetwork:
         if self.readout is not None:
             self.readout.train_step(points, labels)
 
-    def _pass(self, x: np.ndarray, target, polarity: str, recorder: StepRecorder | None) -> None:
-        # `held` is the step's own bookkeeping of the activation arrays it still references; the
-        # recorder measures exactly these. Nothing outlives its layer: FF needs no backward sweep.
-        held = {"input": x}
-        if recorder is not None:
-            recorder.record("pass", held, polarity=polarity, detail=f"{polarity} pass begins")
-        h, h_name, last = x, "input", len(self.layers)
-        for i, layer in enumerate(self.layers, start=1):
-            y = layer.forward(h)
-            g = goodness(y)
-            held[f"activity {i}"] = y
-            if recorder is not None:
-                recorder.record("forward", held, i, polarity, f"layer {i} forward")
-                loss = float(np.mean(layer_loss(g, self.theta, target)))
-                recorder.record("loss", held, i, polarity, f"layer {i} goodness loss", loss=loss)
-            # The input that flowed into the layer is used for its update, before any later layer runs.
-            self.optimizer.update(i, layer.params, layer.local_gradient(h, y, target, self.theta, g))
-            if recorder is not None:
-                recorder.record("update", held, i, polarity, f"layer {i} updated from its own loss")
-            del held[h_name]
-            if recorder is not None:
-                recorder.record("release", held, i, polarity, f"{h_name} released")
-            if i < last:
-                # Normalized with the goodness already computed: ||y|| = sqrt(G).
-                h = np.ones((len(y), y.shape[1] + 1))
-                np.divide(y, (np.sqrt(g) + EPSILON)[:, None], out=h[:, :-1])
-                h_name = f"normalized {i}"
-                held[h_name] = h
-                if recorder is not None:
-                    recorder.record("normalize", held, i, polarity, f"activity {i} normalized for layer {i + 1}")
-            del held[f"activity {i}"]
-            if recorder is not None:
-                recorder.record("release", held, i, polarity, f"activity {i} released")
+    def _pass(self, x: np.ndarray, target, polarity: str, recorder) -> None:
+        """One pass: each layer's gradient from its own input, output and loss, then one update.
+
+        A layer's new weights are settled by its gradient; nothing reads them again in this pass
+        (the next layer's input is this layer's output from before the update, and the next pass
+        starts after this one ends), so one optimizer call on the flat array at the end of the pass
+        gives every weight the value it would get from updating each layer as the pass flows."""
+        theta, gradients = self.theta, self.gradient.views
+        for i, h, y, g in forward_pass(self.layers, x, self._scratch, recorder=recorder, polarity=polarity):
+            recorder.record("loss", i, polarity, "layer {layer} goodness loss",
+                            loss=lambda: float(np.mean(layer_loss(g, theta, target))))
+            self.layers[i - 1].local_gradient(h, y, target, theta, g, out=gradients[i - 1])
+            recorder.record("update", i, polarity, "layer {layer} updated from its own loss")
+        self.optimizer.update(0, self.parameters.flat, self.gradient.flat)
 
     # inference ----------------------------------------------------------------------------
     def embed(self, points: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -256,13 +324,7 @@ class FFNetwork:
 
     def hidden_activities(self, x: np.ndarray) -> list[np.ndarray]:
         """The activities y of every layer for embedded inputs x (with their bias column)."""
-        activities, h = [], x
-        for i, layer in enumerate(self.layers):
-            y = layer.forward(h)
-            activities.append(y)
-            if i < len(self.layers) - 1:
-                h = with_bias_column(normalize(y))
-        return activities
+        return [y for _, _, y, _ in forward_pass(self.layers, x)]
 
     def goodness_table(self, points: np.ndarray) -> np.ndarray:
         """(n, n_labels, n_layers): the goodness of every layer with each candidate label in the input."""
@@ -270,8 +332,10 @@ class FFNetwork:
         stacked = np.concatenate(
             [self.embed(points, np.full(n, label)) for label in range(self.n_labels)]
         )
-        table = np.stack([goodness(y) for y in self.hidden_activities(stacked)], axis=1)
-        return table.reshape(self.n_labels, n, len(self.layers)).transpose(1, 0, 2)
+        table = np.empty((len(self.layers), len(stacked)))
+        for _ in forward_pass(self.layers, stacked, goodness_out=table):
+            pass
+        return table.reshape(len(self.layers), self.n_labels, n).transpose(2, 1, 0)
 
     @property
     def counted_layers(self) -> tuple[int, ...]:
@@ -298,49 +362,3 @@ class FFNetwork:
         totals -= totals.max(axis=1, keepdims=True)
         e = np.exp(totals)
         return e[:, label] / e.sum(axis=1)
-
-
-class SoftmaxReadout:
-    """The paper's one-pass alternative: a linear softmax on the normalized hidden activities of a
-    neutral-label pass (every label entry 1/n_labels), trained on its own; nothing flows back
-    into the FF layers. skip_first_layer follows the paper's deep nets; in the race's shallow
-    net the first layer carries most of the evidence, so the default reads every layer."""
-
-    def __init__(self, network: FFNetwork, optimizer, rng: np.random.Generator, skip_first_layer: bool = False) -> None:
-        self.network = network
-        self.optimizer = optimizer
-        sizes = [layer.n_out for layer in network.layers]
-        skip = skip_first_layer and len(sizes) > 1
-        self.layer_indices = list(range(1 if skip else 0, len(sizes)))
-        n_in = sum(sizes[i] for i in self.layer_indices)
-        self.params = np.zeros((n_in + 1, network.n_labels))
-        self.params[:-1] = rng.normal(0.0, np.sqrt(1.0 / n_in), (n_in, network.n_labels))
-
-    def features(self, points: np.ndarray) -> np.ndarray:
-        n, k = len(points), self.network.n_labels
-        x = np.empty((n, points.shape[1] + k + 1))
-        x[:, : points.shape[1]] = points
-        x[:, points.shape[1] : -1] = 1.0 / k  # the neutral label
-        normalize_input(x[:, :-1], self.network.input_normalization)
-        x[:, -1] = 1.0
-        activities = self.network.hidden_activities(x)
-        return with_bias_column(np.concatenate([normalize(activities[i]) for i in self.layer_indices], axis=1))
-
-    def probabilities(self, points: np.ndarray) -> np.ndarray:
-        logits = self.features(points) @ self.params
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return p / p.sum(axis=1, keepdims=True)
-
-    def predict(self, points: np.ndarray) -> np.ndarray:
-        return np.argmax(self.features(points) @ self.params, axis=1)
-
-    def train_step(self, points: np.ndarray, labels: np.ndarray) -> None:
-        features = self.features(points)
-        logits = features @ self.params
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        p /= p.sum(axis=1, keepdims=True)
-        p[np.arange(len(labels)), labels] -= 1.0
-        # Key -1: the readout's optimizer state never collides with a layer's.
-        self.optimizer.update(-1, self.params, features.T @ p / len(labels))

@@ -51,3 +51,18 @@ def test_backprop_learns_the_disk_and_ring():
     for _ in range(300):
         net.train_step(data.x, data.y)
     assert np.mean(net.predict(data.x) == data.y) >= 0.97
+
+
+def test_one_update_per_step_is_each_layer_updated_in_the_backward_sweep():
+    # Updating each layer as the error passes it (its own Adam state) gives the same weights, to
+    # the bit, as the net's one update of its flat array after the sweep.
+    data = make_dataset("disk-ring", n=40, seed=4)
+    net = BackpropMLP((2, 6, 5, 2), Adam(0.03), np.random.default_rng(2))
+    lone = BackpropMLP((2, 6, 5, 2), Adam(0.03), np.random.default_rng(2))
+    per_layer = Adam(0.03)
+    for _ in range(5):
+        net.train_step(data.x, data.y)
+        for i, grad in reversed(list(enumerate(lone.gradients(data.x, data.y)))):
+            per_layer.update(i, lone.params[i], grad)
+    for a, b in zip(net.params, lone.params):
+        np.testing.assert_array_equal(a, b)

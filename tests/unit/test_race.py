@@ -130,16 +130,44 @@ def test_default_race_reaches_95_percent_held_out(seed):
     assert snap.ff.test_accuracy >= 0.95 and snap.backprop.test_accuracy >= 0.95
 
 
-def test_a_fork_goes_on_exactly_like_the_original_and_apart_from_it():
-    race = Race(RaceSettings(seed=4, steps=50))
-    race.advance_to(10)
-    copy = race.fork()
-    assert copy.train is race.train  # the data are shared, the state is not
-    race.advance_to(30)
-    assert copy.step_count == 10
-    copy.advance_to(30)
-    np.testing.assert_array_equal(copy.ff.layers[0].params, race.ff.layers[0].params)
-    assert copy.snapshot(grid=False) == race.snapshot(grid=False)
+def test_a_fork_goes_on_exactly_as_the_original_but_apart():
+    race = Race(RaceSettings(seed=6, steps=60))
+    race.advance_to(20)
+    fork = race.fork()
+    assert fork.step_count == 20 and fork.train.x is race.train.x
+    assert all(a is b for a, b in zip(fork.ff.cached_inputs, race.ff.cached_inputs))
+    fork.advance_to(50)
+    assert race.step_count == 20                       # the original did not move
+    race.advance_to(50)
+    for a, b in zip(race.ff.layers, fork.ff.layers):
+        np.testing.assert_array_equal(a.params, b.params)
+        assert a.params.base is not b.params.base
+    for a, b in zip(race.backprop.params, fork.backprop.params):
+        np.testing.assert_array_equal(a, b)
+    assert race.snapshot(grid=False) == fork.snapshot(grid=False)
+
+
+def test_advance_to_moves_forward_only_and_reports_every_step():
+    race = Race(RaceSettings(seed=1))
+    seen = []
+    assert race.advance_to(3, on_step=lambda r: seen.append(r.step_count)) is True
+    assert seen == [1, 2, 3]
+    assert race.advance_to(2) is True and race.step_count == 3   # never backwards
+    with pytest.raises(ValueError, match="integer"):
+        race.advance_to(4.0)
+
+
+def test_time_steps_times_each_net_on_a_fork():
+    race = Race(RaceSettings(seed=2))
+    race.advance_to(5)
+    before = [layer.params.copy() for layer in race.ff.layers]
+    times = race.time_steps(repeats=5)
+    assert times.ff > 0 and times.backprop > 0 and times.repeats == 5
+    assert race.step_count == 5
+    for a, b in zip(before, race.ff.layers):
+        np.testing.assert_array_equal(a, b.params)
+    with pytest.raises(ValueError, match="repeats"):
+        race.time_steps(0)
 
 
 def test_advance_to_stops_at_a_deadline_after_at_least_one_step():

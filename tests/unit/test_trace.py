@@ -6,16 +6,16 @@ from app.engine.backprop import BackpropMLP
 from app.engine.datasets import make_dataset
 from app.engine.ff import FFNetwork
 from app.engine.optim import Adam
-from app.engine.trace import EVENT_KINDS, StepRecorder
+from app.engine.trace import EVENT_KINDS, NO_RECORDER, StepRecorder
 
 
 class MeasuringRecorder(StepRecorder):
-    """Also checks, at each event, that bytes_held is the sum of .nbytes of the arrays handed over."""
+    """Also checks, at each event, that bytes_held is the sum of .nbytes of the arrays the step holds."""
 
-    def record(self, kind, held, *args, **kwargs):
-        super().record(kind, held, *args, **kwargs)
-        assert self.events[-1].bytes_held == sum(a.nbytes for a in held.values())
-        assert all(isinstance(a, np.ndarray) for a in held.values())
+    def record(self, kind, *args, **kwargs):
+        super().record(kind, *args, **kwargs)
+        assert self.events[-1].bytes_held == sum(a.nbytes for a in self.held.values())
+        assert all(isinstance(a, np.ndarray) for a in self.held.values())
 
 
 def run_ff(recorder, seed=0):
@@ -34,7 +34,7 @@ def run_backprop(recorder, seed=0):
 
 def test_recording_does_not_change_the_step():
     for run in (run_ff, run_backprop):
-        a, b = run(None), run(MeasuringRecorder())
+        a, b = run(NO_RECORDER), run(MeasuringRecorder())
         params = (lambda n: [l.params for l in n.layers]) if run is run_ff else (lambda n: n.params)
         for x, y in zip(params(a), params(b)):
             np.testing.assert_array_equal(x, y)
