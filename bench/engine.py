@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from app.engine.cpu import cpu_model
 from app.engine.race import Race, RaceSettings
 
 
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> None:
     grid_us = median_us(race.decision_grids, max(repeats // 3, 100))
     # What an uncached server frame costs the engine besides its steps: metrics plus both grids.
     snapshot_us = median_us(race.snapshot, max(repeats // 3, 100))
-    print(f"# engine (NumPy {np.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs)")
+    print(f"# engine (NumPy {np.__version__}, Python {platform.python_version()}, {cpu_model()}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f})")
     print(f"race step (FF + backprop, {len(race.train)} points): median {step_us:.1f} us "
           f"= {1e6 / step_us:,.0f} race steps/s   (target <= 200 us)")
     print(f"  FF step alone: median {ff_us:.1f} us; backprop step alone: median {bp_us:.1f} us")
