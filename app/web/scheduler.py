@@ -209,8 +209,10 @@ class EngineScheduler:
                 if not in_flight:
                     return
                 kicked = loop.create_task(kick.wait())
-                done, _ = await asyncio.wait([*in_flight, kicked], return_when=asyncio.FIRST_COMPLETED)
-                kicked.cancel()
+                try:
+                    done, _ = await asyncio.wait([*in_flight, kicked], return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    kicked.cancel()
                 for task in done:
                     in_flight.pop(task, None)
         finally:
