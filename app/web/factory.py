@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
+import asyncio
 import logging
 
 import jinja2
@@ -66,7 +67,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         await pool.start()
+        # Measured now, in a worker thread, so the first reader of the article never waits for it.
+        warm_scorecard = asyncio.create_task(app.state.scorecard.figures())
         yield
+        warm_scorecard.cancel()
         await scheduler.close()
         executor.shutdown(wait=False, cancel_futures=True)
         pool.shutdown()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import statistics
-import time
 
 import numpy as np
 
@@ -15,15 +13,6 @@ from app.engine.race import TARGET_ACCURACY, Race, RaceSettings, run_to_end
 STEP_REPEATS = 300  # timed calls per net; the median shrugs off a neighbour's burst on a shared machine
 
 
-def median_microseconds(function, repeats: int = STEP_REPEATS) -> float:
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter_ns()
-        function()
-        samples.append(time.perf_counter_ns() - started)
-    return round(statistics.median(samples) / 1000.0, 1)
-
-
 def measure_scorecard() -> dict:
     """Runs the default race once and times each net's own step (about a second of CPU): call it
     in a worker thread."""
@@ -31,17 +20,15 @@ def measure_scorecard() -> dict:
     race = Race(RaceSettings())
     # The same code path and definition as `python -m app race`: training accuracy.
     reached = run_to_end(race).steps_to_target
-    x, y = race.train.x, race.train.y
-    ff_us = median_microseconds(lambda: race.ff.train_step(x, y, race.negative_rng))
-    bp_us = median_microseconds(lambda: race.backprop.train_step(x, y))
+    times = race.time_steps(STEP_REPEATS)  # the engine's own timer, on a fork: the race does not move
     return {
         "peak_bytes_per_step": peak_bytes,
         "steps_to_95_percent": {"forward-forward": reached["ff"], "backprop": reached["backprop"]},
         "accuracy_measured_on": "training points",
         "target_accuracy": TARGET_ACCURACY,
-        "ff_step_microseconds": ff_us,          # median of FFNetwork.train_step on the race's points
-        "backprop_step_microseconds": bp_us,    # median of BackpropMLP.train_step on the same points
-        "step_points": len(y),
+        "ff_step_microseconds": round(times.ff, 1),       # median FF step on the race's points
+        "backprop_step_microseconds": round(times.backprop, 1),  # median backprop step, same points
+        "step_points": len(race.train.y),
         "race_settings": RaceSettings().as_dict(),
         "numpy_version": np.__version__,
         "app_version": package.__version__,
