@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     agreement = check_against(lambda: Race(settings))
     race = Race(settings)
     plain, before, columns = PlainRace(race), BeforeRace(race), ColumnsRace(race)
+    columns32 = ColumnsRace(race, np.float32)
     x, y = race.train.x, race.train.y
     load = os.getloadavg()[0]
     steps = interleaved_medians({
@@ -127,12 +128,14 @@ def main(argv: list[str] | None = None) -> None:
         "ff": lambda: race.ff.train_step(x, y, race.negative_rng),
         "backprop": lambda: race.backprop.train_step(x, y),
         "columns": columns.step,
+        "columns float32": columns32.step,
     }, rounds)
     pictures = interleaved_medians({
         "reference": plain.step,
         "grids": race.decision_grids,
         "grids before": before.decision_grids,
         "columns grids": columns.decision_grids,
+        "columns grids float32": columns32.decision_grids,
         "snapshot": race.snapshot,
         "snapshot before": before.snapshot,
     }, max(rounds // 2, 100))
@@ -161,14 +164,15 @@ def main(argv: list[str] | None = None) -> None:
           f"{steps['step'] / ref:.3f}x reference ({ref:.1f} us)   (target <= {TARGETS['step']}x)")
     print(f"  FF step alone {steps['ff'] / ref:.3f}x; backprop step alone {steps['backprop'] / ref:.3f}x")
     print(f"  prototype with activations stored (units, rows), not bit-for-bit (bench/_columns.py): "
-          f"{steps['columns'] / ref:.3f}x")
+          f"{steps['columns'] / ref:.3f}x; the same in float32 {steps['columns float32'] / ref:.3f}x")
     ref = pictures["reference"]
     for name, what in (("grids", f"decision grids, both nets, {settings.grid_size}x{settings.grid_size}"),
                        ("snapshot", "snapshot (train/test accuracy and loss, goodness, both grids, layer maps)")):
         now, then = pictures[name], pictures[f"{name} before"]
         print(f"{what}: {now / ref:.3f}x reference; today's code (bench/_before.py) {then / ref:.3f}x; "
               f"now / today = {now / then:.2f}   (target <= {TARGETS[name]})")
-    print(f"  grids in the (units, rows) prototype: {pictures['columns grids'] / pictures['grids before']:.2f} of today's")
+    print(f"  grids in the (units, rows) prototype: {pictures['columns grids'] / pictures['grids before']:.2f} of "
+          f"today's; in float32 {pictures['columns grids float32'] / pictures['grids before']:.2f}")
     print(f"FF local gradient (300 x 5 -> 12): the engine's folded form {gradient['folded']:.1f} us, the formula as "
           f"written {gradient['as written']:.1f} us (folded / written = {gradient['folded'] / gradient['as written']:.2f})")
     if torch_step is None:
