@@ -3,6 +3,7 @@ keyboard, lose the connection and get it back, on a desktop and on a phone."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -28,6 +29,18 @@ def open_race(page: Page):
     steps = race.get_attribute("data-steps")
     expect(race.locator("[data-ref=step]")).to_have_text(f"step 0 / {steps}")
     return race
+
+
+def race_messages(page) -> list[dict]:
+    """Every message the race's socket receives, parsed, in order (register before page.goto)."""
+    messages: list[dict] = []
+
+    def watch(socket):
+        if "/ws/race" in socket.url:
+            socket.on("framereceived", lambda payload: messages.append(json.loads(payload)))
+
+    page.on("websocket", watch)
+    return messages
 
 
 def set_top_speed(race) -> None:

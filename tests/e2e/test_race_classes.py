@@ -4,7 +4,6 @@ legend names them before any script has run."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -12,19 +11,8 @@ from playwright.sync_api import expect
 
 from app.engine.datasets import CLASS_NAMES
 
-from .test_race import RACE, data_point_position, open_race
+from .test_race import RACE, data_point_position, open_race, race_messages
 
-
-def race_messages(page) -> list[dict]:
-    """Every message the race's socket receives, parsed, in order (register before page.goto)."""
-    messages: list[dict] = []
-
-    def watch(socket):
-        if "/ws/race" in socket.url:
-            socket.on("framereceived", lambda payload: messages.append(json.loads(payload)))
-
-    page.on("websocket", watch)
-    return messages
 
 
 def other_names(dataset: str) -> list[str]:

@@ -10,21 +10,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .test_race import data_point_position, open_race, set_top_speed, train_to_the_end
+from .test_race import data_point_position, open_race, race_messages, set_top_speed, train_to_the_end
 
 LETTERS = "AB"
 
-
-def race_messages(page) -> list[dict]:
-    """Every message the race's socket receives, parsed, in order (register before page.goto)."""
-    messages: list[dict] = []
-
-    def watch(socket):
-        if "/ws/race" in socket.url:
-            socket.on("framereceived", lambda payload: messages.append(json.loads(payload)))
-
-    page.on("websocket", watch)
-    return messages
 
 
 def last_frame(messages, step: int) -> dict:

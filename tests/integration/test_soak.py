@@ -166,7 +166,14 @@ async def soak(port: int, server_pid: int) -> dict:
 
 
 def test_soak_attack_slow_readers_and_a_worker_kill_leave_students_whole(tmp_path):
-    process, base_url = serve_in_subprocess({"FF_ENGINE_PROCESSES": "2"}, tmp_path / "server.log")
+    # The twelve students and the attacker share this one test process (and its GIL with the slow
+    # reader's thread): on a busy machine the harness itself can stall for a second, which the
+    # default 40 KB send window would rightly treat as a slow student. A 160 KB window (about
+    # 1.8 s of frames) keeps the students' frames whole through such stalls, while the 30 KB/s
+    # reader and the never-reader still outrun it within seconds (test_delivery.py holds the
+    # default window itself).
+    process, base_url = serve_in_subprocess({"FF_ENGINE_PROCESSES": "2", "FF_SEND_WINDOW_BYTES": "163840"},
+                                            tmp_path / "server.log")
     port = int(base_url.rsplit(":", 1)[1])
     try:
         # Warm-up: the same kinds of work, briefly, so the baseline includes what a server that has
