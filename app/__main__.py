@@ -1,4 +1,4 @@
-"""The command line: `python -m app serve | race | bench`."""
+"""The command line: `python -m app serve | race | bench | digits`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from importlib import import_module
 
 # Each command lives in app/commands/<name>.py and exposes HELP, configure(parser) and
 # run(args) -> exit code. Commands are imported lazily so `race` never loads the web stack.
-COMMANDS = ("serve", "race", "bench")
+COMMANDS = ("serve", "race", "bench", "digits")
 
 
 def build_parser() -> argparse.ArgumentParser:

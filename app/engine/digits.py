@@ -1,0 +1,593 @@
+"""Forward-Forward on real handwritten digits, as the paper's supervised MNIST experiment does it.
+
+The label is written into the first 10 pixels of the image (one-hot, at `label_strength`; pixels
+scaled to [0, 1]), each layer is a ReLU layer trained only by its own goodness loss, the next layer
+sees the length-normalized activities, training runs on minibatches, and negative data is the
+same image with a wrong label: uniformly random, or *hard* (a wrong label drawn in proportion to
+exp(total goodness) the current net gives it, as Hinton's code draws it from its predictions).
+Inference runs one pass per candidate label and sums goodness over the counted layers
+(`inference="skip-first"` is the paper's rule for its deep nets); a softmax read-out on a
+neutral-label pass is an option. The baseline is app.engine.backprop's MLP with the same hidden
+sizes, trained on the same minibatches in the same order.
+
+The formulas (goodness, the layer's loss and local gradient, normalization, wrong labels, the
+optimizer) are those of the race, imported from app.engine.ff, app.engine.optim and
+app.engine.backprop; this module adds the image input, minibatches, hard negatives and the
+training loop. docs/digits.md has the measured choices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from app.engine.backprop import BackpropMLP
+from app.engine.ff import (
+    EPSILON, INFERENCE_RULES, FFLayer, goodness, layer_loss, normalize, with_bias_column, wrong_labels,
+)
+from app.engine.readout import SoftmaxReadout
+from app.engine.mnist import DigitData, load_sample
+from app.engine.optim import Adam
+
+N_LABELS = 10
+LABEL_PIXELS = N_LABELS          # the one-hot label overwrites pixels 0-9 (MNIST's blank top row)
+NEGATIVE_MODES = ("hard", "random")
+# How a row (image with its label pixels) is scaled before layer 1: "length" rescales every row to
+# length 1 (Hinton's ffnormrows, up to the constant sqrt(784) that our length-normalized hidden
+# layers take out of every later layer's input too); "none" keeps the pixels as they are, times one
+# constant for every row (1 / the training rows' mean length), so theta and the learning rate mean
+# the same in both modes and only the per-row rescaling differs.
+INPUT_MODES = ("length", "none")
+DTYPES = ("float32", "float64")
+
+
+def to_unit_pixels(images: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """(n, rows, cols) or (n, d) images to (n, d) floats in [0, 1]: uint8 divided by 255, floats kept."""
+    images = np.asarray(images)
+    flat = images.reshape(len(images), -1)
+    if flat.dtype == np.uint8:
+        return flat.astype(dtype) / dtype(255.0)
+    return flat.astype(dtype, copy=True)
+
+
+def hard_negative_labels(
+    scores: np.ndarray, labels: np.ndarray, rng: np.random.Generator, temperature: float = 1.0
+) -> np.ndarray:
+    """A wrong label per row, drawn with probability softmax(scores) over the wrong labels only.
+
+    scores: (n, K) how plausible the net finds each label (its summed goodness). The true label's
+    weight is exactly 0, and the draw compares u * total (u in [0, 1)) with the cumulative weights,
+    so the true label, whose cumulative weight equals its predecessor's, can never be picked."""
+    scores = np.asarray(scores, dtype=np.float64)
+    n, k = scores.shape
+    if k < 2:
+        raise ValueError("negative data needs at least 2 labels")
+    rows = np.arange(n)
+    masked = scores.copy()
+    masked[rows, labels] = -np.inf
+    if temperature == 0.0:              # the most plausible wrong label, no draw
+        return np.argmax(masked, axis=1)
+    masked -= masked.max(axis=1, keepdims=True)
+    masked /= temperature
+    weights = np.exp(masked)            # the true label: exp(-inf) = 0 exactly
+    cumulative = np.cumsum(weights, axis=1)
+    threshold = rng.random(n) * cumulative[:, -1]
+    return np.argmax(threshold[:, None] < cumulative, axis=1)
+
+
+# --- the FF network on images ------------------------------------------------------------------
+
+class ImageReadout(SoftmaxReadout):
+    """ff.SoftmaxReadout on images: the neutral label (every label pixel strength/10) is written
+    into the first 10 pixels instead of appended; training, probabilities and predict are ff's."""
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        activities = self.network.hidden_activities(self.network.embed(images, None))
+        return with_bias_column(np.concatenate([normalize(activities[i]) for i in self.layer_indices], axis=1))
+
+
+class DigitFF:
+    """A stack of ff.FFLayer on images with the label in the first 10 pixels."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_sizes: tuple[int, ...],
+        theta: float,
+        optimizer,
+        rng: np.random.Generator,
+        label_strength: float = 1.0,
+        input_normalization: str = "length",
+        input_scale: float = 1.0,
+        inference: str = "all",
+        readout_optimizer=None,
+        dtype: str = "float32",
+        init_scale: float = 1.0,
+        weight_decay: float = 0.0,
+        peer_normalization: float = 0.0,
+    ) -> None:
+        if input_normalization not in INPUT_MODES:
+            raise ValueError(f"input_normalization must be one of {', '.join(INPUT_MODES)}; "
+                             f"got {input_normalization!r}")
+        if inference not in INFERENCE_RULES:
+            raise ValueError(f"inference must be one of {', '.join(INFERENCE_RULES)}; got {inference!r}")
+        if inference == "skip-first" and len(hidden_sizes) < 2:
+            raise ValueError("inference='skip-first' needs at least 2 hidden layers")
+        if input_size <= LABEL_PIXELS:
+            raise ValueError(f"images need more than {LABEL_PIXELS} pixels for the label")
+        self.input_size, self.n_labels = input_size, N_LABELS
+        self.theta, self.label_strength = float(theta), float(label_strength)
+        self.input_normalization, self.input_scale = input_normalization, float(input_scale)
+        self.inference = inference
+        self.dtype = np.dtype(dtype)
+        self.optimizer = optimizer
+        self.weight_decay = float(weight_decay)
+        self.peer_normalization = float(peer_normalization)
+        sizes = (input_size, *hidden_sizes)
+        self.layers = [FFLayer(a, b, rng, init_scale) for a, b in zip(sizes[:-1], sizes[1:])]
+        for layer in self.layers:
+            layer.params = layer.params.astype(self.dtype)
+        # Peer normalization: each unit's running mean activity on positive data (Hinton's meanstates).
+        self.unit_means = [np.zeros(layer.n_out, dtype=self.dtype) for layer in self.layers]
+        skip = inference == "skip-first"
+        self.readout = (ImageReadout(self, readout_optimizer, rng, skip_first_layer=skip)
+                        if readout_optimizer is not None else None)
+
+    @property
+    def counted_layers(self) -> tuple[int, ...]:
+        n = len(self.layers)
+        return {"all": tuple(range(n)), "skip-first": tuple(range(1, n)), "first": (0,)}[self.inference]
+
+    # input ----------------------------------------------------------------------------------
+    def _row_scale(self, sum_of_squares: np.ndarray) -> np.ndarray:
+        if self.input_normalization == "length":
+            return 1.0 / (np.sqrt(sum_of_squares) + EPSILON)
+        return np.full_like(sum_of_squares, self.input_scale)
+
+    def embed(self, images: np.ndarray, labels: np.ndarray | int | None) -> np.ndarray:
+        """Layer 1's input: (n, d) pixels in [0, 1], the label one-hot at label_strength in pixels
+        0-9 (labels=None: the neutral label, strength/10 in each), the row scaled by the input
+        normalization, and the bias column of ones (never scaled)."""
+        n, d = images.shape
+        out = np.empty((n, d + 1), dtype=self.dtype)
+        out[:, :d] = images
+        out[:, :LABEL_PIXELS] = self.label_strength / N_LABELS if labels is None else 0.0
+        if labels is not None:
+            out[np.arange(n), np.broadcast_to(labels, (n,))] = self.label_strength
+        features = out[:, :d]
+        features *= self._row_scale(np.einsum("ij,ij->i", features, features))[:, None].astype(self.dtype)
+        out[:, d] = 1.0
+        return out
+
+    # one layer's step -------------------------------------------------------------------------
+    def _next_input(self, y: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """[y / (||y|| + eps), 1], with ||y|| = sqrt(G) from the goodness already in hand (ff.py's rule)."""
+        h = np.empty((len(y), y.shape[1] + 1), dtype=self.dtype)
+        np.divide(y, (np.sqrt(g) + EPSILON)[:, None], out=h[:, :-1])
+        h[:, -1] = 1.0
+        return h
+
+    def hidden_activities(self, x: np.ndarray) -> list[np.ndarray]:
+        """The activities y of every layer for embedded inputs x (with their bias column)."""
+        activities, h = [], x
+        for i, layer in enumerate(self.layers):
+            y = layer.forward(h)
+            activities.append(y)
+            if i < len(self.layers) - 1:
+                h = self._next_input(y, goodness(y))
+        return activities
+
+    # training ---------------------------------------------------------------------------------
+    def train_batch(
+        self, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, negatives: str = "hard",
+        temperature: float = 1.0,
+    ) -> dict:
+        """One FF update of every layer on a minibatch: positives (true label) and negatives (a
+        wrong label) flow through together; each layer is updated from its own loss on both, before
+        its normalized output (computed before the update) flows to the next layer.
+        Returns each layer's mean goodness on positives and negatives and its mean loss."""
+        if negatives == "hard":
+            wrong = hard_negative_labels(self.totals(self.goodness_table(images)), labels, rng, temperature)
+        elif negatives == "random":
+            wrong = wrong_labels(labels, N_LABELS, rng)
+        else:
+            raise ValueError(f"negatives must be one of {', '.join(NEGATIVE_MODES)}; got {negatives!r}")
+        n = len(labels)
+        h = np.concatenate([self.embed(images, labels), self.embed(images, wrong)])
+        targets = np.concatenate([np.ones(n, dtype=self.dtype), np.zeros(n, dtype=self.dtype)])
+        stats = {"goodness_positive": [], "goodness_negative": [], "loss": []}
+        for i, layer in enumerate(self.layers, start=1):
+            y = layer.forward(h)
+            g = goodness(y)
+            stats["goodness_positive"].append(float(g[:n].mean()))
+            stats["goodness_negative"].append(float(g[n:].mean()))
+            stats["loss"].append(float(np.mean(layer_loss(g, self.theta, targets))))
+            grad = layer.local_gradient(h, y, targets, self.theta, g)
+            if self.weight_decay:
+                grad[:-1] += self.weight_decay * layer.params[:-1]    # L2 on the weights, not the bias
+            if self.peer_normalization:
+                # Hinton's peer normalization: pull every unit's mean activity towards its layer's,
+                # as if each positive case pushed unit j's input by lambda (mean(m) - m_j), gated
+                # by nothing (so it can revive a unit that is always off).
+                means = self.unit_means[i - 1]
+                means *= 0.9
+                means += 0.1 * y[:n].mean(axis=0)
+                grad -= self.peer_normalization * np.outer(h[:n].mean(axis=0), means.mean() - means)
+            self.optimizer.update(i, layer.params, grad)
+            if i < len(self.layers):
+                h = self._next_input(y, g)
+        if self.readout is not None:
+            self.readout.train_step(images, labels)
+        stats["negative_labels"] = wrong
+        return stats
+
+    # inference --------------------------------------------------------------------------------
+    def goodness_table(self, images: np.ndarray, chunk: int = 1000) -> np.ndarray:
+        """(n, 10, n_layers): every layer's goodness with each candidate label in the input.
+
+        Layer 1 is computed once per image, not once per label: with a one-hot label of fixed
+        strength every candidate row has the same length, so the row scale s is shared and
+        layer 1's input to unit j is s (w_j . pixels + strength w_j[label]) + b_j."""
+        n = len(images)
+        table = np.empty((n, N_LABELS, len(self.layers)), dtype=self.dtype)
+        first = self.layers[0]
+        label_rows = self.label_strength * first.params[:LABEL_PIXELS]          # (10, n_out)
+        for start in range(0, n, chunk):
+            part = images[start:start + chunk]
+            m = len(part)
+            x = self.embed(part, 0)                     # any label: the scale is the same
+            scale = x[:, :1] / self.label_strength if self.label_strength else None
+            x[:, :LABEL_PIXELS] = 0.0
+            pre = x @ first.params                      # s * (w . pixels) + b
+            if scale is None:                           # strength 0: no label at all
+                z = np.broadcast_to(pre[:, None, :], (m, N_LABELS, pre.shape[1])).copy()
+            else:
+                z = pre[:, None, :] + scale[:, :, None] * label_rows[None, :, :]
+            y = np.maximum(z.reshape(m * N_LABELS, -1), 0.0)
+            g = goodness(y)
+            table[start:start + m, :, 0] = g.reshape(m, N_LABELS)
+            for i, layer in enumerate(self.layers[1:], start=1):
+                y = layer.forward(self._next_input(y, g))
+                g = goodness(y)
+                table[start:start + m, :, i] = g.reshape(m, N_LABELS)
+        return table
+
+    def totals(self, table: np.ndarray) -> np.ndarray:
+        """Summed goodness per label over the counted layers."""
+        return table[..., list(self.counted_layers)].sum(axis=-1)
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        return np.argmax(self.totals(self.goodness_table(images)), axis=1)
+
+
+class MinibatchMLP(BackpropMLP):
+    """app.engine.backprop's MLP on minibatches: its input cache is keyed on the training array,
+    which a new minibatch never matches, so each batch builds [x, 1] and the one-hot targets once
+    and nothing is kept between batches. The forward and backward sweeps are BackpropMLP's."""
+
+    def _inputs(self, points: np.ndarray, labels: np.ndarray):
+        x = np.ones((len(points), points.shape[1] + 1))
+        x[:, :-1] = points
+        onehot = np.zeros((len(labels), self.sizes[-1]))
+        onehot[np.arange(len(labels)), labels] = 1.0
+        return x, onehot
+
+
+# --- the run: settings, both nets, the training loop ---------------------------------------------
+
+@dataclass(frozen=True)
+class DigitsSettings:
+    """Everything that decides a digits run; validated on construction."""
+
+    seed: int = 0
+    epochs: int = 30
+    hidden: tuple[int, ...] = (500, 500)
+    negatives: str = "hard"
+    batch_size: int = 100
+    theta: float = 4.0
+    learning_rate: float = 0.005            # FF's Adam
+    backprop_learning_rate: float = 0.003   # the baseline's Adam
+    label_strength: float = 10.0
+    input_normalization: str = "length"
+    inference: str = "all"
+    readout: bool = False
+    readout_learning_rate: float = 0.01
+    decay: bool = True                      # Hinton's schedule: constant, then linear to ~0 over the second half
+    hard_temperature: float = 1.0           # hard negatives: p ~ exp(total goodness / T); 0: the argmax
+    peer_normalization: float = 0.1         # FF: Hinton's lambdamean (0.03 in his code)
+    weight_decay: float = 0.0               # FF: L2 on the weights (Hinton's weight cost)
+    init_scale: float = 1.0                 # FF weights start at He init times this
+    eval_size: int = 200                    # the fixed held-out subset evaluate() uses during training
+    dtype: str = "float32"
+
+    BOUNDS: ClassVar[dict[str, tuple[Any, Any]]] = {
+        "seed": (0, 2**31 - 1),
+        "epochs": (1, 1000),
+        "hidden": (1, 10000),               # each layer's width
+        "batch_size": (1, 60000),
+        "theta": (0.01, 1000.0),
+        "learning_rate": (1e-6, 1.0),
+        "backprop_learning_rate": (1e-6, 1.0),
+        "label_strength": (0.0, 100.0),
+        "readout_learning_rate": (1e-6, 1.0),
+        "eval_size": (1, 100000),
+        "init_scale": (1e-3, 1000.0),
+        "weight_decay": (0.0, 1.0),
+        "hard_temperature": (0.0, 1000.0),
+        "peer_normalization": (0.0, 10.0),
+    }
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "negatives": NEGATIVE_MODES,
+        "input_normalization": INPUT_MODES,
+        "inference": INFERENCE_RULES,
+        "dtype": DTYPES,
+    }
+    MAX_HIDDEN_LAYERS: ClassVar[int] = 8
+
+    def __post_init__(self) -> None:
+        for name, choices in self.CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}")
+        for name in ("seed", "epochs", "batch_size", "eval_size"):
+            self._check(name, getattr(self, name), integer=True)
+            object.__setattr__(self, name, int(getattr(self, name)))
+        for name in ("theta", "learning_rate", "backprop_learning_rate", "label_strength", "readout_learning_rate",
+                     "init_scale", "weight_decay", "hard_temperature",
+                     "peer_normalization"):
+            self._check(name, getattr(self, name), integer=False)
+            object.__setattr__(self, name, float(getattr(self, name)))
+        sizes = self.hidden
+        if isinstance(sizes, (int, np.integer, str)) or not hasattr(sizes, "__len__"):
+            raise ValueError(f"hidden must be a list of 1 to {self.MAX_HIDDEN_LAYERS} layer widths")
+        if not 1 <= len(sizes) <= self.MAX_HIDDEN_LAYERS:
+            raise ValueError(f"hidden must have 1 to {self.MAX_HIDDEN_LAYERS} layers; got {len(sizes)}")
+        for width in sizes:
+            self._check("hidden", width, integer=True)
+        object.__setattr__(self, "hidden", tuple(int(w) for w in sizes))
+        if self.inference == "skip-first" and len(self.hidden) < 2:
+            raise ValueError("inference skip-first needs at least 2 hidden layers")
+        object.__setattr__(self, "readout", bool(self.readout))
+        object.__setattr__(self, "decay", bool(self.decay))
+
+    def _check(self, name: str, value, integer: bool) -> None:
+        lo, hi = self.BOUNDS[name]
+        kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+        if isinstance(value, bool) or not isinstance(value, kinds) or not np.isfinite(value) or not lo <= value <= hi:
+            raise ValueError(f"{name} must be {'an integer' if integer else 'a number'} in [{lo}, {hi}]; got {value!r}")
+
+    def replace(self, **changes) -> "DigitsSettings":
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True)
+class DigitInference:
+    """One image under both nets: FF's goodness for every candidate label and layer, and the winner."""
+
+    goodness: list[list[float]]      # [label][layer]
+    totals: list[float]              # [label], summed over the counted layers
+    label: int                       # FF's answer under the rule
+    rule: str                        # "all" or "skip-first" (or "first")
+    counted_layers: list[int]        # 0-based layers the totals add up
+    backprop_probabilities: list[float]
+    backprop_label: int
+    readout_probabilities: list[float] | None = None   # FF's one-pass softmax read-out, if trained
+    readout_label: int | None = None
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class DigitsMetrics:
+    """Held-out (or training) figures of both nets at one moment."""
+
+    epoch: float                     # epochs done, fractional within an epoch
+    examples: int                    # test images evaluated
+    ff_error: float
+    backprop_error: float
+    readout_error: float | None = None
+
+
+def lr_gain(epoch: int, epochs: int) -> float:
+    """Hinton's schedule: 1 for the first half of the epochs, then (1 + 2 (E - e)) / E for epoch
+    e (1-based), falling linearly to 1/E in the last epoch."""
+    return 1.0 if epoch <= epochs / 2 else (1.0 + 2.0 * (epochs - epoch)) / epochs
+
+
+class DigitsRun:
+    """Both nets on one data set, trained on the same minibatches in the same order, step by step.
+
+    run = DigitsRun(DigitsSettings(seed=0))
+    while not run.done:
+        run.train_batches(8)              # a small chunk: a few tens of milliseconds
+        run.evaluate()                    # held-out error on a fixed subset (eval_size digits)
+    run.evaluate(full=True); run.infer(image_28x28)
+    """
+
+    def __init__(self, settings: DigitsSettings | None = None, data: DigitData | None = None) -> None:
+        self.settings = s = settings or DigitsSettings()
+        self.data = data if data is not None else load_sample()
+        if s.batch_size > self.data.train_size:
+            raise ValueError(f"batch_size must be at most the training set's size ({self.data.train_size}); "
+                             f"got {s.batch_size}")
+        dtype = np.dtype(s.dtype).type
+        self.train_x = to_unit_pixels(self.data.train_images, dtype)
+        self.test_x = to_unit_pixels(self.data.test_images, dtype)
+        self.train_y, self.test_y = self.data.train_labels, self.data.test_labels
+        input_size = self.train_x.shape[1]
+        # Independent streams: weights of each net, the shared minibatch order, the negatives.
+        ff_init, bp_init, order, negatives = (np.random.default_rng(child)
+                                              for child in np.random.SeedSequence(s.seed).spawn(4))
+        self._order_rng, self._negative_rng = order, negatives
+        # "none": one constant for every row, the training rows' mean length (label included).
+        with_label = self.train_x.copy()
+        with_label[:, :LABEL_PIXELS] = 0.0
+        sq = np.einsum("ij,ij->i", with_label, with_label, dtype=np.float64) + s.label_strength ** 2
+        input_scale = 1.0 / float(np.mean(np.sqrt(sq)))
+        self.ff = DigitFF(
+            input_size, s.hidden, s.theta, Adam(s.learning_rate), ff_init, label_strength=s.label_strength,
+            input_normalization=s.input_normalization, input_scale=input_scale, inference=s.inference,
+            readout_optimizer=Adam(s.readout_learning_rate) if s.readout else None, dtype=s.dtype,
+            init_scale=s.init_scale, weight_decay=s.weight_decay, peer_normalization=s.peer_normalization,
+        )
+        self.backprop = MinibatchMLP((input_size, *s.hidden, N_LABELS), Adam(s.backprop_learning_rate), bp_init)
+        self.batches_per_epoch = math.ceil(self.data.train_size / s.batch_size)
+        self.epoch = 0                    # completed epochs
+        self.batch_in_epoch = 0           # minibatches done in the current epoch
+        self._order = self._order_rng.permutation(self.data.train_size)
+        self.seconds = {"ff": 0.0, "backprop": 0.0}   # training time of each net, evaluation excluded
+        self.last_stats: dict | None = None
+        # The fixed held-out subset for cheap evaluation: the same digits whatever the seed, as
+        # balanced over the classes as the test set allows.
+        self.eval_index = _balanced_subset(self.test_y, min(s.eval_size, self.data.test_size))
+
+    # progress ---------------------------------------------------------------------------------
+    @property
+    def total_batches(self) -> int:
+        return self.settings.epochs * self.batches_per_epoch
+
+    @property
+    def batches_done(self) -> int:
+        return self.epoch * self.batches_per_epoch + self.batch_in_epoch
+
+    @property
+    def done(self) -> bool:
+        return self.epoch >= self.settings.epochs
+
+    @property
+    def progress(self) -> float:
+        """Epochs done, fractional."""
+        return self.epoch + self.batch_in_epoch / self.batches_per_epoch
+
+    # training ---------------------------------------------------------------------------------
+    def train_batches(self, count: int = 1) -> int:
+        """Train both nets on up to `count` minibatches (fewer at the end of the run); returns how
+        many were trained. Each minibatch: one FF update of every layer and one backprop step."""
+        s = self.settings
+        trained = 0
+        while trained < count and not self.done:
+            gain = lr_gain(self.epoch + 1, s.epochs) if s.decay else 1.0
+            self.ff.optimizer.learning_rate = gain * s.learning_rate
+            if self.ff.readout is not None:
+                self.ff.readout.optimizer.learning_rate = gain * s.readout_learning_rate
+            self.backprop.optimizer.learning_rate = gain * s.backprop_learning_rate
+            start = self.batch_in_epoch * s.batch_size
+            index = self._order[start:start + s.batch_size]
+            x, y = self.train_x[index], self.train_y[index]
+            t0 = time.perf_counter()
+            self.last_stats = self.ff.train_batch(x, y, self._negative_rng, s.negatives, s.hard_temperature)
+            t1 = time.perf_counter()
+            self.backprop.train_step(x, y)
+            t2 = time.perf_counter()
+            self.seconds["ff"] += t1 - t0
+            self.seconds["backprop"] += t2 - t1
+            trained += 1
+            self.batch_in_epoch += 1
+            if self.batch_in_epoch == self.batches_per_epoch:
+                self.epoch += 1
+                self.batch_in_epoch = 0
+                self._order = self._order_rng.permutation(self.data.train_size)
+        return trained
+
+    def train_epoch(self) -> int:
+        """Train to the end of the current epoch."""
+        return self.train_batches(self.batches_per_epoch - self.batch_in_epoch)
+
+    # evaluation -------------------------------------------------------------------------------
+    def evaluate(self, full: bool = False, split: str = "test") -> DigitsMetrics:
+        """Error rates of both nets: on the fixed held-out subset (eval_size digits; cheap enough to
+        call several times a second), on the whole held-out set (full=True), or on the training set
+        (split="train", always whole)."""
+        if split == "train":
+            x, y = self.train_x, self.train_y
+        elif split == "test":
+            x, y = (self.test_x, self.test_y) if full else (self.test_x[self.eval_index], self.test_y[self.eval_index])
+        else:
+            raise ValueError(f"split must be train or test; got {split!r}")
+        ff_error = float(np.mean(self.ff.predict(x) != y))
+        bp_error = float(np.mean(self.backprop.predict(x) != y))
+        readout_error = None
+        if self.ff.readout is not None:
+            readout_error = float(np.mean(self.ff.readout.predict(x) != y))
+        return DigitsMetrics(self.progress, len(y), ff_error, bp_error, readout_error)
+
+    def layer_errors(self, full: bool = True) -> list[float]:
+        """Held-out error of each FF layer's goodness alone deciding."""
+        x, y = (self.test_x, self.test_y) if full else (self.test_x[self.eval_index], self.test_y[self.eval_index])
+        table = self.ff.goodness_table(x)
+        return [float(np.mean(np.argmax(table[:, :, i], axis=1) != y)) for i in range(table.shape[2])]
+
+    def infer(self, image) -> DigitInference:
+        """One image (28x28 or 784 values; uint8 0-255, or floats in [0, 1]) under both nets."""
+        pixels = np.asarray(image)
+        if pixels.size != self.train_x.shape[1]:
+            raise ValueError(f"image must have {self.train_x.shape[1]} pixels; got {pixels.size}")
+        if pixels.dtype != np.uint8:
+            pixels = pixels.astype(np.float64)
+            if not np.all(np.isfinite(pixels)) or pixels.min() < 0.0 or pixels.max() > 1.0:
+                raise ValueError("image pixels must be uint8 (0-255) or floats in [0, 1]")
+        x = to_unit_pixels(pixels.reshape(1, -1), self.train_x.dtype.type)
+        table = self.ff.goodness_table(x)[0].astype(np.float64)
+        totals = self.ff.totals(table)
+        probabilities = self.backprop.probabilities(x)[0]
+        readout = self.ff.readout.probabilities(x)[0] if self.ff.readout is not None else None
+        return DigitInference(
+            goodness=table.tolist(), totals=totals.tolist(), label=int(np.argmax(totals)),
+            rule=self.ff.inference, counted_layers=list(self.ff.counted_layers),
+            backprop_probabilities=probabilities.tolist(), backprop_label=int(np.argmax(probabilities)),
+            readout_probabilities=None if readout is None else readout.tolist(),
+            readout_label=None if readout is None else int(np.argmax(readout)),
+        )
+
+
+def _balanced_subset(labels: np.ndarray, size: int) -> np.ndarray:
+    """`size` test indices taken round-robin over the classes from a fixed permutation (seed 0)."""
+    order = np.random.default_rng(0).permutation(len(labels))
+    by_class = [order[labels[order] == c] for c in range(N_LABELS)]
+    rank = np.empty(len(labels), dtype=np.int64)
+    for members in by_class:
+        rank[members] = np.arange(len(members))
+    # sort by (rank within its class, class): one of each class, then the next of each, ...
+    chosen = np.lexsort((labels, rank))[:size]
+    return np.sort(chosen)
+
+
+def report(run: DigitsRun) -> dict:
+    """The CLI's JSON object for a run: both nets' accuracy on the whole training and held-out sets."""
+    s = run.settings
+    test, train_metrics = run.evaluate(full=True), run.evaluate(split="train")
+    return {
+        "data": run.data.name,
+        "train_size": run.data.train_size,
+        "test_size": run.data.test_size,
+        "seed": s.seed,
+        "epochs": s.epochs,
+        "hidden": list(s.hidden),
+        "negatives": s.negatives,
+        "train_seconds": run.seconds["ff"] + run.seconds["backprop"],
+        "ff": {"train_accuracy": 1.0 - train_metrics.ff_error, "test_accuracy": 1.0 - test.ff_error},
+        "backprop": {"train_accuracy": 1.0 - train_metrics.backprop_error,
+                     "test_accuracy": 1.0 - test.backprop_error},
+    }
+
+
+def train(
+    settings: DigitsSettings, data: DigitData | None = None, on_epoch=None, run: DigitsRun | None = None
+) -> tuple[DigitsRun, dict]:
+    """Train to the end (continuing `run` if given); on_epoch(run, metrics) after every epoch, with
+    the figures on the whole held-out set. Returns the run and report(run)."""
+    run = run if run is not None else DigitsRun(settings, data)
+    while not run.done:
+        run.train_epoch()
+        if on_epoch is not None:
+            on_epoch(run, run.evaluate(full=True))
+    return run, report(run)
