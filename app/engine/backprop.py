@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.engine.params import FlatParameters
+from app.engine.params import FlatParameters, LazyGradient
 from app.engine.scratch import FRESH, Scratch
 from app.engine.trace import NO_RECORDER
 
@@ -35,7 +35,7 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(log_norm - z[np.arange(len(labels)), labels]))
 
 
-class BackpropMLP:
+class BackpropMLP(LazyGradient):
     """sizes = (inputs, hidden..., classes); each layer's bias is the last row of its matrix, and
     the matrices are views of one flat array (params.py): one optimizer update per step."""
 
@@ -60,14 +60,6 @@ class BackpropMLP:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._gradient, self._scratch = None, Scratch()
-
-    @property
-    def gradient(self) -> FlatParameters:
-        """The buffer each step's gradients are written into: the layout of the parameters, made
-        on first use (a checkpoint that never trains never holds one)."""
-        if self._gradient is None:
-            self._gradient = self.parameters.zeros_like()
-        return self._gradient
 
     @property
     def params(self) -> list[np.ndarray]:

@@ -9,7 +9,7 @@ try:  # einsum's C entry point: at 300 rows np.einsum's Python wrapper costs as 
 except ImportError:  # pragma: no cover - NumPy 1.x
     _einsum = np.einsum
 
-from app.engine.params import FlatParameters
+from app.engine.params import FlatParameters, LazyGradient
 from app.engine.scratch import FRESH, Scratch
 from app.engine.trace import NO_RECORDER
 
@@ -186,7 +186,7 @@ def forward_pass(layers, x: np.ndarray, scratch=None, goodness_out: np.ndarray |
 
 # --- the network -------------------------------------------------------------------------------
 
-class FFNetwork:
+class FFNetwork(LazyGradient):
     """A stack of FF layers with length normalization between them and the label in the input.
 
     The layers' parameter matrices are views of one flat array (params.py), so each pass ends in
@@ -234,14 +234,6 @@ class FFNetwork:
         self._cache_key: tuple | None = None
         self._buffers: dict = {}
         self._scratch = Scratch()
-
-    @property
-    def gradient(self) -> FlatParameters:
-        """The buffer each step's gradients are written into: the layout of the parameters, made
-        on first use (a checkpoint that never trains never holds one)."""
-        if self._gradient is None:
-            self._gradient = self.parameters.zeros_like()
-        return self._gradient
 
     def _bind_layers(self) -> None:
         for layer, view in zip(self.layers, self.parameters.views):

@@ -43,3 +43,18 @@ class FlatParameters:
     def __reduce__(self):
         # Copies and pickles carry the flat array and the layout; the views are rebuilt from them.
         return FlatParameters, (self.shapes, self.flat)
+
+
+class LazyGradient:
+    """For a net with `parameters` (FlatParameters) and `_gradient` (None until first used)."""
+
+    parameters: FlatParameters
+    _gradient: FlatParameters | None
+
+    @property
+    def gradient(self) -> FlatParameters:
+        """The buffer each step's gradients are written into: the layout of the parameters, made
+        on first use (a checkpoint that never trains never holds one)."""
+        if self._gradient is None:
+            self._gradient = self.parameters.zeros_like()
+        return self._gradient

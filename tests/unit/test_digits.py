@@ -21,6 +21,8 @@ from app.engine.ff import goodness, layer_loss
 from app.engine.mnist import DigitData, load_sample
 from app.engine.optim import Adam
 
+from .test_ff import central_difference  # one finite-difference helper for every gradient check
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -53,16 +55,6 @@ def small_data(n_train=200, n_test=100) -> DigitData:
 
 
 TINY = dict(hidden=(24, 16), epochs=2, batch_size=50, eval_size=40)
-
-
-def central_difference(loss, params, idx, h=1e-6):
-    old = params[idx]
-    params[idx] = old + h
-    up = loss()
-    params[idx] = old - h
-    down = loss()
-    params[idx] = old
-    return (up - down) / (2 * h)
 
 
 # --- the input --------------------------------------------------------------------------------
