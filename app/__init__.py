@@ -1,6 +1,7 @@
 """Forward-Forward, explained: an interactive explainer of Hinton's Forward-Forward algorithm."""
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 try:
     __version__ = _version("ff-explained")

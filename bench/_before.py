@@ -14,6 +14,7 @@ import numpy as np
 
 EPSILON = 1e-8
 
+
 @dataclass(frozen=True)
 class FFEvaluation:
     train_accuracy: float
@@ -23,7 +24,7 @@ class FFEvaluation:
     goodness_negative: list[float] | None
     grid: np.ndarray | None  # (n_grid,) P(label 0)
     layer_test_accuracy: list[float] | None = None  # each layer's goodness alone deciding
-    layer_grid_goodness: np.ndarray | None = None   # (layers, labels, n_grid) goodness on the grid
+    layer_grid_goodness: np.ndarray | None = None  # (layers, labels, n_grid) goodness on the grid
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,9 @@ TRAIN, TEST, GRID = 1, 2, 3  # how many segments to evaluate: a prefix of [train
 class RaceEvaluator:
     """Read-only embedded inputs for (train, test, grid) and the scratch to push them through."""
 
-    def __init__(self, train_x, train_y, test_x, test_y, grid, n_labels: int, input_normalization: str = "none") -> None:
+    def __init__(
+        self, train_x, train_y, test_x, test_y, grid, n_labels: int, input_normalization: str = "none"
+    ) -> None:
         self.n_labels = n_labels
         self.train_y, self.test_y = train_y, test_y
         segments = (train_x, test_x, grid)
@@ -56,8 +59,9 @@ class RaceEvaluator:
         for points in segments:
             for label in range(n_labels):
                 block = self.ff_inputs[row : row + len(points)]
-                embed_label(points, np.full(len(points), label), n_labels, out=block,
-                            input_normalization=input_normalization)
+                embed_label(
+                    points, np.full(len(points), label), n_labels, out=block, input_normalization=input_normalization
+                )
                 row += len(points)
         self.bp_inputs = np.ones((self.bp_ends[-1], d + 1))
         self.bp_inputs[:, :-1] = np.concatenate(segments)
@@ -140,8 +144,8 @@ class RaceEvaluator:
         test_acc = _accuracy(totals[1], self.test_y)
         test = self._segment(table, 1)
         layer_test = [_accuracy(layer, self.test_y) for layer in test]
-        train = self._segment(table, 0)                                   # (layers, labels, n)
-        means = np.einsum("kln,sln->sk", train, self.mean_weights)        # (pos/neg, layers)
+        train = self._segment(table, 0)  # (layers, labels, n)
+        means = np.einsum("kln,sln->sk", train, self.mean_weights)  # (pos/neg, layers)
         z = self._buffer("ff_loss", train.shape)
         np.subtract(train, theta, out=z)
         z *= self.loss_sign
@@ -149,8 +153,9 @@ class RaceEvaluator:
         loss = float(np.einsum("kln,ln->", z, self.loss_weights))
         grid = _softmax_first(totals[2]) if upto == GRID else None
         layer_grid = self._segment(table, 2).copy() if upto == GRID else None
-        return FFEvaluation(train_acc, test_acc, loss, means[0].tolist(), means[1].tolist(), grid,
-                            layer_test, layer_grid)
+        return FFEvaluation(
+            train_acc, test_acc, loss, means[0].tolist(), means[1].tolist(), grid, layer_test, layer_grid
+        )
 
     def ff_grid(self, net) -> np.ndarray:
         """P(label 0) over the grid alone: the grid rows of every label, nothing else."""
@@ -207,14 +212,22 @@ class BeforeRace:
         from app.engine.race import grid_points
 
         self.race = race
-        self.evaluator = RaceEvaluator(race.train.x, race.train.y, race.test.x, race.test.y,
-                                       grid_points(race.extent, race.settings.grid_size), 2,
-                                       race.settings.ff_input_normalization)
+        self.evaluator = RaceEvaluator(
+            race.train.x,
+            race.train.y,
+            race.test.x,
+            race.test.y,
+            grid_points(race.extent, race.settings.grid_size),
+            2,
+            race.settings.ff_input_normalization,
+        )
 
     def decision_grids(self):
         size = self.race.settings.grid_size
-        return (self.evaluator.ff_grid(self.race.ff).reshape(size, size),
-                self.evaluator.bp_grid(self.race.backprop).reshape(size, size))
+        return (
+            self.evaluator.ff_grid(self.race.ff).reshape(size, size),
+            self.evaluator.bp_grid(self.race.backprop).reshape(size, size),
+        )
 
     def snapshot(self):
         from app.engine.race import NetMetrics, RaceSnapshot
@@ -226,6 +239,10 @@ class BeforeRace:
             race.step_count,
             NetMetrics(ff.train_accuracy, ff.test_accuracy, ff.loss),
             NetMetrics(bp.train_accuracy, bp.test_accuracy, bp.loss),
-            ff.goodness_positive, ff.goodness_negative, ff.grid.reshape(size, size), bp.grid.reshape(size, size),
-            ff.layer_test_accuracy, layer_maps(ff.layer_grid_goodness, size),
+            ff.goodness_positive,
+            ff.goodness_negative,
+            ff.grid.reshape(size, size),
+            bp.grid.reshape(size, size),
+            ff.layer_test_accuracy,
+            layer_maps(ff.layer_grid_goodness, size),
         )

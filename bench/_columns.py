@@ -86,7 +86,9 @@ class ColumnsRace:
     def _buffer(self, name, shape, ones_row=False):
         buffer = self._buffers.get((name, shape))
         if buffer is None:
-            buffer = self._buffers[(name, shape)] = np.ones(shape, self.dtype) if ones_row else np.empty(shape, self.dtype)
+            buffer = self._buffers[(name, shape)] = (
+                np.ones(shape, self.dtype) if ones_row else np.empty(shape, self.dtype)
+            )
         return buffer
 
     def _ff_forward(self, x, views, on_layer=None):
@@ -114,6 +116,7 @@ class ColumnsRace:
             d += 1.0 - 2.0 * target
             d *= 1.0 / self.n
             np.matmul(np.multiply(y, d, out=self._buffer(("dy", i), y.shape)), h.T, out=self.ff_grad_views[i])
+
         self._ff_forward(x, self.ff_views, update)
         self.ff_adam.update(self.ff, self.ff_grad)
 

@@ -73,9 +73,9 @@ class PlainRace:
         n, h = len(x), x
         for layer in self.ff:
             y = np.maximum(h @ layer.W + layer.b, 0.0)
-            g = np.sum(y**2, axis=1)                        # goodness
-            p = 1.0 / (1.0 + np.exp(-(g - self.theta)))     # p(positive) = sigma(G - theta)
-            dL_dy = ((p - target) / n)[:, None] * 2.0 * y   # dL/dG * dG/dy, ReLU's mask in y
+            g = np.sum(y**2, axis=1)  # goodness
+            p = 1.0 / (1.0 + np.exp(-(g - self.theta)))  # p(positive) = sigma(G - theta)
+            dL_dy = ((p - target) / n)[:, None] * 2.0 * y  # dL/dG * dG/dy, ReLU's mask in y
             layer.update(h.T @ dL_dy, dL_dy.sum(axis=0))
             h = y / (np.linalg.norm(y, axis=1, keepdims=True) + EPSILON)
 

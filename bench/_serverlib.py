@@ -28,8 +28,9 @@ def free_port() -> int:
 
 def machine() -> str:
     load = os.getloadavg()
-    return (f"{cpu_model()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-            f"load average {load[0]:.1f} at start")
+    return (
+        f"{cpu_model()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, load average {load[0]:.1f} at start"
+    )
 
 
 def tree(pid: int) -> list[int]:
@@ -80,7 +81,11 @@ class Server:
         environment = {**os.environ, "FF_WORKERS": str(workers), **(env or {})}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -104,8 +109,7 @@ class Server:
 
     def main_pids(self) -> list[int]:
         """The uvicorn process(es) alone: the event loop(s), without the engine workers."""
-        return [self.process.pid] + [pid for pid in self.pids()
-                                     if pid != self.process.pid and _is_uvicorn_worker(pid)]
+        return [self.process.pid] + [pid for pid in self.pids() if pid != self.process.pid and _is_uvicorn_worker(pid)]
 
     def metric(self, name: str) -> float:
         """One counter from /metrics (0 when absent)."""

@@ -26,7 +26,7 @@ def frame_step(payload: bytes) -> int | None:
     if not payload.startswith(FRAME_PREFIX):
         return None
     end = payload.index(b",", len(FRAME_PREFIX))
-    return int(payload[len(FRAME_PREFIX):end])
+    return int(payload[len(FRAME_PREFIX) : end])
 
 
 def encode(opcode: int, payload: bytes) -> bytes:
@@ -67,9 +67,13 @@ class RaceSocket(asyncio.Protocol):
         self.transport = transport
         key = base64.b64encode(os.urandom(16)).decode()
         origin = f"Origin: {self.origin}\r\n" if self.origin else ""
-        transport.write((f"GET /ws/race HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nUpgrade: websocket\r\n"
-                         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                         f"{origin}\r\n").encode())
+        transport.write(
+            (
+                f"GET /ws/race HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"{origin}\r\n"
+            ).encode()
+        )
 
     def data_received(self, data: bytes) -> None:
         self.received_bytes += len(data)
@@ -80,7 +84,7 @@ class RaceSocket(asyncio.Protocol):
             if end < 0:
                 return
             status = bytes(buffer[:end]).split(b"\r\n", 1)[0]
-            del buffer[:end + 4]
+            del buffer[: end + 4]
             if b" 101 " not in status + b" ":
                 self.open.set_exception(ConnectionError(status.decode(errors="replace")))
                 self.transport.close()
@@ -96,16 +100,16 @@ class RaceSocket(asyncio.Protocol):
             if length == 126:
                 if size - position < 4:
                     break
-                length = int.from_bytes(buffer[position + 2:position + 4], "big")
+                length = int.from_bytes(buffer[position + 2 : position + 4], "big")
                 header = 4
             elif length == 127:
                 if size - position < 10:
                     break
-                length = int.from_bytes(buffer[position + 2:position + 10], "big")
+                length = int.from_bytes(buffer[position + 2 : position + 10], "big")
                 header = 10
             if size - position < header + length:
                 break
-            payload = bytes(buffer[position + header:position + header + length])
+            payload = bytes(buffer[position + header : position + header + length])
             position += header + length
             opcode = first & 0x0F
             if opcode == TEXT:
@@ -136,12 +140,24 @@ class RaceSocket(asyncio.Protocol):
             self.transport.close()
 
 
-async def connect(host: str, port: int, on_text, *, local_ip: str | None = None, origin: str | None = None,
-                  answer_pings: bool = True, timeout_s: float = 30.0) -> RaceSocket:
+async def connect(
+    host: str,
+    port: int,
+    on_text,
+    *,
+    local_ip: str | None = None,
+    origin: str | None = None,
+    answer_pings: bool = True,
+    timeout_s: float = 30.0,
+) -> RaceSocket:
     loop = asyncio.get_running_loop()
     local = (local_ip, 0) if local_ip else None
-    _, protocol = await asyncio.wait_for(loop.create_connection(
-        lambda: RaceSocket(host, port, on_text, origin, answer_pings), host, port, local_addr=local), timeout_s)
+    _, protocol = await asyncio.wait_for(
+        loop.create_connection(
+            lambda: RaceSocket(host, port, on_text, origin, answer_pings), host, port, local_addr=local
+        ),
+        timeout_s,
+    )
     await asyncio.wait_for(protocol.open, timeout_s)
     return protocol
 

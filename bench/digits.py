@@ -51,8 +51,14 @@ def errors_of(changes: dict, seed: int) -> dict:
     """One full run; FF's error under its rule, each layer alone, and backprop's."""
     run, report = train(DigitsSettings(seed=seed, **changes))
     readout = run.evaluate(full=True).readout_error
-    return {"seed": seed, "ff": 1 - report["ff"]["test_accuracy"], "backprop": 1 - report["backprop"]["test_accuracy"],
-            "layers": run.layer_errors(), "readout": readout, "seconds": report["train_seconds"]}
+    return {
+        "seed": seed,
+        "ff": 1 - report["ff"]["test_accuracy"],
+        "backprop": 1 - report["backprop"]["test_accuracy"],
+        "layers": run.layer_errors(),
+        "readout": readout,
+        "seconds": report["train_seconds"],
+    }
 
 
 def _errors_of(job):
@@ -79,8 +85,11 @@ def timing(settings: DigitsSettings) -> dict:
     image = run.data.test_images[0]
     chunk = DigitsRun(settings, run.data)
     return {
-        "wall": wall, "report": report, "layers": run.layer_errors(),
-        "ff_epoch": run.seconds["ff"] / settings.epochs, "backprop_epoch": run.seconds["backprop"] / settings.epochs,
+        "wall": wall,
+        "report": report,
+        "layers": run.layer_errors(),
+        "ff_epoch": run.seconds["ff"] / settings.epochs,
+        "backprop_epoch": run.seconds["backprop"] / settings.epochs,
         "infer_ms": median_ms(lambda: run.infer(image), 200),
         "eval_subset_ms": median_ms(lambda: run.evaluate(), 20),
         "batch_ms": median_ms(lambda: chunk.train_batches(1), 30),
@@ -96,8 +105,11 @@ def paper_scale(batches: int = 20) -> dict:
     run.seconds = {"ff": 0.0, "backprop": 0.0}
     run.train_batches(batches)
     per_epoch = 60000 / settings.batch_size / batches
-    return {"ff_epoch": run.seconds["ff"] * per_epoch, "backprop_epoch": run.seconds["backprop"] * per_epoch,
-            "infer_ms": median_ms(lambda: run.infer(run.data.test_images[0]), 50)}
+    return {
+        "ff_epoch": run.seconds["ff"] * per_epoch,
+        "backprop_epoch": run.seconds["backprop"] * per_epoch,
+        "infer_ms": median_ms(lambda: run.infer(run.data.test_images[0]), 50),
+    }
 
 
 def summary(values: list[float]) -> str:
@@ -120,16 +132,26 @@ def main(argv: list[str] | None = None) -> None:
 
     t = timing(settings)
     r = t["report"]
-    print(f"\n## the default run, seed 0, in one process ({r['data']}: {r['train_size']} training, "
-          f"{r['test_size']} held-out digits)")
-    print(f"wall time {t['wall']:.1f} s (target <= {TARGET_SECONDS:.0f} s), training {r['train_seconds']:.1f} s: "
-          f"FF {t['ff_epoch']:.2f} s/epoch, backprop {t['backprop_epoch']:.2f} s/epoch")
-    print(f"held-out error: FF {1 - r['ff']['test_accuracy']:.1%}, backprop {1 - r['backprop']['test_accuracy']:.1%}; "
-          f"FF layers alone {', '.join(f'{e:.1%}' for e in t['layers'])}")
-    print(f"one-image inference, 10 labels, all layers, both nets: {t['infer_ms']:.2f} ms median "
-          f"(target <= {TARGET_INFER_MS:.0f} ms)")
-    print(f"held-out check on the fixed {settings.eval_size}-digit subset: {t['eval_subset_ms']:.1f} ms; "
-          f"one minibatch of both nets: {t['batch_ms']:.1f} ms")
+    print(
+        f"\n## the default run, seed 0, in one process ({r['data']}: {r['train_size']} training, "
+        f"{r['test_size']} held-out digits)"
+    )
+    print(
+        f"wall time {t['wall']:.1f} s (target <= {TARGET_SECONDS:.0f} s), training {r['train_seconds']:.1f} s: "
+        f"FF {t['ff_epoch']:.2f} s/epoch, backprop {t['backprop_epoch']:.2f} s/epoch"
+    )
+    print(
+        f"held-out error: FF {1 - r['ff']['test_accuracy']:.1%}, backprop {1 - r['backprop']['test_accuracy']:.1%}; "
+        f"FF layers alone {', '.join(f'{e:.1%}' for e in t['layers'])}"
+    )
+    print(
+        f"one-image inference, 10 labels, all layers, both nets: {t['infer_ms']:.2f} ms median "
+        f"(target <= {TARGET_INFER_MS:.0f} ms)"
+    )
+    print(
+        f"held-out check on the fixed {settings.eval_size}-digit subset: {t['eval_subset_ms']:.1f} ms; "
+        f"one minibatch of both nets: {t['batch_ms']:.1f} ms"
+    )
     sys.stdout.flush()
 
     rows = {"the defaults": in_processes([({**base}, s) for s in seeds], args.processes)}
@@ -138,8 +160,10 @@ def main(argv: list[str] | None = None) -> None:
             if name != "the defaults":
                 rows[name] = in_processes([({**base, **changes}, s) for s in seeds], args.processes)
     print(f"\n## held-out error over seeds {seeds[0]}-{seeds[-1]} (1,000 digits; runs in 2 single-threaded processes)")
-    print("| recipe | FF (rule: sum of all layers) | FF layer 1 alone | FF layer 2 alone | FF read-out | backprop "
-          "| FF / backprop |")
+    print(
+        "| recipe | FF (rule: sum of all layers) | FF layer 1 alone | FF layer 2 alone | FF read-out | backprop "
+        "| FF / backprop |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, results in rows.items():
         ff = [x["ff"] for x in results]
@@ -147,27 +171,35 @@ def main(argv: list[str] | None = None) -> None:
         layer = [[x["layers"][i] for x in results] for i in range(len(results[0]["layers"]))]
         ratio = statistics.mean(ff) / statistics.mean(bp) if statistics.mean(bp) else float("inf")
         readout = [x["readout"] for x in results if x["readout"] is not None]
-        print(f"| {name} | {summary(ff)} | {summary(layer[0])} | "
-              f"{summary(layer[1]) if len(layer) > 1 else '-'} | {summary(readout) if readout else '-'} | "
-              f"{summary(bp)} | {ratio:.2f} |")
+        print(
+            f"| {name} | {summary(ff)} | {summary(layer[0])} | "
+            f"{summary(layer[1]) if len(layer) > 1 else '-'} | {summary(readout) if readout else '-'} | "
+            f"{summary(bp)} | {ratio:.2f} |"
+        )
     default = rows["the defaults"]
-    print("\nper seed (defaults): " + ", ".join(
-        f"seed {x['seed']}: FF {x['ff']:.1%} backprop {x['backprop']:.1%}" for x in default))
+    print(
+        "\nper seed (defaults): "
+        + ", ".join(f"seed {x['seed']}: FF {x['ff']:.1%} backprop {x['backprop']:.1%}" for x in default)
+    )
     worst = max(x["ff"] for x in default)
-    met = round(worst * 1000) <= round(TARGET_ERROR * 1000)       # errors are whole digits out of 1,000
+    met = round(worst * 1000) <= round(TARGET_ERROR * 1000)  # errors are whole digits out of 1,000
     mean_ratio = statistics.mean(x["ff"] for x in default) / statistics.mean(x["backprop"] for x in default)
-    print(f"targets: FF error <= {TARGET_ERROR:.0%}: {'met' if met else 'NOT met'} on the worst seed "
-          f"({worst:.1%}); FF/backprop <= {TARGET_RATIO}: {mean_ratio:.2f}; "
-          f"run <= {TARGET_SECONDS:.0f} s: {t['wall']:.0f} s; "
-          f"inference <= {TARGET_INFER_MS:.0f} ms: {t['infer_ms']:.2f} ms")
+    print(
+        f"targets: FF error <= {TARGET_ERROR:.0%}: {'met' if met else 'NOT met'} on the worst seed "
+        f"({worst:.1%}); FF/backprop <= {TARGET_RATIO}: {mean_ratio:.2f}; "
+        f"run <= {TARGET_SECONDS:.0f} s: {t['wall']:.0f} s; "
+        f"inference <= {TARGET_INFER_MS:.0f} ms: {t['infer_ms']:.2f} ms"
+    )
     sys.stdout.flush()
 
     if not args.no_paper:
         p = paper_scale()
-        hours = 60 * (p["ff_epoch"] + p["backprop_epoch"]) / 3600     # the CLI trains both for 60 epochs
+        hours = 60 * (p["ff_epoch"] + p["backprop_epoch"]) / 3600  # the CLI trains both for 60 epochs
         print("\n## paper scale (60,000 digits, 4 hidden layers of 2000, skip-first), estimated from 20 minibatches")
-        print(f"FF {p['ff_epoch']:.0f} s/epoch, backprop {p['backprop_epoch']:.0f} s/epoch; 60 epochs of both "
-              f"~ {hours:.1f} h; one-image inference {p['infer_ms']:.1f} ms")
+        print(
+            f"FF {p['ff_epoch']:.0f} s/epoch, backprop {p['backprop_epoch']:.0f} s/epoch; 60 epochs of both "
+            f"~ {hours:.1f} h; one-image inference {p['infer_ms']:.1f} ms"
+        )
 
 
 if __name__ == "__main__":

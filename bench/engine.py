@@ -70,10 +70,10 @@ def torch_race_step(settings, race):
     theta = settings.theta
 
     def step() -> None:
-        for data, sign in ((x_pos, -1.0), (x_neg, 1.0)):   # positive pass, then negative pass
+        for data, sign in ((x_pos, -1.0), (x_neg, 1.0)):  # positive pass, then negative pass
             h = data
             for layer, opt in zip(ff_layers, ff_opts):
-                out = torch.relu(layer(h.detach()))          # detach: no gradient crosses layers
+                out = torch.relu(layer(h.detach()))  # detach: no gradient crosses layers
                 g = out.pow(2).sum(1)
                 loss = torch.nn.functional.softplus(sign * (g - theta)).mean()
                 opt.zero_grad()
@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     rounds = 300 if args.quick else args.repeats
     sys.path.insert(0, str(ROOT))
     from bench._reference import PlainRace, check_against  # plain NumPy only: no `app` import
+
     if args.engine_root:
         sys.path.insert(0, str(args.engine_root.resolve()))
     import numpy as np
@@ -122,65 +123,94 @@ def main(argv: list[str] | None = None) -> None:
     columns32 = ColumnsRace(race, np.float32)
     x, y = race.train.x, race.train.y
     load = os.getloadavg()[0]
-    steps = interleaved_medians({
-        "reference": plain.step,
-        "step": race.step,
-        "ff": lambda: race.ff.train_step(x, y, race.negative_rng),
-        "backprop": lambda: race.backprop.train_step(x, y),
-        "columns": columns.step,
-        "columns float32": columns32.step,
-    }, rounds)
-    pictures = interleaved_medians({
-        "reference": plain.step,
-        "grids": race.decision_grids,
-        "grids before": before.decision_grids,
-        "columns grids": columns.decision_grids,
-        "columns grids float32": columns32.decision_grids,
-        "snapshot": race.snapshot,
-        "snapshot before": before.snapshot,
-    }, max(rounds // 2, 100))
+    steps = interleaved_medians(
+        {
+            "reference": plain.step,
+            "step": race.step,
+            "ff": lambda: race.ff.train_step(x, y, race.negative_rng),
+            "backprop": lambda: race.backprop.train_step(x, y),
+            "columns": columns.step,
+            "columns float32": columns32.step,
+        },
+        rounds,
+    )
+    pictures = interleaved_medians(
+        {
+            "reference": plain.step,
+            "grids": race.decision_grids,
+            "grids before": before.decision_grids,
+            "columns grids": columns.decision_grids,
+            "columns grids float32": columns32.decision_grids,
+            "snapshot": race.snapshot,
+            "snapshot before": before.snapshot,
+        },
+        max(rounds // 2, 100),
+    )
     layer = race.ff.layers[0]
     h = race.ff.embed(x, y)
     activity = layer.forward(h)
     g = goodness(activity)
-    gradient = interleaved_medians({
-        "folded": lambda: layer.local_gradient(h, activity, 1.0, settings.theta, g),
-        "as written": lambda: local_gradient_as_written(layer, h, activity, 1.0, settings.theta, g),
-    }, rounds)
+    gradient = interleaved_medians(
+        {
+            "folded": lambda: layer.local_gradient(h, activity, 1.0, settings.theta, g),
+            "as written": lambda: local_gradient_as_written(layer, h, activity, 1.0, settings.theta, g),
+        },
+        rounds,
+    )
     torch_step = torch_race_step(settings, race)
     if torch_step is not None:
         step, torch_version, threads = torch_step
         pair = interleaved_medians({"step": race.step, "torch": step}, max(rounds // 5, 60))
 
     engine_root = f" (engine from {args.engine_root})" if args.engine_root else ""
-    print(f"# engine{engine_root}: {cpu_model()}, {os.cpu_count()} CPUs, NumPy {np.__version__}, "
-          f"Python {platform.python_version()}, load average {load:.1f} -> {os.getloadavg()[0]:.1f}")
-    print(f"reference: the race step in plain NumPy (bench/_reference.py); it agrees with the engine "
-          f"to {agreement:.1e} (relative) after 50 steps")
-    print(f"medians of interleaved rounds ({rounds} for the steps); the ratios are the figures, the "
-          f"microseconds this run's")
+    print(
+        f"# engine{engine_root}: {cpu_model()}, {os.cpu_count()} CPUs, NumPy {np.__version__}, "
+        f"Python {platform.python_version()}, load average {load:.1f} -> {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"reference: the race step in plain NumPy (bench/_reference.py); it agrees with the engine "
+        f"to {agreement:.1e} (relative) after 50 steps"
+    )
+    print(
+        f"medians of interleaved rounds ({rounds} for the steps); the ratios are the figures, the "
+        f"microseconds this run's"
+    )
     ref = steps["reference"]
-    print(f"race step (FF + backprop, {len(race.train)} points): {steps['step']:.1f} us = "
-          f"{steps['step'] / ref:.3f}x reference ({ref:.1f} us)   (target <= {TARGETS['step']}x)")
+    print(
+        f"race step (FF + backprop, {len(race.train)} points): {steps['step']:.1f} us = "
+        f"{steps['step'] / ref:.3f}x reference ({ref:.1f} us)   (target <= {TARGETS['step']}x)"
+    )
     print(f"  FF step alone {steps['ff'] / ref:.3f}x; backprop step alone {steps['backprop'] / ref:.3f}x")
-    print(f"  prototype with activations stored (units, rows), not bit-for-bit (bench/_columns.py): "
-          f"{steps['columns'] / ref:.3f}x; the same in float32 {steps['columns float32'] / ref:.3f}x")
+    print(
+        f"  prototype with activations stored (units, rows), not bit-for-bit (bench/_columns.py): "
+        f"{steps['columns'] / ref:.3f}x; the same in float32 {steps['columns float32'] / ref:.3f}x"
+    )
     ref = pictures["reference"]
-    for name, what in (("grids", f"decision grids, both nets, {settings.grid_size}x{settings.grid_size}"),
-                       ("snapshot", "snapshot (train/test accuracy and loss, goodness, both grids, layer maps)")):
+    for name, what in (
+        ("grids", f"decision grids, both nets, {settings.grid_size}x{settings.grid_size}"),
+        ("snapshot", "snapshot (train/test accuracy and loss, goodness, both grids, layer maps)"),
+    ):
         now, then = pictures[name], pictures[f"{name} before"]
-        print(f"{what}: {now / ref:.3f}x reference; today's code (bench/_before.py) {then / ref:.3f}x; "
-              f"now / today = {now / then:.2f}   (target <= {TARGETS[name]})")
-    print(f"  grids in the (units, rows) prototype: {pictures['columns grids'] / pictures['grids before']:.2f} of "
-          f"today's; in float32 {pictures['columns grids float32'] / pictures['grids before']:.2f}")
-    print(f"FF local gradient (300 x 5 -> 12): the engine's folded form {gradient['folded']:.1f} us, the formula as "
-          f"written {gradient['as written']:.1f} us (folded / written = {gradient['folded'] / gradient['as written']:.2f})")
+        print(
+            f"{what}: {now / ref:.3f}x reference; today's code (bench/_before.py) {then / ref:.3f}x; "
+            f"now / today = {now / then:.2f}   (target <= {TARGETS[name]})"
+        )
+    print(
+        f"  grids in the (units, rows) prototype: {pictures['columns grids'] / pictures['grids before']:.2f} of "
+        f"today's; in float32 {pictures['columns grids float32'] / pictures['grids before']:.2f}"
+    )
+    print(
+        f"FF local gradient (300 x 5 -> 12): the engine's folded form {gradient['folded']:.1f} us, the formula as "
+        f"written {gradient['as written']:.1f} us (folded / written = {gradient['folded'] / gradient['as written']:.2f})"
+    )
     if torch_step is None:
         print("PyTorch: not installed (pip install -e '.[bench]'); comparison skipped")
         return
-    print(f"PyTorch {torch_version} eager CPU ({threads} thread), same race step, float64: {pair['torch']:.1f} us; "
-          f"the engine ({pair['step']:.1f} us in the same rounds) is {pair['torch'] / pair['step']:.1f}x faster"
-          f"   (target >= {TARGETS['torch']:.0f}x)")
+    print(
+        f"PyTorch {torch_version} eager CPU ({threads} thread), same race step, float64: {pair['torch']:.1f} us; "
+        f"the engine ({pair['step']:.1f} us in the same rounds) is {pair['torch'] / pair['step']:.1f}x faster"
+        f"   (target >= {TARGETS['torch']:.0f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ MIN_FPS, MAX_P99_GAP_S, MAX_FIRST_FRAME_S = 18.0, 0.100, 0.200
 
 # ------------------------------------------------------------------------------ attacker
 
+
 async def attack(port: int, kind: str, duration_s: float, seed_base: int) -> dict:
     counts = {"sent": 0, "busy": 0, "frames": 0, "closed": 0}
 
@@ -74,6 +75,7 @@ async def attack(port: int, kind: str, duration_s: float, seed_base: int) -> dic
 
 # ------------------------------------------------------------------------------ victims
 
+
 async def bystander(port: int, seed: int) -> dict:
     arrivals, steps = [], []
     finished = asyncio.get_running_loop().create_future()
@@ -91,7 +93,7 @@ async def bystander(port: int, seed: int) -> dict:
     ws.send_text(json.dumps({"type": "start", "settings": {"seed": seed}}))
     try:
         await asyncio.wait_for(finished, 120)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     ws.close()
     streamed = arrivals[1:]  # the first frame comes with the race's introduction
@@ -119,7 +121,7 @@ async def newcomer(port: int, seed: int, index: int) -> float | None:
     ws.send_text(json.dumps({"type": "start", "settings": {"seed": seed}}))
     try:
         arrived = await asyncio.wait_for(first, 30)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         arrived = None
     ws.close()
     return None if arrived is None else round((arrived - sent) * 1000, 1)
@@ -138,6 +140,7 @@ async def victims(port: int, seed_base: int) -> dict:
 
 # ------------------------------------------------------------------------------ orchestration
 
+
 def child(args) -> None:
     install_uvloop()
     if args.role == "attacker":
@@ -154,8 +157,21 @@ def scenario(kind: str) -> dict:
             attacker_out, victims_out = Path(scratch) / "attacker.json", Path(scratch) / "victims.json"
             base = [sys.executable, __file__, "--port", str(server.port)]
             cpu_before, wall_before = cpu_times(server.pids()), time.monotonic()
-            attacker = subprocess.Popen(base + ["--role", "attacker", "--attack", kind, "--duration", "30",
-                                                "--seed-base", "1000000", "--out", str(attacker_out)])
+            attacker = subprocess.Popen(
+                base
+                + [
+                    "--role",
+                    "attacker",
+                    "--attack",
+                    kind,
+                    "--duration",
+                    "30",
+                    "--seed-base",
+                    "1000000",
+                    "--out",
+                    str(attacker_out),
+                ]
+            )
             time.sleep(WARM_UP_S)  # the attack's head start, by design of the scenario
             victim = subprocess.Popen(base + ["--role", "victims", "--seed-base", "500", "--out", str(victims_out)])
             peak_rss = 0.0
@@ -170,17 +186,25 @@ def scenario(kind: str) -> dict:
                         process.kill()
                         process.wait()
             user, system = (after - before for after, before in zip(cpu_times(server.pids()), cpu_before))
-            result = {"attack": kind, **json.loads(victims_out.read_text()),
-                      "attacker": json.loads(attacker_out.read_text()) if attacker_out.exists() else None,
-                      "server_cores": round((user + system) / (time.monotonic() - wall_before), 2),
-                      "server_peak_rss_mb": round(peak_rss, 1),
-                      "engine_failures": server.metric("ff_engine_failures_total")}
+            result = {
+                "attack": kind,
+                **json.loads(victims_out.read_text()),
+                "attacker": json.loads(attacker_out.read_text()) if attacker_out.exists() else None,
+                "server_cores": round((user + system) / (time.monotonic() - wall_before), 2),
+                "server_peak_rss_mb": round(peak_rss, 1),
+                "engine_failures": server.metric("ff_engine_failures_total"),
+            }
     finally:
         server.stop()
     by, firsts = result["bystander"], [f for f in result["newcomer_first_frame_ms"]]
-    result["passed"] = bool(by["fps"] >= MIN_FPS and by["p99_gap_ms"] is not None
-                            and by["p99_gap_ms"] <= MAX_P99_GAP_S * 1000 and by["in_order"]
-                            and firsts and all(f is not None and f <= MAX_FIRST_FRAME_S * 1000 for f in firsts))
+    result["passed"] = bool(
+        by["fps"] >= MIN_FPS
+        and by["p99_gap_ms"] is not None
+        and by["p99_gap_ms"] <= MAX_P99_GAP_S * 1000
+        and by["in_order"]
+        and firsts
+        and all(f is not None and f <= MAX_FIRST_FRAME_S * 1000 for f in firsts)
+    )
     return result
 
 
@@ -198,14 +222,17 @@ def main() -> None:
         child(args)
         return
     print(f"bench/fairness.py {' '.join(sys.argv[1:])}: {machine()}", flush=True)
-    for kind in (("starts", "infers") if args.attack == "both" else (args.attack,)):
+    for kind in ("starts", "infers") if args.attack == "both" else (args.attack,):
         result = scenario(kind)
         by, firsts = result["bystander"], [f for f in result["newcomer_first_frame_ms"] if f is not None]
-        print(f"  attack {kind}: bystander {by['fps']} frames/s, p99 gap {by['p99_gap_ms']} ms "
-              f"(worst {by['worst_gap_ms']} ms), {by['frames']} frames in order: {by['in_order']}; "
-              f"newcomers' first frame median {statistics.median(firsts) if firsts else None} ms, "
-              f"worst {max(firsts) if firsts else None} ms ({len(result['newcomer_first_frame_ms'])} newcomers); "
-              f"target {'met' if result['passed'] else 'MISSED'}", flush=True)
+        print(
+            f"  attack {kind}: bystander {by['fps']} frames/s, p99 gap {by['p99_gap_ms']} ms "
+            f"(worst {by['worst_gap_ms']} ms), {by['frames']} frames in order: {by['in_order']}; "
+            f"newcomers' first frame median {statistics.median(firsts) if firsts else None} ms, "
+            f"worst {max(firsts) if firsts else None} ms ({len(result['newcomer_first_frame_ms'])} newcomers); "
+            f"target {'met' if result['passed'] else 'MISSED'}",
+            flush=True,
+        )
         print(f"    {json.dumps(result)}", flush=True)
 
 

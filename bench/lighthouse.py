@@ -23,10 +23,17 @@ from app.engine.cpu import cpu_model  # noqa: E402  (after the path fix, for a d
 from bench.page_bytes import start_server  # noqa: E402
 
 TOOL = HERE / "lighthouse"
-CHROME_FLAGS = ("--headless=new --no-sandbox --disable-gpu --disable-background-networking "
-                "--disable-component-update --disable-sync --no-first-run")
-METRICS = ("first-contentful-paint", "largest-contentful-paint", "total-blocking-time",
-           "cumulative-layout-shift", "speed-index")
+CHROME_FLAGS = (
+    "--headless=new --no-sandbox --disable-gpu --disable-background-networking "
+    "--disable-component-update --disable-sync --no-first-run"
+)
+METRICS = (
+    "first-contentful-paint",
+    "largest-contentful-paint",
+    "total-blocking-time",
+    "cumulative-layout-shift",
+    "speed-index",
+)
 
 
 def lighthouse_binary() -> Path:
@@ -45,15 +52,28 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as scratch:
             report = Path(scratch) / "report.json"
-            subprocess.run([str(binary), base + "/", f"--chrome-path={chromium}", f"--chrome-flags={CHROME_FLAGS}",
-                            "--only-categories=performance,accessibility,best-practices",
-                            "--output=json", f"--output-path={report}", "--quiet"], check=True, timeout=300)
+            subprocess.run(
+                [
+                    str(binary),
+                    base + "/",
+                    f"--chrome-path={chromium}",
+                    f"--chrome-flags={CHROME_FLAGS}",
+                    "--only-categories=performance,accessibility,best-practices",
+                    "--output=json",
+                    f"--output-path={report}",
+                    "--quiet",
+                ],
+                check=True,
+                timeout=300,
+            )
             result = json.loads(report.read_text())
     finally:
         process.terminate()
         process.wait(timeout=30)
-    print(f"# lighthouse {result['lighthouseVersion']}, {result['configSettings']['formFactor']} profile "
-          f"(simulated throttling), {chromium} on {cpu_model()}")
+    print(
+        f"# lighthouse {result['lighthouseVersion']}, {result['configSettings']['formFactor']} profile "
+        f"(simulated throttling), {chromium} on {cpu_model()}"
+    )
     print("| category | score |")
     print("| --- | ---: |")
     for key, category in result["categories"].items():
@@ -61,9 +81,13 @@ def main() -> None:
     for name in METRICS:
         audit = result["audits"][name]
         print(f"- {audit['title']}: {audit['displayValue']}")
-    failing = [audit["title"] for audit in result["audits"].values()
-               if audit.get("score") is not None and audit["score"] < 0.9
-               and audit.get("scoreDisplayMode") in ("binary", "numeric")]
+    failing = [
+        audit["title"]
+        for audit in result["audits"].values()
+        if audit.get("score") is not None
+        and audit["score"] < 0.9
+        and audit.get("scoreDisplayMode") in ("binary", "numeric")
+    ]
     if failing:
         print("- audits below 0.9: " + "; ".join(failing))
 

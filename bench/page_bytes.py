@@ -25,8 +25,14 @@ sys.path.insert(0, str(ROOT))
 
 from app.engine.cpu import cpu_model  # noqa: E402  (after the path fix, for a direct run)
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 WIDGETS = ("steps", "goodness", "normalization", "label", "race")
 
 
@@ -39,8 +45,9 @@ def free_port() -> int:
 def start_server() -> tuple[subprocess.Popen, str]:
     port = free_port()
     log = tempfile.TemporaryFile(mode="w+")
-    process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT,
-                               stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -67,8 +74,10 @@ def visit_bytes(base: str) -> dict:
         counted: dict[str, int] = {}
         requests: dict[str, str] = {}
         cdp.on("Network.requestWillBeSent", lambda e: requests.__setitem__(e["requestId"], e["request"]["url"]))
-        cdp.on("Network.loadingFinished",
-               lambda e: counted.__setitem__(requests.get(e["requestId"], e["requestId"]), int(e["encodedDataLength"])))
+        cdp.on(
+            "Network.loadingFinished",
+            lambda e: counted.__setitem__(requests.get(e["requestId"], e["requestId"]), int(e["encodedDataLength"])),
+        )
 
         def visit() -> dict:
             counted.clear()
@@ -78,8 +87,11 @@ def visit_bytes(base: str) -> dict:
                 figure.scroll_into_view_if_needed()
                 expect(figure).to_have_attribute("data-ready", "true", timeout=30_000)
             page.wait_for_load_state("networkidle")
-            return {"requests": len(counted), "bytes": sum(counted.values()),
-                    "html": sum(v for k, v in counted.items() if k.rstrip("/") == base)}
+            return {
+                "requests": len(counted),
+                "bytes": sum(counted.values()),
+                "html": sum(v for k, v in counted.items() if k.rstrip("/") == base),
+            }
 
         first = visit()
         repeat = visit()
@@ -119,7 +131,9 @@ def main() -> None:
     print("| --- | ---: | ---: |")
     for name in ("first", "repeat"):
         visit = visits[name]
-        print(f"| {name} visit, every widget mounted | {visit['requests']} | {visit['bytes']:,} (HTML {visit['html']:,}) |")
+        print(
+            f"| {name} visit, every widget mounted | {visit['requests']} | {visit['bytes']:,} (HTML {visit['html']:,}) |"
+        )
     print(f"| one default race ({race['frames']} frames) | 1 websocket | {race['messages_bytes']:,} |")
 
 

@@ -28,8 +28,13 @@ def one_seed(seed: int) -> dict:
 
 def spread(values: list[int | None]) -> dict:
     reached = [v for v in values if v is not None]
-    return {"median": statistics.median(reached) if reached else None, "min": min(reached, default=None),
-            "max": max(reached, default=None), "reached": len(reached), "of": len(values)}
+    return {
+        "median": statistics.median(reached) if reached else None,
+        "min": min(reached, default=None),
+        "max": max(reached, default=None),
+        "reached": len(reached),
+        "of": len(values),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,33 +48,50 @@ def main(argv: list[str] | None = None) -> None:
     settings = RaceSettings()
     with ProcessPoolExecutor(args.processes) as pool:
         results = list(pool.map(one_seed, seeds))
-    print(f"# default race: {settings.dataset} (noise {DEFAULT_NOISE[settings.dataset]}), {settings.steps} steps, "
-          f"theta {settings.theta}, learning rate {settings.learning_rate} ({settings.optimizer}), "
-          f"hidden {list(settings.hidden_sizes)}, FF input {settings.ff_input_normalization}, "
-          f"FF inference sums {settings.ff_inference} layers; {cpu_model()}")
-    print("| seed | FF held-out | FF layer 1 alone | FF layer 2 alone | backprop held-out "
-          "| FF steps to 95% | backprop steps to 95% |")
+    print(
+        f"# default race: {settings.dataset} (noise {DEFAULT_NOISE[settings.dataset]}), {settings.steps} steps, "
+        f"theta {settings.theta}, learning rate {settings.learning_rate} ({settings.optimizer}), "
+        f"hidden {list(settings.hidden_sizes)}, FF input {settings.ff_input_normalization}, "
+        f"FF inference sums {settings.ff_inference} layers; {cpu_model()}"
+    )
+    print(
+        "| seed | FF held-out | FF layer 1 alone | FF layer 2 alone | backprop held-out "
+        "| FF steps to 95% | backprop steps to 95% |"
+    )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
         ff, bp = r["ff"], r["backprop"]
         layers = " | ".join(f"{a:.1%}" for a in ff["layer_test_accuracy"])
-        print(f"| {r['seed']} | {ff['test_accuracy']:.1%} | {layers} | {bp['test_accuracy']:.1%} "
-              f"| {ff['steps_to_95']} | {bp['steps_to_95']} |")
+        print(
+            f"| {r['seed']} | {ff['test_accuracy']:.1%} | {layers} | {bp['test_accuracy']:.1%} "
+            f"| {ff['steps_to_95']} | {bp['steps_to_95']} |"
+        )
     n = len(results)
     ff_ok = int(sum(r["ff"]["test_accuracy"] >= 0.97 for r in results))
     bp_ok = int(sum(r["backprop"]["test_accuracy"] >= 0.97 for r in results))
-    bp_first = sum(r["backprop"]["steps_to_95"] is not None and (
-        r["ff"]["steps_to_95"] is None or r["backprop"]["steps_to_95"] <= r["ff"]["steps_to_95"]) for r in results)
+    bp_first = sum(
+        r["backprop"]["steps_to_95"] is not None
+        and (r["ff"]["steps_to_95"] is None or r["backprop"]["steps_to_95"] <= r["ff"]["steps_to_95"])
+        for r in results
+    )
     reach = {net: spread([r[net]["steps_to_95"] for r in results]) for net in ("ff", "backprop")}
-    print(f"\nheld-out >= 97% at step {settings.steps}: FF {ff_ok}/{n}, backprop {bp_ok}/{n}; "
-          f"backprop reached 95% train accuracy no later than FF on {bp_first}/{n} seeds")
+    print(
+        f"\nheld-out >= 97% at step {settings.steps}: FF {ff_ok}/{n}, backprop {bp_ok}/{n}; "
+        f"backprop reached 95% train accuracy no later than FF on {bp_first}/{n} seeds"
+    )
     for net, s in reach.items():
-        print(f"{net} steps to 95% train accuracy: median {s['median']}, range {s['min']}-{s['max']} "
-              f"({s['reached']}/{s['of']} seeds reached it)")
+        print(
+            f"{net} steps to 95% train accuracy: median {s['median']}, range {s['min']}-{s['max']} "
+            f"({s['reached']}/{s['of']} seeds reached it)"
+        )
     if args.write:
         figures = {
-            "command": COMMAND, "cpu": cpu_model(), "seeds": seeds, "settings": settings.as_dict(),
-            "steps_to_95": reach, "backprop_first": bp_first,
+            "command": COMMAND,
+            "cpu": cpu_model(),
+            "seeds": seeds,
+            "settings": settings.as_dict(),
+            "steps_to_95": reach,
+            "backprop_first": bp_first,
             "held_out_at_least_97": {"ff": ff_ok, "backprop": bp_ok},
             "runs": [{"seed": r["seed"], "ff": r["ff"], "backprop": r["backprop"]} for r in results],
         }

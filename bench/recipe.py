@@ -27,8 +27,9 @@ RULES = {
 
 def one_run(job: tuple[str, float, str, int, int]) -> dict:
     dataset, noise, normalization, stream, seed = job
-    race = Race(RaceSettings(dataset=dataset, seed=seed, noise=noise, init_stream=stream,
-                             ff_input_normalization=normalization))
+    race = Race(
+        RaceSettings(dataset=dataset, seed=seed, noise=noise, init_stream=stream, ff_input_normalization=normalization)
+    )
     while not race.done:
         race.step()
     table = race.ff.goodness_table(race.test.x)
@@ -50,25 +51,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--streams", type=int, default=2, help="weight-init streams 0..K-1")
     parser.add_argument("--datasets", default=",".join(DATASET_NAMES))
     parser.add_argument("--inputs", default=",".join(INPUT_NORMALIZATIONS), help="input normalizations")
-    parser.add_argument("--disk-ring-noise", type=float, default=0.05,
-                        help="disk-ring jitter (the other data sets keep their defaults)")
+    parser.add_argument(
+        "--disk-ring-noise", type=float, default=0.05, help="disk-ring jitter (the other data sets keep their defaults)"
+    )
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", metavar="FILE", help="also write every run as JSON")
-    parser.add_argument("--write", metavar="FILE",
-                        help="also write the summary of the race's own recipe per data set (app/web/datasets.json)")
+    parser.add_argument(
+        "--write",
+        metavar="FILE",
+        help="also write the summary of the race's own recipe per data set (app/web/datasets.json)",
+    )
     parser.add_argument("--quick", action="store_true", help="3 seeds, 1 stream, for a smoke run")
     args, _ = parser.parse_known_args(argv)
     seeds = range(3 if args.quick else args.seeds)
     streams = range(1 if args.quick else args.streams)
     datasets = args.datasets.split(",")
     noise = {name: (args.disk_ring_noise if name == "disk-ring" else DEFAULT_NOISE[name]) for name in datasets}
-    jobs = [(d, noise[d], n, k, s) for d, n, k, s in
-            itertools.product(datasets, args.inputs.split(","), streams, seeds)]
+    jobs = [
+        (d, noise[d], n, k, s) for d, n, k, s in itertools.product(datasets, args.inputs.split(","), streams, seeds)
+    ]
     started = time.perf_counter()
     with ProcessPoolExecutor(args.processes) as pool:
         rows = list(pool.map(one_run, jobs, chunksize=4))
-    print(f"# {len(rows)} races of {RaceSettings().steps} steps in {time.perf_counter() - started:.0f} s "
-          f"on {cpu_model()} ({args.processes} processes); held-out accuracy: mean (min, seeds >= 97%)")
+    print(
+        f"# {len(rows)} races of {RaceSettings().steps} steps in {time.perf_counter() - started:.0f} s "
+        f"on {cpu_model()} ({args.processes} processes); held-out accuracy: mean (min, seeds >= 97%)"
+    )
     header = "| data set (noise) | input | stream | " + " | ".join(f"FF {r}" for r in RULES) + " | backprop |"
     print(header)
     print("| --- | --- | ---: |" + " ---: |" * (len(RULES) + 1))
@@ -92,21 +100,36 @@ def recipe_summary(rows: list[dict], noise: dict[str, float], seeds: int, stream
     mine = [r for r in rows if r["input"] == defaults.ff_input_normalization]
 
     def stats(values: list[float]) -> dict:
-        return {"mean": round(float(np.mean(values)), 4), "min": round(float(np.min(values)), 4),
-                "at_least_97": int(np.sum(np.array(values) >= 0.97))}
+        return {
+            "mean": round(float(np.mean(values)), 4),
+            "min": round(float(np.min(values)), 4),
+            "at_least_97": int(np.sum(np.array(values) >= 0.97)),
+        }
 
     rule = {"all": "sum", "first": "layer 1", "skip-first": "layer 2"}[defaults.ff_inference]
     out = []
     for name in dict.fromkeys(r["dataset"] for r in mine):
         group = [r for r in mine if r["dataset"] == name]
-        out.append({"dataset": name, "noise": noise[name], "runs": len(group),
-                    "ff": stats([r[rule] for r in group]),
-                    "ff_layers": [stats([r["layer 1"] for r in group]), stats([r["layer 2"] for r in group])],
-                    "backprop": stats([r["backprop"] for r in group])})
-    return {"command": "python -m app bench --only recipe -- --write app/web/datasets.json", "cpu": cpu_model(),
-            "seeds": seeds, "streams": streams, "steps": defaults.steps,
-            "input_normalization": defaults.ff_input_normalization, "inference": defaults.ff_inference,
-            "datasets": out}
+        out.append(
+            {
+                "dataset": name,
+                "noise": noise[name],
+                "runs": len(group),
+                "ff": stats([r[rule] for r in group]),
+                "ff_layers": [stats([r["layer 1"] for r in group]), stats([r["layer 2"] for r in group])],
+                "backprop": stats([r["backprop"] for r in group]),
+            }
+        )
+    return {
+        "command": "python -m app bench --only recipe -- --write app/web/datasets.json",
+        "cpu": cpu_model(),
+        "seeds": seeds,
+        "streams": streams,
+        "steps": defaults.steps,
+        "input_normalization": defaults.ff_input_normalization,
+        "inference": defaults.ff_inference,
+        "datasets": out,
+    }
 
 
 if __name__ == "__main__":

@@ -36,11 +36,12 @@ from _wsload import connect, frame_step, install_uvloop  # noqa: E402
 MIN_FPS = 18.0
 MAX_P99_GAP_S = 0.100
 FRAME_RATE = 20.0
-GENERATOR_BOUND_CORES = 0.85   # a generator process busier than this may be what limits the trial
+GENERATOR_BOUND_CORES = 0.85  # a generator process busier than this may be what limits the trial
 CLIENTS_PER_GENERATOR = 400
 
 
 # ------------------------------------------------------------------------------- load generator
+
 
 async def one_client(port: int, settings: dict, start_at: float, timeout_s: float, local_ip: str) -> dict:
     arrivals: list[float] = []
@@ -60,7 +61,7 @@ async def one_client(port: int, settings: dict, start_at: float, timeout_s: floa
     ws.send_text(json.dumps({"type": "start", "settings": settings}))
     try:
         await asyncio.wait_for(done, timeout_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     ws.close()
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
@@ -78,8 +79,9 @@ async def one_client(port: int, settings: dict, start_at: float, timeout_s: floa
     }
 
 
-async def generate(port: int, count: int, first_seed: int | None, steps: int, start_at: float,
-                   local_ip: str, per_seed: int = 1) -> list[dict]:
+async def generate(
+    port: int, count: int, first_seed: int | None, steps: int, start_at: float, local_ip: str, per_seed: int = 1
+) -> list[dict]:
     timeout_s = 60 + steps / 4 / FRAME_RATE * 3
     jobs = []
     for index in range(count):
@@ -96,15 +98,24 @@ def generator_main(args) -> None:
     # Cores are CPU time over the time the races ran (from the common start to the end).
     idle_s = max(0.0, args.start_at - time.time())
     started = time.monotonic()
-    results = asyncio.run(generate(args.port, args.count, args.first_seed, args.steps, args.start_at, args.local_ip,
-                                   args.per_seed))
+    results = asyncio.run(
+        generate(args.port, args.count, args.first_seed, args.steps, args.start_at, args.local_ip, args.per_seed)
+    )
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    Path(args.out).write_text(json.dumps({
-        "clients": results, "user_s": usage.ru_utime, "system_s": usage.ru_stime,
-        "wall_s": time.monotonic() - started - idle_s}))
+    Path(args.out).write_text(
+        json.dumps(
+            {
+                "clients": results,
+                "user_s": usage.ru_utime,
+                "system_s": usage.ru_stime,
+                "wall_s": time.monotonic() - started - idle_s,
+            }
+        )
+    )
 
 
 # ------------------------------------------------------------------------------- engine cost
+
 
 def engine_cost_per_frame_ms(frames: int = 150) -> float:
     """The engine's own CPU time for one uncached frame of the default race at normal speed (4 steps,
@@ -125,10 +136,11 @@ def engine_cost_per_frame_ms(frames: int = 150) -> float:
 
 # ------------------------------------------------------------------------------- orchestration
 
+
 def trial(server: Server, clients: int, distinct: bool, steps: int, seed_base: int, per_seed: int = 1) -> dict:
     """`clients` concurrent races, spread over generator processes; all press Train together. With
     `distinct`, `per_seed` clients share each seed (2: pairs of students on one run)."""
-    start_at = time.time() + 3 + clients / 150   # time for every client to connect first
+    start_at = time.time() + 3 + clients / 150  # time for every client to connect first
     generators = max(1, -(-clients // CLIENTS_PER_GENERATOR))
     if per_seed > 1:  # a seed's clients in one generator
         generators = max(1, -(-clients // (CLIENTS_PER_GENERATOR - CLIENTS_PER_GENERATOR % per_seed)))
@@ -141,9 +153,23 @@ def trial(server: Server, clients: int, distinct: bool, steps: int, seed_base: i
         try:
             for index, count in enumerate(per):
                 outputs.append(Path(scratch) / f"generator-{index}.json")
-                command = [sys.executable, __file__, "--generator", "--port", str(server.port), "--count", str(count),
-                           "--steps", str(steps), "--start-at", str(start_at), "--out", str(outputs[-1]),
-                           "--local-ip", f"127.0.1.{index + 1}"]
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--generator",
+                    "--port",
+                    str(server.port),
+                    "--count",
+                    str(count),
+                    "--steps",
+                    str(steps),
+                    "--start-at",
+                    str(start_at),
+                    "--out",
+                    str(outputs[-1]),
+                    "--local-ip",
+                    f"127.0.1.{index + 1}",
+                ]
                 if distinct:
                     command += ["--first-seed", str(seed_base + offset // per_seed), "--per-seed", str(per_seed)]
                 processes.append(subprocess.Popen(command))
@@ -172,8 +198,11 @@ def trial(server: Server, clients: int, distinct: bool, steps: int, seed_base: i
     engine_seconds = server.metric("ff_engine_seconds_total") - engine_before
     frames_received = sum(r["frames"] for r in ok)
     row = {
-        "clients": clients, "completed": len(ok), "errors": len(results) - len(ok),
-        "worst_fps": round(worst_fps, 2), "worst_p99_gap_ms": round(worst_gap * 1000, 1),
+        "clients": clients,
+        "completed": len(ok),
+        "errors": len(results) - len(ok),
+        "worst_fps": round(worst_fps, 2),
+        "worst_p99_gap_ms": round(worst_gap * 1000, 1),
         "median_first_frame_ms": round(statistics.median(first_frames) * 1000, 1) if first_frames else None,
         "peak_rss_mb": round(peak_rss, 1),
         "server_cores": round((all_user + all_system) / wall, 2),
@@ -190,8 +219,9 @@ def trial(server: Server, clients: int, distinct: bool, steps: int, seed_base: i
     return row
 
 
-def search(server: Server, ladder: list[int], distinct: bool, steps: int,
-           per_seed: int = 1) -> tuple[dict | None, list[dict]]:
+def search(
+    server: Server, ladder: list[int], distinct: bool, steps: int, per_seed: int = 1
+) -> tuple[dict | None, list[dict]]:
     best, rows = None, []
     label = ("pairs   " if per_seed == 2 else "distinct") if distinct else "cached  "
     for index, clients in enumerate(ladder):
@@ -219,15 +249,31 @@ def main() -> None:
     parser.add_argument("--start-at", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--local-ip", default="127.0.1.1", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
-    parser.add_argument("--cached", type=lambda v: [int(n) for n in v.split(",")], default=None,
-                        help="comma-separated client counts to try with identical settings")
-    parser.add_argument("--distinct", type=lambda v: [int(n) for n in v.split(",")], default=None,
-                        help="comma-separated client counts to try with a distinct seed each")
-    parser.add_argument("--pairs", type=lambda v: [int(n) for n in v.split(",")], default=None,
-                        help="comma-separated client counts to try with two clients on each seed")
-    parser.add_argument("--scenario", choices=("all", "cached", "distinct", "pairs"), default="all",
-                        help="run only the identical-settings ladder (a), the distinct-seeds ladder (b), "
-                             "or the ladder of two clients per seed (c)")
+    parser.add_argument(
+        "--cached",
+        type=lambda v: [int(n) for n in v.split(",")],
+        default=None,
+        help="comma-separated client counts to try with identical settings",
+    )
+    parser.add_argument(
+        "--distinct",
+        type=lambda v: [int(n) for n in v.split(",")],
+        default=None,
+        help="comma-separated client counts to try with a distinct seed each",
+    )
+    parser.add_argument(
+        "--pairs",
+        type=lambda v: [int(n) for n in v.split(",")],
+        default=None,
+        help="comma-separated client counts to try with two clients on each seed",
+    )
+    parser.add_argument(
+        "--scenario",
+        choices=("all", "cached", "distinct", "pairs"),
+        default="all",
+        help="run only the identical-settings ladder (a), the distinct-seeds ladder (b), "
+        "or the ladder of two clients per seed (c)",
+    )
     args, _unknown = parser.parse_known_args()
     if args.generator:
         generator_main(args)
@@ -240,16 +286,25 @@ def main() -> None:
     cost_ms = engine_cost_per_frame_ms()
     cores = os.cpu_count() or 1
     bound = cores / (cost_ms / 1000 * FRAME_RATE)
-    print(f"bench/server.py {' '.join(sys.argv[1:])}: {machine()}; races of {steps} steps; "
-          f"{args.workers} server worker(s)", flush=True)
-    print(f"  engine cost per uncached frame (4 steps, snapshot, JSON; median CPU time): {cost_ms:.3f} ms, so "
-          f"{cores} cores could stream at most {bound:.0f} distinct-seed clients at {FRAME_RATE:g} frames/s", flush=True)
+    print(
+        f"bench/server.py {' '.join(sys.argv[1:])}: {machine()}; races of {steps} steps; "
+        f"{args.workers} server worker(s)",
+        flush=True,
+    )
+    print(
+        f"  engine cost per uncached frame (4 steps, snapshot, JSON; median CPU time): {cost_ms:.3f} ms, so "
+        f"{cores} cores could stream at most {bound:.0f} distinct-seed clients at {FRAME_RATE:g} frames/s",
+        flush=True,
+    )
     server = Server({"FF_SESSIONS_TOTAL": "5000", "FF_SESSIONS_PER_CLIENT": "5000"}, args.workers)
     try:
         single = trial(server, 1, distinct=True, steps=steps, seed_base=99)
         cached = trial(server, 1, distinct=False, steps=steps, seed_base=0)
-        print(f"  one client, uncached: first frame {single['median_first_frame_ms']} ms; "
-              f"cached: {cached['median_first_frame_ms']} ms; server RSS idle {rss_mb(server.pids()):.0f} MB", flush=True)
+        print(
+            f"  one client, uncached: first frame {single['median_first_frame_ms']} ms; "
+            f"cached: {cached['median_first_frame_ms']} ms; server RSS idle {rss_mb(server.pids()):.0f} MB",
+            flush=True,
+        )
         sizes = asyncio.run(generate(server.port, 1, None, steps, time.time(), "127.0.1.1"))[0]
         print(f"  bytes per frame: mean {sizes['mean_bytes']:.0f}, max {sizes['max_bytes']}", flush=True)
         verdicts = []
@@ -270,13 +325,17 @@ def main() -> None:
             continue
         verdict = "met" if best["clients"] >= target else "MISSED"
         note = " (GENERATOR-BOUND: not a server figure)" if best["generator_bound"] else ""
-        line = (f"  {label}: largest N tested that met the bar = {best['clients']}{note} (target {target}: {verdict}); "
-                f"server {best['server_cores']} cores (event loop {best['event_loop_cores']}, engine "
-                f"{best['engine_cores']}), generators {best['generator_cores']} cores, RSS {best['peak_rss_mb']} MB")
+        line = (
+            f"  {label}: largest N tested that met the bar = {best['clients']}{note} (target {target}: {verdict}); "
+            f"server {best['server_cores']} cores (event loop {best['event_loop_cores']}, engine "
+            f"{best['engine_cores']}), generators {best['generator_cores']} cores, RSS {best['peak_rss_mb']} MB"
+        )
         if "distinct" in label or "per seed" in label:
             runs = best["clients"] // (2 if "per seed" in label else 1)
-            line += (f"; engine {best['engine_ms_per_frame']} ms per frame in the server (alone {cost_ms:.3f} ms); "
-                     f"runs served {runs} of a {bound:.0f}-run bound = {runs / bound:.0%} (target for distinct seeds: 70%)")
+            line += (
+                f"; engine {best['engine_ms_per_frame']} ms per frame in the server (alone {cost_ms:.3f} ms); "
+                f"runs served {runs} of a {bound:.0f}-run bound = {runs / bound:.0%} (target for distinct seeds: 70%)"
+            )
         print(line, flush=True)
 
 

@@ -50,9 +50,12 @@ def main() -> None:
     lags = sorted(((arrival - first) * 80 - step) / 80 for arrival, step in frames)
     steps = [step for _, step in frames]
     jump = max(b - a for a, b in zip(steps, steps[1:]))
-    print(f"  {args.rate} B/s for {seconds:g} s: {len(frames)} frames, steps in order {steps == sorted(steps)}, "
-          f"largest jump {jump} steps, {conflated:.0f} frames conflated; lag median {lags[len(lags) // 2]:.2f} s, "
-          f"max {lags[-1]:.2f} s (target < 2 s: {'met' if lags[-1] < 2 else 'MISSED'})", flush=True)
+    print(
+        f"  {args.rate} B/s for {seconds:g} s: {len(frames)} frames, steps in order {steps == sorted(steps)}, "
+        f"largest jump {jump} steps, {conflated:.0f} frames conflated; lag median {lags[len(lags) // 2]:.2f} s, "
+        f"max {lags[-1]:.2f} s (target < 2 s: {'met' if lags[-1] < 2 else 'MISSED'})",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

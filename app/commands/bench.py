@@ -14,10 +14,10 @@ BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--only", action="append", metavar="NAME",
-                        help="run only bench/NAME.py (repeatable)")
-    parser.add_argument("script_args", nargs=argparse.REMAINDER,
-                        help="arguments forwarded to every script, after --, e.g. -- --quick")
+    parser.add_argument("--only", action="append", metavar="NAME", help="run only bench/NAME.py (repeatable)")
+    parser.add_argument(
+        "script_args", nargs=argparse.REMAINDER, help="arguments forwarded to every script, after --, e.g. -- --quick"
+    )
 
 
 def scripts(only: list[str] | None = None) -> list[Path]:

@@ -10,8 +10,10 @@ import time
 from app.engine.digits import DigitsRun, DigitsSettings, train
 from app.engine.mnist import CREDIT, load
 
-HELP = ("train Forward-Forward and a backprop MLP on real MNIST digits (the bundled 4,000 / 1,000 "
-        "sample, or --mnist DIR) and report held-out accuracy (--json for one JSON object)")
+HELP = (
+    "train Forward-Forward and a backprop MLP on real MNIST digits (the bundled 4,000 / 1,000 "
+    "sample, or --mnist DIR) and report held-out accuracy (--json for one JSON object)"
+)
 
 _DEFAULTS = DigitsSettings()
 
@@ -22,21 +24,34 @@ def configure(parser: argparse.ArgumentParser) -> None:
     d = _DEFAULTS
     parser.add_argument("--seed", default=str(d.seed), help="weights, minibatch order and negatives")
     parser.add_argument("--epochs", default=str(d.epochs), help=f"passes over the training set (default {d.epochs})")
-    parser.add_argument("--hidden", default=",".join(map(str, d.hidden)),
-                        help=f"hidden layer widths, comma-separated (default {','.join(map(str, d.hidden))})")
-    parser.add_argument("--negatives", default=d.negatives,
-                        help="hard (a wrong label the net finds plausible) or random (default hard)")
+    parser.add_argument(
+        "--hidden",
+        default=",".join(map(str, d.hidden)),
+        help=f"hidden layer widths, comma-separated (default {','.join(map(str, d.hidden))})",
+    )
+    parser.add_argument(
+        "--negatives", default=d.negatives, help="hard (a wrong label the net finds plausible) or random (default hard)"
+    )
     parser.add_argument("--batch", default=str(d.batch_size), help=f"minibatch size (default {d.batch_size})")
-    parser.add_argument("--mnist", metavar="DIR", default=None,
-                        help="train on the standard MNIST IDX files in DIR (train-images-idx3-ubyte, ... "
-                             "gzipped or not) instead of the bundled sample")
+    parser.add_argument(
+        "--mnist",
+        metavar="DIR",
+        default=None,
+        help="train on the standard MNIST IDX files in DIR (train-images-idx3-ubyte, ... "
+        "gzipped or not) instead of the bundled sample",
+    )
     parser.add_argument("--theta", default=str(d.theta), help=f"FF goodness threshold (default {d.theta})")
-    parser.add_argument("--learning-rate", default=str(d.learning_rate),
-                        help=f"FF's Adam learning rate (default {d.learning_rate})")
-    parser.add_argument("--label-strength", default=str(d.label_strength),
-                        help=f"value of the label pixel (default {d.label_strength})")
-    parser.add_argument("--inference", default=d.inference,
-                        help="layers whose goodness FF sums: all or skip-first (the paper's rule for deep nets)")
+    parser.add_argument(
+        "--learning-rate", default=str(d.learning_rate), help=f"FF's Adam learning rate (default {d.learning_rate})"
+    )
+    parser.add_argument(
+        "--label-strength", default=str(d.label_strength), help=f"value of the label pixel (default {d.label_strength})"
+    )
+    parser.add_argument(
+        "--inference",
+        default=d.inference,
+        help="layers whose goodness FF sums: all or skip-first (the paper's rule for deep nets)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
 
 
@@ -60,10 +75,15 @@ def settings_from(args: argparse.Namespace) -> DigitsSettings:
     except ValueError:
         raise ValueError(f"hidden must be comma-separated layer widths such as 500,500; got {args.hidden!r}") from None
     return DigitsSettings(
-        seed=_integer("seed", args.seed), epochs=_integer("epochs", args.epochs), hidden=hidden,
-        negatives=args.negatives, batch_size=_integer("batch", args.batch), theta=_number("theta", args.theta),
+        seed=_integer("seed", args.seed),
+        epochs=_integer("epochs", args.epochs),
+        hidden=hidden,
+        negatives=args.negatives,
+        batch_size=_integer("batch", args.batch),
+        theta=_number("theta", args.theta),
         learning_rate=_number("learning-rate", args.learning_rate),
-        label_strength=_number("label-strength", args.label_strength), inference=args.inference,
+        label_strength=_number("label-strength", args.label_strength),
+        inference=args.inference,
     )
 
 
@@ -89,7 +109,7 @@ def _train_with_bar(settings: DigitsSettings, data, on_epoch) -> dict:
     bar = _Bar()
     run = DigitsRun(settings, data)
     while not run.done:
-        run.train_batches(min(4, run.batches_per_epoch - run.batch_in_epoch))   # never across an epoch's end
+        run.train_batches(min(4, run.batches_per_epoch - run.batch_in_epoch))  # never across an epoch's end
         bar(run)
         if run.batch_in_epoch == 0 and on_epoch is not None:
             metrics = run.evaluate(full=True)
@@ -105,19 +125,25 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     data = load(args.mnist)
     if settings.batch_size > data.train_size:
-        raise ValueError(f"batch must be at most the training set's size ({data.train_size}); "
-                         f"got {settings.batch_size}")
+        raise ValueError(
+            f"batch must be at most the training set's size ({data.train_size}); got {settings.batch_size}"
+        )
     tty = sys.stderr.isatty()
 
     def print_epoch(run: DigitsRun, metrics) -> None:
-        print(f"epoch {run.epoch:>3}/{settings.epochs}  held-out accuracy  FF {1 - metrics.ff_error:6.2%}  "
-              f"backprop {1 - metrics.backprop_error:6.2%}  ({run.seconds['ff'] + run.seconds['backprop']:.1f} s)",
-              flush=True)
+        print(
+            f"epoch {run.epoch:>3}/{settings.epochs}  held-out accuracy  FF {1 - metrics.ff_error:6.2%}  "
+            f"backprop {1 - metrics.backprop_error:6.2%}  ({run.seconds['ff'] + run.seconds['backprop']:.1f} s)",
+            flush=True,
+        )
 
     if not args.json:
         print(f"data: {data.name}, {data.train_size} training and {data.test_size} held-out digits ({CREDIT})")
-        print(f"hidden {list(settings.hidden)}, {settings.epochs} epochs, minibatches of {settings.batch_size}, "
-              f"{settings.negatives} negatives, seed {settings.seed}", flush=True)
+        print(
+            f"hidden {list(settings.hidden)}, {settings.epochs} epochs, minibatches of {settings.batch_size}, "
+            f"{settings.negatives} negatives, seed {settings.seed}",
+            flush=True,
+        )
     on_epoch = None if args.json else print_epoch
     if tty:
         report = _train_with_bar(settings, data, on_epoch)

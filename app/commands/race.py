@@ -27,8 +27,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _progress(step: int, steps: int, ff: float, bp: float) -> None:
     width = 30
     filled = width * step // steps
-    sys.stdout.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {step}/{steps}  "
-                     f"train accuracy FF {ff:.3f}  backprop {bp:.3f}")
+    sys.stdout.write(
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {step}/{steps}  train accuracy FF {ff:.3f}  backprop {bp:.3f}"
+    )
     sys.stdout.flush()
 
 
@@ -42,10 +43,16 @@ def train(settings: RaceSettings, on_step=None) -> dict:
         "seed": settings.seed,
         "steps": settings.steps,
         "train_seconds": run.train_seconds,
-        "ff": {"train_accuracy": snap.ff.train_accuracy, "test_accuracy": snap.ff.test_accuracy,
-               "steps_to_95": run.steps_to_target["ff"]},
-        "backprop": {"train_accuracy": snap.backprop.train_accuracy,
-                     "test_accuracy": snap.backprop.test_accuracy, "steps_to_95": run.steps_to_target["backprop"]},
+        "ff": {
+            "train_accuracy": snap.ff.train_accuracy,
+            "test_accuracy": snap.ff.test_accuracy,
+            "steps_to_95": run.steps_to_target["ff"],
+        },
+        "backprop": {
+            "train_accuracy": snap.backprop.train_accuracy,
+            "test_accuracy": snap.backprop.test_accuracy,
+            "steps_to_95": run.steps_to_target["backprop"],
+        },
     }
 
 
@@ -60,11 +67,15 @@ def run(args: argparse.Namespace) -> int:
     result = train(settings, on_step=_progress if tty else None)
     if tty:
         sys.stdout.write("\n")
-    print(f"race on {result['dataset']} (seed {result['seed']}), {result['steps']} steps, "
-          f"{result['train_seconds']:.2f} s of training")
+    print(
+        f"race on {result['dataset']} (seed {result['seed']}), {result['steps']} steps, "
+        f"{result['train_seconds']:.2f} s of training"
+    )
     for label, key in (("Forward-Forward", "ff"), ("Backprop", "backprop")):
         r = result[key]
         reached = "never" if r["steps_to_95"] is None else f"at step {r['steps_to_95']}"
-        print(f"  {label:<16} train {r['train_accuracy']:.1%}  held-out {r['test_accuracy']:.1%}  "
-              f"95% train accuracy {reached}")
+        print(
+            f"  {label:<16} train {r['train_accuracy']:.1%}  held-out {r['test_accuracy']:.1%}  "
+            f"95% train accuracy {reached}"
+        )
     return 0

@@ -10,8 +10,7 @@ HELP = "serve the explainer (FastAPI under uvicorn; settings from FF_* environme
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="worker processes (default: FF_WORKERS, else 1)")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: FF_WORKERS, else 1)")
 
 
 def uvicorn_options(settings, args) -> dict:

@@ -89,8 +89,9 @@ class BackpropMLP(LazyGradient):
         net may share them."""
         return self._cached or ()
 
-    def forward(self, x: np.ndarray, scratch=None, logits_out: np.ndarray | None = None,
-                recorder=NO_RECORDER) -> tuple[list[np.ndarray], np.ndarray]:
+    def forward(
+        self, x: np.ndarray, scratch=None, logits_out: np.ndarray | None = None, recorder=NO_RECORDER
+    ) -> tuple[list[np.ndarray], np.ndarray]:
         """The forward sweep, the one that training, evaluation and inference share: for inputs
         x = [points, 1], the activations [x, [h_1, 1], ..., [h_L-1, 1]] with h_i = ReLU([h_i-1, 1] @ P_i)
         and the logits [h_L-1, 1] @ P_L (into `logits_out` when given). Arrays from `scratch`,

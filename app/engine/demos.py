@@ -33,8 +33,8 @@ def _goodness_state(layer: FFLayer, x: np.ndarray, theta: float, polarity: str |
         "polarity": polarity,
         "activities": y.tolist(),
         "goodness": g,
-        "probability": p,                   # sigma(G - theta): the layer's belief the input is real
-        "pressure": abs(p - target),        # |sigma(G - theta) - target|: how hard the update pushes
+        "probability": p,  # sigma(G - theta): the layer's belief the input is real
+        "pressure": abs(p - target),  # |sigma(G - theta) - target|: how hard the update pushes
         "verdict": "real" if p > 0.5 else "fake",
     }
 
@@ -61,7 +61,7 @@ def goodness_layer_history(seed: int, theta: float, actions: list[tuple[str, int
         raise ValueError(f"the actions' total steps must be in [0, {GOODNESS_MAX_STEPS}]; got {total}")
 
     rng = np.random.default_rng(seed)
-    layer = FFLayer(GOODNESS_INPUTS, GOODNESS_UNITS, rng)   # the race's layer class
+    layer = FFLayer(GOODNESS_INPUTS, GOODNESS_UNITS, rng)  # the race's layer class
     # A fixed input drawn from the seed; redrawn (deterministically) in the rare case that leaves
     # every unit off, since a silent ReLU layer has no gradient and the demo would be inert.
     while True:
@@ -90,7 +90,7 @@ def goodness_layer_history(seed: int, theta: float, actions: list[tuple[str, int
 # --- (b) the normalization drag's small next layer -------------------------------------------------
 
 # Three ReLU units reading a 2-unit activity vector; fixed so the browser can run the same formula.
-NEXT_LAYER_WEIGHTS = ((1.0, -0.5), (-0.6, 1.0), (0.7, 0.8))   # (units, inputs)
+NEXT_LAYER_WEIGHTS = ((1.0, -0.5), (-0.6, 1.0), (0.7, 0.8))  # (units, inputs)
 NEXT_LAYER_BIAS = (0.1, 0.0, -0.2)
 
 

@@ -28,14 +28,21 @@ import numpy as np
 
 from app.engine.backprop import BackpropMLP
 from app.engine.ff import (
-    EPSILON, INFERENCE_RULES, FFLayer, goodness, layer_loss, normalize, with_bias_column, wrong_labels,
+    EPSILON,
+    INFERENCE_RULES,
+    FFLayer,
+    goodness,
+    layer_loss,
+    normalize,
+    with_bias_column,
+    wrong_labels,
 )
-from app.engine.readout import SoftmaxReadout
 from app.engine.mnist import DigitData, load_sample
 from app.engine.optim import Adam
+from app.engine.readout import SoftmaxReadout
 
 N_LABELS = 10
-LABEL_PIXELS = N_LABELS          # the one-hot label overwrites pixels 0-9 (MNIST's blank top row)
+LABEL_PIXELS = N_LABELS  # the one-hot label overwrites pixels 0-9 (MNIST's blank top row)
 NEGATIVE_MODES = ("hard", "random")
 # How a row (image with its label pixels) is scaled before layer 1: "length" rescales every row to
 # length 1 (Hinton's ffnormrows, up to the constant sqrt(784) that our length-normalized hidden
@@ -70,17 +77,18 @@ def hard_negative_labels(
     rows = np.arange(n)
     masked = scores.copy()
     masked[rows, labels] = -np.inf
-    if temperature == 0.0:              # the most plausible wrong label, no draw
+    if temperature == 0.0:  # the most plausible wrong label, no draw
         return np.argmax(masked, axis=1)
     masked -= masked.max(axis=1, keepdims=True)
     masked /= temperature
-    weights = np.exp(masked)            # the true label: exp(-inf) = 0 exactly
+    weights = np.exp(masked)  # the true label: exp(-inf) = 0 exactly
     cumulative = np.cumsum(weights, axis=1)
     threshold = rng.random(n) * cumulative[:, -1]
     return np.argmax(threshold[:, None] < cumulative, axis=1)
 
 
 # --- the FF network on images ------------------------------------------------------------------
+
 
 class ImageReadout(SoftmaxReadout):
     """ff.SoftmaxReadout on images: the neutral label (every label pixel strength/10) is written
@@ -112,8 +120,9 @@ class DigitFF:
         peer_normalization: float = 0.0,
     ) -> None:
         if input_normalization not in INPUT_MODES:
-            raise ValueError(f"input_normalization must be one of {', '.join(INPUT_MODES)}; "
-                             f"got {input_normalization!r}")
+            raise ValueError(
+                f"input_normalization must be one of {', '.join(INPUT_MODES)}; got {input_normalization!r}"
+            )
         if inference not in INFERENCE_RULES:
             raise ValueError(f"inference must be one of {', '.join(INFERENCE_RULES)}; got {inference!r}")
         if inference == "skip-first" and len(hidden_sizes) < 2:
@@ -135,8 +144,9 @@ class DigitFF:
         # Peer normalization: each unit's running mean activity on positive data (Hinton's meanstates).
         self.unit_means = [np.zeros(layer.n_out, dtype=self.dtype) for layer in self.layers]
         skip = inference == "skip-first"
-        self.readout = (ImageReadout(self, readout_optimizer, rng, skip_first_layer=skip)
-                        if readout_optimizer is not None else None)
+        self.readout = (
+            ImageReadout(self, readout_optimizer, rng, skip_first_layer=skip) if readout_optimizer is not None else None
+        )
 
     @property
     def counted_layers(self) -> tuple[int, ...]:
@@ -184,7 +194,11 @@ class DigitFF:
 
     # training ---------------------------------------------------------------------------------
     def train_batch(
-        self, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, negatives: str = "hard",
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        rng: np.random.Generator,
+        negatives: str = "hard",
         temperature: float = 1.0,
     ) -> dict:
         """One FF update of every layer on a minibatch: positives (true label) and negatives (a
@@ -209,7 +223,7 @@ class DigitFF:
             stats["loss"].append(float(np.mean(layer_loss(g, self.theta, targets))))
             grad = layer.local_gradient(h, y, targets, self.theta, g)
             if self.weight_decay:
-                grad[:-1] += self.weight_decay * layer.params[:-1]    # L2 on the weights, not the bias
+                grad[:-1] += self.weight_decay * layer.params[:-1]  # L2 on the weights, not the bias
             if self.peer_normalization:
                 # Hinton's peer normalization: pull every unit's mean activity towards its layer's,
                 # as if each positive case pushed unit j's input by lambda (mean(m) - m_j), gated
@@ -236,25 +250,25 @@ class DigitFF:
         n = len(images)
         table = np.empty((n, N_LABELS, len(self.layers)), dtype=self.dtype)
         first = self.layers[0]
-        label_rows = self.label_strength * first.params[:LABEL_PIXELS]          # (10, n_out)
+        label_rows = self.label_strength * first.params[:LABEL_PIXELS]  # (10, n_out)
         for start in range(0, n, chunk):
-            part = images[start:start + chunk]
+            part = images[start : start + chunk]
             m = len(part)
-            x = self.embed(part, 0)                     # any label: the scale is the same
+            x = self.embed(part, 0)  # any label: the scale is the same
             scale = x[:, :1] / self.label_strength if self.label_strength else None
             x[:, :LABEL_PIXELS] = 0.0
-            pre = x @ first.params                      # s * (w . pixels) + b
-            if scale is None:                           # strength 0: no label at all
+            pre = x @ first.params  # s * (w . pixels) + b
+            if scale is None:  # strength 0: no label at all
                 z = np.broadcast_to(pre[:, None, :], (m, N_LABELS, pre.shape[1])).copy()
             else:
                 z = pre[:, None, :] + scale[:, :, None] * label_rows[None, :, :]
             y = np.maximum(z.reshape(m * N_LABELS, -1), 0.0)
             g = goodness(y)
-            table[start:start + m, :, 0] = g.reshape(m, N_LABELS)
+            table[start : start + m, :, 0] = g.reshape(m, N_LABELS)
             for i, layer in enumerate(self.layers[1:], start=1):
                 y = layer.forward(self._next_input(y, g))
                 g = goodness(y)
-                table[start:start + m, :, i] = g.reshape(m, N_LABELS)
+                table[start : start + m, :, i] = g.reshape(m, N_LABELS)
         return table
 
     def totals(self, table: np.ndarray) -> np.ndarray:
@@ -280,6 +294,7 @@ class MinibatchMLP(BackpropMLP):
 
 # --- the run: settings, both nets, the training loop ---------------------------------------------
 
+
 @dataclass(frozen=True)
 class DigitsSettings:
     """Everything that decides a digits run; validated on construction."""
@@ -290,25 +305,25 @@ class DigitsSettings:
     negatives: str = "hard"
     batch_size: int = 100
     theta: float = 4.0
-    learning_rate: float = 0.005            # FF's Adam
-    backprop_learning_rate: float = 0.003   # the baseline's Adam
+    learning_rate: float = 0.005  # FF's Adam
+    backprop_learning_rate: float = 0.003  # the baseline's Adam
     label_strength: float = 10.0
     input_normalization: str = "length"
     inference: str = "all"
     readout: bool = False
     readout_learning_rate: float = 0.01
-    decay: bool = True                      # Hinton's schedule: constant, then linear to ~0 over the second half
-    hard_temperature: float = 1.0           # hard negatives: p ~ exp(total goodness / T); 0: the argmax
-    peer_normalization: float = 0.1         # FF: Hinton's lambdamean (0.03 in his code)
-    weight_decay: float = 0.0               # FF: L2 on the weights (Hinton's weight cost)
-    init_scale: float = 1.0                 # FF weights start at He init times this
-    eval_size: int = 200                    # the fixed held-out subset evaluate() uses during training
+    decay: bool = True  # Hinton's schedule: constant, then linear to ~0 over the second half
+    hard_temperature: float = 1.0  # hard negatives: p ~ exp(total goodness / T); 0: the argmax
+    peer_normalization: float = 0.1  # FF: Hinton's lambdamean (0.03 in his code)
+    weight_decay: float = 0.0  # FF: L2 on the weights (Hinton's weight cost)
+    init_scale: float = 1.0  # FF weights start at He init times this
+    eval_size: int = 200  # the fixed held-out subset evaluate() uses during training
     dtype: str = "float32"
 
     BOUNDS: ClassVar[dict[str, tuple[Any, Any]]] = {
         "seed": (0, 2**31 - 1),
         "epochs": (1, 1000),
-        "hidden": (1, 10000),               # each layer's width
+        "hidden": (1, 10000),  # each layer's width
         "batch_size": (1, 60000),
         "theta": (0.01, 1000.0),
         "learning_rate": (1e-6, 1.0),
@@ -336,9 +351,17 @@ class DigitsSettings:
         for name in ("seed", "epochs", "batch_size", "eval_size"):
             self._check(name, getattr(self, name), integer=True)
             object.__setattr__(self, name, int(getattr(self, name)))
-        for name in ("theta", "learning_rate", "backprop_learning_rate", "label_strength", "readout_learning_rate",
-                     "init_scale", "weight_decay", "hard_temperature",
-                     "peer_normalization"):
+        for name in (
+            "theta",
+            "learning_rate",
+            "backprop_learning_rate",
+            "label_strength",
+            "readout_learning_rate",
+            "init_scale",
+            "weight_decay",
+            "hard_temperature",
+            "peer_normalization",
+        ):
             self._check(name, getattr(self, name), integer=False)
             object.__setattr__(self, name, float(getattr(self, name)))
         sizes = self.hidden
@@ -360,26 +383,27 @@ class DigitsSettings:
         if isinstance(value, bool) or not isinstance(value, kinds) or not np.isfinite(value) or not lo <= value <= hi:
             raise ValueError(f"{name} must be {'an integer' if integer else 'a number'} in [{lo}, {hi}]; got {value!r}")
 
-    def replace(self, **changes) -> "DigitsSettings":
+    def replace(self, **changes) -> DigitsSettings:
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict:
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
-                for f in dataclasses.fields(self)}
+        return {
+            f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in dataclasses.fields(self)
+        }
 
 
 @dataclass(frozen=True)
 class DigitInference:
     """One image under both nets: FF's goodness for every candidate label and layer, and the winner."""
 
-    goodness: list[list[float]]      # [label][layer]
-    totals: list[float]              # [label], summed over the counted layers
-    label: int                       # FF's answer under the rule
-    rule: str                        # "all" or "skip-first" (or "first")
-    counted_layers: list[int]        # 0-based layers the totals add up
+    goodness: list[list[float]]  # [label][layer]
+    totals: list[float]  # [label], summed over the counted layers
+    label: int  # FF's answer under the rule
+    rule: str  # "all" or "skip-first" (or "first")
+    counted_layers: list[int]  # 0-based layers the totals add up
     backprop_probabilities: list[float]
     backprop_label: int
-    readout_probabilities: list[float] | None = None   # FF's one-pass softmax read-out, if trained
+    readout_probabilities: list[float] | None = None  # FF's one-pass softmax read-out, if trained
     readout_label: int | None = None
 
     def as_dict(self) -> dict:
@@ -390,8 +414,8 @@ class DigitInference:
 class DigitsMetrics:
     """Held-out (or training) figures of both nets at one moment."""
 
-    epoch: float                     # epochs done, fractional within an epoch
-    examples: int                    # test images evaluated
+    epoch: float  # epochs done, fractional within an epoch
+    examples: int  # test images evaluated
     ff_error: float
     backprop_error: float
     readout_error: float | None = None
@@ -417,34 +441,46 @@ class DigitsRun:
         self.settings = s = settings or DigitsSettings()
         self.data = data if data is not None else load_sample()
         if s.batch_size > self.data.train_size:
-            raise ValueError(f"batch_size must be at most the training set's size ({self.data.train_size}); "
-                             f"got {s.batch_size}")
+            raise ValueError(
+                f"batch_size must be at most the training set's size ({self.data.train_size}); got {s.batch_size}"
+            )
         dtype = np.dtype(s.dtype).type
         self.train_x = to_unit_pixels(self.data.train_images, dtype)
         self.test_x = to_unit_pixels(self.data.test_images, dtype)
         self.train_y, self.test_y = self.data.train_labels, self.data.test_labels
         input_size = self.train_x.shape[1]
         # Independent streams: weights of each net, the shared minibatch order, the negatives.
-        ff_init, bp_init, order, negatives = (np.random.default_rng(child)
-                                              for child in np.random.SeedSequence(s.seed).spawn(4))
+        ff_init, bp_init, order, negatives = (
+            np.random.default_rng(child) for child in np.random.SeedSequence(s.seed).spawn(4)
+        )
         self._order_rng, self._negative_rng = order, negatives
         # "none": one constant for every row, the training rows' mean length (label included).
         with_label = self.train_x.copy()
         with_label[:, :LABEL_PIXELS] = 0.0
-        sq = np.einsum("ij,ij->i", with_label, with_label, dtype=np.float64) + s.label_strength ** 2
+        sq = np.einsum("ij,ij->i", with_label, with_label, dtype=np.float64) + s.label_strength**2
         input_scale = 1.0 / float(np.mean(np.sqrt(sq)))
         self.ff = DigitFF(
-            input_size, s.hidden, s.theta, Adam(s.learning_rate), ff_init, label_strength=s.label_strength,
-            input_normalization=s.input_normalization, input_scale=input_scale, inference=s.inference,
-            readout_optimizer=Adam(s.readout_learning_rate) if s.readout else None, dtype=s.dtype,
-            init_scale=s.init_scale, weight_decay=s.weight_decay, peer_normalization=s.peer_normalization,
+            input_size,
+            s.hidden,
+            s.theta,
+            Adam(s.learning_rate),
+            ff_init,
+            label_strength=s.label_strength,
+            input_normalization=s.input_normalization,
+            input_scale=input_scale,
+            inference=s.inference,
+            readout_optimizer=Adam(s.readout_learning_rate) if s.readout else None,
+            dtype=s.dtype,
+            init_scale=s.init_scale,
+            weight_decay=s.weight_decay,
+            peer_normalization=s.peer_normalization,
         )
         self.backprop = MinibatchMLP((input_size, *s.hidden, N_LABELS), Adam(s.backprop_learning_rate), bp_init)
         self.batches_per_epoch = math.ceil(self.data.train_size / s.batch_size)
-        self.epoch = 0                    # completed epochs
-        self.batch_in_epoch = 0           # minibatches done in the current epoch
+        self.epoch = 0  # completed epochs
+        self.batch_in_epoch = 0  # minibatches done in the current epoch
         self._order = self._order_rng.permutation(self.data.train_size)
-        self.seconds = {"ff": 0.0, "backprop": 0.0}   # training time of each net, evaluation excluded
+        self.seconds = {"ff": 0.0, "backprop": 0.0}  # training time of each net, evaluation excluded
         self.last_stats: dict | None = None
         # The fixed held-out subset for cheap evaluation: the same digits whatever the seed, as
         # balanced over the classes as the test set allows.
@@ -481,7 +517,7 @@ class DigitsRun:
                 self.ff.readout.optimizer.learning_rate = gain * s.readout_learning_rate
             self.backprop.optimizer.learning_rate = gain * s.backprop_learning_rate
             start = self.batch_in_epoch * s.batch_size
-            index = self._order[start:start + s.batch_size]
+            index = self._order[start : start + s.batch_size]
             x, y = self.train_x[index], self.train_y[index]
             t0 = time.perf_counter()
             self.last_stats = self.ff.train_batch(x, y, self._negative_rng, s.negatives, s.hard_temperature)
@@ -541,9 +577,13 @@ class DigitsRun:
         probabilities = self.backprop.probabilities(x)[0]
         readout = self.ff.readout.probabilities(x)[0] if self.ff.readout is not None else None
         return DigitInference(
-            goodness=table.tolist(), totals=totals.tolist(), label=int(np.argmax(totals)),
-            rule=self.ff.inference, counted_layers=list(self.ff.counted_layers),
-            backprop_probabilities=probabilities.tolist(), backprop_label=int(np.argmax(probabilities)),
+            goodness=table.tolist(),
+            totals=totals.tolist(),
+            label=int(np.argmax(totals)),
+            rule=self.ff.inference,
+            counted_layers=list(self.ff.counted_layers),
+            backprop_probabilities=probabilities.tolist(),
+            backprop_label=int(np.argmax(probabilities)),
             readout_probabilities=None if readout is None else readout.tolist(),
             readout_label=None if readout is None else int(np.argmax(readout)),
         )
@@ -575,8 +615,7 @@ def report(run: DigitsRun) -> dict:
         "negatives": s.negatives,
         "train_seconds": run.seconds["ff"] + run.seconds["backprop"],
         "ff": {"train_accuracy": 1.0 - train_metrics.ff_error, "test_accuracy": 1.0 - test.ff_error},
-        "backprop": {"train_accuracy": 1.0 - train_metrics.backprop_error,
-                     "test_accuracy": 1.0 - test.backprop_error},
+        "backprop": {"train_accuracy": 1.0 - train_metrics.backprop_error, "test_accuracy": 1.0 - test.backprop_error},
     }
 
 

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-SIDE = 28            # the image the nets receive
-BOX = 20             # the drawing's longer side, in pixels, before centring
-SUPERSAMPLE = 4      # strokes are drawn at 4x and averaged down: anti-aliased edges like MNIST's
-PEN = 0.075          # pen radius, as a fraction of the drawing's longer side
+SIDE = 28  # the image the nets receive
+BOX = 20  # the drawing's longer side, in pixels, before centring
+SUPERSAMPLE = 4  # strokes are drawn at 4x and averaged down: anti-aliased edges like MNIST's
+PEN = 0.075  # pen radius, as a fraction of the drawing's longer side
 MAX_STROKES = 64
-MAX_POINTS = 4000    # over all strokes
+MAX_POINTS = 4000  # over all strokes
 COORDINATE_RANGE = (-0.05, 1.05)  # a little past the pad's edge is a pen slipping, not an attack
 
 
@@ -70,9 +70,9 @@ def rasterize(strokes: Sequence[Sequence[Sequence[float]]]) -> np.ndarray:
     size = max(extent, 0.1)
     radius = PEN * size
     fine = SIDE * SUPERSAMPLE
-    scale = BOX * SUPERSAMPLE / (size + 2 * radius)       # pad units -> fine pixels
+    scale = BOX * SUPERSAMPLE / (size + 2 * radius)  # pad units -> fine pixels
     centre = (low + high) / 2
-    offset = fine / 2 - centre * scale                    # the drawing's box centred in the field
+    offset = fine / 2 - centre * scale  # the drawing's box centred in the field
     pen = radius * scale
     canvas = np.zeros((fine, fine))
     for stroke in arrays:

@@ -34,7 +34,7 @@ class FFEvaluation:
     goodness_negative: list[float] | None
     grid: np.ndarray | None  # (n_grid,) P(label 0)
     layer_test_accuracy: list[float] | None = None  # each layer's goodness alone deciding
-    layer_grid_goodness: np.ndarray | None = None   # (layers, labels, n_grid) goodness on the grid
+    layer_grid_goodness: np.ndarray | None = None  # (layers, labels, n_grid) goodness on the grid
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,9 @@ TRAIN, TEST, GRID = 1, 2, 3  # how many segments to evaluate: a prefix of [train
 class RaceEvaluator:
     """Read-only embedded inputs for (train, test, grid) and the scratch to push them through."""
 
-    def __init__(self, train_x, train_y, test_x, test_y, grid, n_labels: int, input_normalization: str = "none") -> None:
+    def __init__(
+        self, train_x, train_y, test_x, test_y, grid, n_labels: int, input_normalization: str = "none"
+    ) -> None:
         self.n_labels = n_labels
         self.train_y, self.test_y = train_y, test_y
         segments = (train_x, test_x, grid)
@@ -65,8 +67,9 @@ class RaceEvaluator:
         for points in segments:
             for label in range(n_labels):
                 block = self.ff_inputs[row : row + len(points)]
-                embed_label(points, np.full(len(points), label), n_labels, out=block,
-                            input_normalization=input_normalization)
+                embed_label(
+                    points, np.full(len(points), label), n_labels, out=block, input_normalization=input_normalization
+                )
                 row += len(points)
         self.bp_inputs = np.ones((self.bp_ends[-1], d + 1))
         self.bp_inputs[:, :-1] = np.concatenate(segments)
@@ -84,7 +87,7 @@ class RaceEvaluator:
             array.flags.writeable = False
         self._scratch = Scratch()
 
-    def __deepcopy__(self, memo) -> "RaceEvaluator":
+    def __deepcopy__(self, memo) -> RaceEvaluator:
         # Everything but the scratch is read-only: share it. Scratch is per instance (see module doc).
         clone = object.__new__(RaceEvaluator)
         clone.__dict__.update(self.__dict__)
@@ -128,9 +131,9 @@ class RaceEvaluator:
         if upto == TRAIN:
             return FFEvaluation(train_acc, None, None, None, None, None)
         test_acc = _accuracy(self._segment(totals, 1), self.test_y)
-        layer_test = _accuracy(self._segment(table, 1), self.test_y)       # each layer alone
-        train = self._segment(table, 0)                                   # (layers, labels, n)
-        means = np.einsum("kln,sln->sk", train, self.mean_weights)        # (pos/neg, layers)
+        layer_test = _accuracy(self._segment(table, 1), self.test_y)  # each layer alone
+        train = self._segment(table, 0)  # (layers, labels, n)
+        means = np.einsum("kln,sln->sk", train, self.mean_weights)  # (pos/neg, layers)
         z = self._scratch.rows("ff_loss", len(train), train[0].size).reshape(train.shape)
         np.subtract(train, theta, out=z)
         z *= self.loss_sign
@@ -138,8 +141,9 @@ class RaceEvaluator:
         loss = float(np.einsum("kln,ln->", z, self.loss_weights))
         grid = _softmax_first(self._segment(totals, 2)) if upto == GRID else None
         layer_grid = self._segment(table, 2).copy() if upto == GRID else None
-        return FFEvaluation(train_acc, test_acc, loss, means[0].tolist(), means[1].tolist(), grid,
-                            layer_test, layer_grid)
+        return FFEvaluation(
+            train_acc, test_acc, loss, means[0].tolist(), means[1].tolist(), grid, layer_test, layer_grid
+        )
 
     def ff_grid(self, net) -> np.ndarray:
         """P(label 0) over the grid alone: the grid rows of every label, nothing else."""

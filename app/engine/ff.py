@@ -13,7 +13,7 @@ from app.engine.params import FlatParameters, LazyGradient
 from app.engine.scratch import FRESH, Scratch
 from app.engine.trace import NO_RECORDER
 
-EPSILON = 1e-8          # in h = y / (||y|| + eps): only keeps an all-zero activity vector finite
+EPSILON = 1e-8  # in h = y / (||y|| + eps): only keeps an all-zero activity vector finite
 SCHEDULES = ("separate", "joint")
 # How the raw FF input [x, y, one-hot] is scaled before layer 1 (docs/engine.md, "raw input"):
 # "none" as it is; "rms" Hinton's ffnormrows, every row rescaled to a mean square of 1 (length
@@ -25,6 +25,7 @@ INFERENCE_RULES = ("all", "skip-first", "first")
 
 
 # --- the mathematics, one function per formula -------------------------------------------------
+
 
 def goodness(y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """G = sum_j y_j^2 over the last axis (each row): the paper's goodness (a sum, not a mean)."""
@@ -63,7 +64,10 @@ def with_bias_column(h: np.ndarray) -> np.ndarray:
 
 
 def embed_label(
-    points: np.ndarray, labels: np.ndarray, n_labels: int, out: np.ndarray | None = None,
+    points: np.ndarray,
+    labels: np.ndarray,
+    n_labels: int,
+    out: np.ndarray | None = None,
     input_normalization: str = "none",
 ) -> np.ndarray:
     """The FF input [x, y, one-hot(label)], scaled as `input_normalization` says, plus the bias
@@ -104,6 +108,7 @@ def wrong_labels(labels: np.ndarray, n_labels: int, rng: np.random.Generator) ->
 
 # --- one layer ---------------------------------------------------------------------------------
 
+
 class FFLayer:
     """y = ReLU([h, 1] @ params), trained only by its own goodness loss on its own input."""
 
@@ -127,7 +132,12 @@ class FFLayer:
         return np.maximum(y, 0.0, out=y)
 
     def local_gradient(
-        self, h_with_bias: np.ndarray, y: np.ndarray, target, theta: float, g: np.ndarray | None = None,
+        self,
+        h_with_bias: np.ndarray,
+        y: np.ndarray,
+        target,
+        theta: float,
+        g: np.ndarray | None = None,
         out: np.ndarray | None = None,
     ) -> np.ndarray:
         """d(mean layer loss)/d(params) from this layer's input and output alone:
@@ -151,8 +161,15 @@ class FFLayer:
 
 # --- the forward pass ---------------------------------------------------------------------------
 
-def forward_pass(layers, x: np.ndarray, scratch=None, goodness_out: np.ndarray | None = None,
-                 recorder=NO_RECORDER, polarity: str | None = None):
+
+def forward_pass(
+    layers,
+    x: np.ndarray,
+    scratch=None,
+    goodness_out: np.ndarray | None = None,
+    recorder=NO_RECORDER,
+    polarity: str | None = None,
+):
     """The FF forward pass, the one that training, evaluation and inference share.
 
     For every layer i = 1..L yields (i, h, y, G): the layer's input h with its bias column, its
@@ -186,6 +203,7 @@ def forward_pass(layers, x: np.ndarray, scratch=None, goodness_out: np.ndarray |
 
 # --- the network -------------------------------------------------------------------------------
 
+
 class FFNetwork(LazyGradient):
     """A stack of FF layers with length normalization between them and the label in the input.
 
@@ -210,8 +228,9 @@ class FFNetwork(LazyGradient):
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {schedule!r}")
         if input_normalization not in INPUT_NORMALIZATIONS:
-            raise ValueError(f"input_normalization must be one of {', '.join(INPUT_NORMALIZATIONS)}; "
-                             f"got {input_normalization!r}")
+            raise ValueError(
+                f"input_normalization must be one of {', '.join(INPUT_NORMALIZATIONS)}; got {input_normalization!r}"
+            )
         self.input_normalization = input_normalization
         if inference not in INFERENCE_RULES:
             raise ValueError(f"inference must be one of {', '.join(INFERENCE_RULES)}; got {inference!r}")
@@ -228,6 +247,7 @@ class FFNetwork(LazyGradient):
         self._bind_layers()
         if readout:
             from app.engine.readout import SoftmaxReadout
+
             self.readout = SoftmaxReadout(self, readout_optimizer or optimizer, rng)
         else:
             self.readout = None
@@ -302,8 +322,13 @@ class FFNetwork(LazyGradient):
         gives every weight the value it would get from updating each layer as the pass flows."""
         theta, gradients = self.theta, self.gradient.views
         for i, h, y, g in forward_pass(self.layers, x, self._scratch, recorder=recorder, polarity=polarity):
-            recorder.record("loss", i, polarity, "layer {layer} goodness loss",
-                            loss=lambda: float(np.mean(layer_loss(g, theta, target))))
+            recorder.record(
+                "loss",
+                i,
+                polarity,
+                "layer {layer} goodness loss",
+                loss=lambda: float(np.mean(layer_loss(g, theta, target))),
+            )
             self.layers[i - 1].local_gradient(h, y, target, theta, g, out=gradients[i - 1])
             recorder.record("update", i, polarity, "layer {layer} updated from its own loss")
         self.optimizer.update(0, self.parameters.flat, self.gradient.flat)
@@ -321,9 +346,7 @@ class FFNetwork(LazyGradient):
     def goodness_table(self, points: np.ndarray) -> np.ndarray:
         """(n, n_labels, n_layers): the goodness of every layer with each candidate label in the input."""
         n = len(points)
-        stacked = np.concatenate(
-            [self.embed(points, np.full(n, label)) for label in range(self.n_labels)]
-        )
+        stacked = np.concatenate([self.embed(points, np.full(n, label)) for label in range(self.n_labels)])
         table = np.empty((len(self.layers), len(stacked)))
         for _ in forward_pass(self.layers, stacked, goodness_out=table):
             pass

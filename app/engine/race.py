@@ -32,13 +32,13 @@ class RaceSettings:
     learning_rate: float = 0.03
     steps: int = 900
     hidden_sizes: tuple[int, ...] = (12, 12)
-    noise: float | None = None          # None: the data set's own default jitter
+    noise: float | None = None  # None: the data set's own default jitter
     grid_size: int = 32
     optimizer: str = "adam"
     ff_schedule: str = "separate"
     ff_input_normalization: str = "rms"  # Hinton's ffnormrows on [x, y, one-hot]; docs/engine.md
-    ff_inference: str = "all"           # which layers' goodness FF's inference adds up
-    init_stream: int = 0                # 0: the seed's own streams; k > 0: another draw of the weights
+    ff_inference: str = "all"  # which layers' goodness FF's inference adds up
+    init_stream: int = 0  # 0: the seed's own streams; k > 0: another draw of the weights
 
     # name -> (min, max), inclusive. The one statement of the ranges; the web layer reads it.
     BOUNDS: ClassVar[dict[str, tuple[Any, Any]]] = {
@@ -46,7 +46,7 @@ class RaceSettings:
         "theta": (0.05, 50.0),
         "learning_rate": (1e-4, 0.5),
         "steps": (1, 5000),
-        "hidden_sizes": (1, 64),        # each layer's width
+        "hidden_sizes": (1, 64),  # each layer's width
         "noise": NOISE_RANGE,
         "grid_size": (8, 128),
         "init_stream": (0, 1000),
@@ -102,7 +102,7 @@ class RaceSettings:
         defaults = {f.name: f.default for f in dataclasses.fields(cls)}
         return {name: (lo, hi, defaults[name]) for name, (lo, hi) in cls.BOUNDS.items()}
 
-    def replace(self, **changes) -> "RaceSettings":
+    def replace(self, **changes) -> RaceSettings:
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict:
@@ -123,8 +123,8 @@ class RaceSnapshot:
     step: int
     ff: NetMetrics
     backprop: NetMetrics
-    goodness_positive: list[float]     # per layer, mean goodness with the true label
-    goodness_negative: list[float]     # per layer, mean goodness with a wrong label
+    goodness_positive: list[float]  # per layer, mean goodness with the true label
+    goodness_negative: list[float]  # per layer, mean goodness with a wrong label
     grid_ff: np.ndarray | None = None  # (G, G) P(class A), row 0 at y = ymax, column 0 at x = xmin
     grid_backprop: np.ndarray | None = None
     ff_layer_test_accuracy: list[float] | None = None  # per layer: its goodness alone deciding
@@ -159,10 +159,10 @@ class StepTimes:
 class PointInference:
     x: float
     y: float
-    ff_goodness: list[list[float]]     # [label][layer]
-    ff_totals: list[float]             # summed over the counted layers, per label
+    ff_goodness: list[list[float]]  # [label][layer]
+    ff_totals: list[float]  # summed over the counted layers, per label
     ff_label: int
-    ff_layers_summed: list[int]        # the layers the totals count (the inference rule)
+    ff_layers_summed: list[int]  # the layers the totals count (the inference rule)
     backprop_probabilities: list[float]
     backprop_label: int
 
@@ -189,16 +189,23 @@ class Race:
         ff_init, bp_init, negatives = (np.random.default_rng(q) for q in np.random.SeedSequence(entropy).spawn(3))
         self.negative_rng = negatives
         self.ff = FFNetwork(
-            s.hidden_sizes, N_LABELS, s.theta, make_optimizer(s.optimizer, s.learning_rate), ff_init,
-            schedule=s.ff_schedule, input_normalization=s.ff_input_normalization, inference=s.ff_inference,
+            s.hidden_sizes,
+            N_LABELS,
+            s.theta,
+            make_optimizer(s.optimizer, s.learning_rate),
+            ff_init,
+            schedule=s.ff_schedule,
+            input_normalization=s.ff_input_normalization,
+            inference=s.ff_inference,
         )
         self.backprop = BackpropMLP(
             (2, *s.hidden_sizes, N_LABELS), make_optimizer(s.optimizer, s.learning_rate), bp_init
         )
         self.step_count = 0
         self._grid = grid_points(self.extent, s.grid_size)
-        self._evaluator = RaceEvaluator(self.train.x, self.train.y, self.test.x, self.test.y, self._grid, N_LABELS,
-                                       s.ff_input_normalization)
+        self._evaluator = RaceEvaluator(
+            self.train.x, self.train.y, self.test.x, self.test.y, self._grid, N_LABELS, s.ff_input_normalization
+        )
 
     def step(self) -> None:
         """One full-batch FF step and one full-batch backprop step."""
@@ -206,8 +213,9 @@ class Race:
         self.backprop.train_step(self.train.x, self.train.y)
         self.step_count += 1
 
-    def advance_to(self, step: int, deadline: float | None = None,
-                   on_step: Callable[["Race"], None] | None = None) -> bool:
+    def advance_to(
+        self, step: int, deadline: float | None = None, on_step: Callable[[Race], None] | None = None
+    ) -> bool:
         """Train until `step_count == step`, calling on_step(race) after every step (a checkpoint
         every k steps, say). A race only moves forward: asked for a step it has passed, it stays
         (fork a race that has not passed it). With a `deadline` (time.perf_counter()) it stops
@@ -222,13 +230,22 @@ class Race:
                 return False
         return True
 
-    def fork(self) -> "Race":
+    def fork(self) -> Race:
         """An independent copy at this step: weights, optimizer state and the negatives' generator
         are copied, so the copy and the original go on identically but apart. The data and the
         inputs built from them are shared, never copied: nothing writes to them (read-only
         arrays), and copying them would make a checkpoint several times its size."""
-        shared = [self.train, self.test, self.train.x, self.train.y, self.test.x, self.test.y, self._grid,
-                  *self.ff.cached_inputs, *self.backprop.cached_inputs]
+        shared = [
+            self.train,
+            self.test,
+            self.train.x,
+            self.train.y,
+            self.test.x,
+            self.test.y,
+            self._grid,
+            *self.ff.cached_inputs,
+            *self.backprop.cached_inputs,
+        ]
         return copy.deepcopy(self, {id(obj): obj for obj in shared})
 
     def time_steps(self, repeats: int = 300) -> StepTimes:
@@ -246,7 +263,9 @@ class Race:
                 started = clock()
                 step()
                 samples[name].append(clock() - started)
-        return StepTimes(**{name: statistics.median(values) / 1000.0 for name, values in samples.items()}, repeats=repeats)
+        return StepTimes(
+            **{name: statistics.median(values) / 1000.0 for name, values in samples.items()}, repeats=repeats
+        )
 
     @property
     def done(self) -> bool:
@@ -254,14 +273,18 @@ class Race:
 
     def train_accuracies(self) -> tuple[float, float]:
         """(FF, backprop) accuracy on the training points with the current weights."""
-        return (self._evaluator.ff(self.ff, self.ff.theta, TRAIN).train_accuracy,
-                self._evaluator.backprop(self.backprop, TRAIN).train_accuracy)
+        return (
+            self._evaluator.ff(self.ff, self.ff.theta, TRAIN).train_accuracy,
+            self._evaluator.backprop(self.backprop, TRAIN).train_accuracy,
+        )
 
     def decision_grids(self) -> tuple[np.ndarray, np.ndarray]:
         """P(class A) over the grid for each net: FF softmax of label totals, backprop its softmax."""
         size = self.settings.grid_size
-        return (self._evaluator.ff_grid(self.ff).reshape(size, size),
-                self._evaluator.bp_grid(self.backprop).reshape(size, size))
+        return (
+            self._evaluator.ff_grid(self.ff).reshape(size, size),
+            self._evaluator.bp_grid(self.backprop).reshape(size, size),
+        )
 
     def snapshot(self, grid: bool = True) -> RaceSnapshot:
         """Both nets' metrics (and grids) from one batched pass per net; see app/engine/evaluate.py."""
@@ -277,26 +300,36 @@ class Race:
             self.step_count,
             NetMetrics(ff.train_accuracy, ff.test_accuracy, ff.loss),
             NetMetrics(bp.train_accuracy, bp.test_accuracy, bp.loss),
-            ff.goodness_positive, ff.goodness_negative, grid_ff, grid_bp,
-            ff.layer_test_accuracy, maps,
+            ff.goodness_positive,
+            ff.goodness_negative,
+            grid_ff,
+            grid_bp,
+            ff.layer_test_accuracy,
+            maps,
         )
 
     def infer(self, x: float, y: float) -> PointInference:
         """Classify one point both ways: FF runs it once per candidate label and compares goodness."""
         point = np.array([[float(x), float(y)]])
-        table = self.ff.goodness_table(point)[0]              # (labels, layers)
+        table = self.ff.goodness_table(point)[0]  # (labels, layers)
         totals = self.ff.totals(table)
         probabilities = self.backprop.probabilities(point)[0]
         return PointInference(
-            float(x), float(y), table.tolist(), totals.tolist(), int(np.argmax(totals)),
-            list(self.ff.counted_layers), probabilities.tolist(), int(np.argmax(probabilities)),
+            float(x),
+            float(y),
+            table.tolist(),
+            totals.tolist(),
+            int(np.argmax(totals)),
+            list(self.ff.counted_layers),
+            probabilities.tolist(),
+            int(np.argmax(probabilities)),
         )
 
 
 @dataclass(frozen=True)
 class RaceRun:
     steps_to_target: dict[str, int | None]  # {"ff": step or None, "backprop": step or None}
-    train_seconds: float                     # the training steps only, not the evaluation
+    train_seconds: float  # the training steps only, not the evaluation
 
 
 def run_to_end(race: Race, on_step=None, target: float = TARGET_ACCURACY) -> RaceRun:

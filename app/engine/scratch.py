@@ -40,7 +40,7 @@ class Scratch:
     def nbytes(self) -> int:
         return sum(buffer.nbytes for buffer in self._buffers.values())
 
-    def __deepcopy__(self, memo) -> "Scratch":
+    def __deepcopy__(self, memo) -> Scratch:
         return Scratch(self.dtype)
 
     def __reduce__(self):

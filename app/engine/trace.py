@@ -9,12 +9,12 @@ import numpy as np
 # What a step can report. The train steps in ff.py and backprop.py tell their recorder which
 # arrays they hold and what just happened; nothing here re-runs the maths.
 EVENT_KINDS: tuple[str, ...] = (
-    "pass",      # a positive or negative pass (FF) or the forward/backward sweep (backprop) begins
-    "forward",   # layer i computed its activities
-    "keep",      # layer i's activities stay in memory for later (backprop's backward sweep needs them)
-    "release",   # an array is dropped; the step no longer holds it
-    "normalize", # layer i's activities were length-normalized to feed the next layer
-    "loss",      # a loss was computed (FF: layer i's own goodness loss; backprop: the global loss)
+    "pass",  # a positive or negative pass (FF) or the forward/backward sweep (backprop) begins
+    "forward",  # layer i computed its activities
+    "keep",  # layer i's activities stay in memory for later (backprop's backward sweep needs them)
+    "release",  # an array is dropped; the step no longer holds it
+    "normalize",  # layer i's activities were length-normalized to feed the next layer
+    "loss",  # a loss was computed (FF: layer i's own goodness loss; backprop: the global loss)
     "backward",  # backprop: the error signal reached layer i
     # Layer i's update is settled: its gradient is complete. The engine applies all the updates of
     # a pass (FF) or sweep (backprop) in one optimizer call on the net's flat parameter array;
@@ -27,11 +27,11 @@ EVENT_KINDS: tuple[str, ...] = (
 class TraceEvent:
     index: int
     kind: str
-    layer: int | None        # 1-based layer index (the output layer of backprop is the last)
-    polarity: str | None     # FF: "positive" or "negative"; backprop: None
-    detail: str              # a short human-readable note, e.g. "activations kept for backward"
-    bytes_held: int          # sum of .nbytes of the activation arrays the step holds right now
-    held: tuple[str, ...]    # names of those arrays
+    layer: int | None  # 1-based layer index (the output layer of backprop is the last)
+    polarity: str | None  # FF: "positive" or "negative"; backprop: None
+    detail: str  # a short human-readable note, e.g. "activations kept for backward"
+    bytes_held: int  # sum of .nbytes of the activation arrays the step holds right now
+    held: tuple[str, ...]  # names of those arrays
     loss: float | None = None
 
     def as_dict(self) -> dict:
@@ -41,7 +41,7 @@ class TraceEvent:
 
 
 def array_name(kind: str, index: int | None) -> str:
-    """"input", "activity 2", "normalized 1": how the trace names a held array."""
+    """ "input", "activity 2", "normalized 1": how the trace names a held array."""
     return kind if index is None else f"{kind} {index}"
 
 

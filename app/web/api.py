@@ -9,7 +9,12 @@ from fastapi import HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.engine.demos import (
-    GOODNESS_MAX_STEPS, GOODNESS_THETA_RANGE, POLARITIES, TRACE_ALGORITHMS, goodness_layer_history, step_trace,
+    GOODNESS_MAX_STEPS,
+    GOODNESS_THETA_RANGE,
+    POLARITIES,
+    TRACE_ALGORITHMS,
+    goodness_layer_history,
+    step_trace,
 )
 from app.engine.race import RaceSettings
 from app.web.routing import CUT_SHORT, Router, detail
@@ -57,11 +62,14 @@ async def bounded_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-@router.post("/goodness", responses={
-    **CUT_SHORT,
-    413: detail("The body is over FF_MAX_MESSAGE_BYTES."),
-    422: detail("The body is not JSON, or not a valid request (the detail says which field)."),
-})
+@router.post(
+    "/goodness",
+    responses={
+        **CUT_SHORT,
+        413: detail("The body is over FF_MAX_MESSAGE_BYTES."),
+        422: detail("The body is not JSON, or not a valid request (the detail says which field)."),
+    },
+)
 async def goodness(request: Request) -> dict:
     settings = request.app.state.settings
     body = await bounded_body(request, settings.max_message_bytes)

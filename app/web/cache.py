@@ -29,7 +29,6 @@ from app.engine.race import PointInference, RaceSettings
 from app.web.engine_worker import Item, ItemResult
 from app.web.scheduler import Account, EngineScheduler
 
-
 WITHDRAWN = None  # the answer to a request withdrawn while it waited
 
 
@@ -41,7 +40,7 @@ def run_key(settings: RaceSettings) -> tuple:
 class Viewer:
     """One session's view of one run: what it asked for, so that it can withdraw it all at once."""
 
-    def __init__(self, record: "RunRecord", account: Account) -> None:
+    def __init__(self, record: RunRecord, account: Account) -> None:
         self.record = record
         self.account = account
         self.ahead: set[int] = set()
@@ -165,14 +164,14 @@ class RunRecord:
         self.max_frames = max_frames
         self.frames: dict[int, str] = {}
         self.info: dict | None = None
-        self.slot: int | None = None   # the engine slot the run lives in, once placed
-        self.position = 0              # the engine producer's step, as last reported
+        self.slot: int | None = None  # the engine slot the run lives in, once placed
+        self.position = 0  # the engine producer's step, as last reported
         self.wanted: dict[int, set[Viewer]] = {}
         self.info_waiters: list[tuple[Viewer, asyncio.Future]] = []
         self.clicks: dict[Viewer, tuple[int, float, float, asyncio.Future]] = {}
-        self.computed = 0              # frames the engine computed for this record (tests, metrics)
-        self.crashes = 0               # slices with work for this run that failed in a row
-        self.viewers = 0               # open viewers (sessions on this run)
+        self.computed = 0  # frames the engine computed for this record (tests, metrics)
+        self.crashes = 0  # slices with work for this run that failed in a row
+        self.viewers = 0  # open viewers (sessions on this run)
 
     def viewer(self, account: Account) -> Viewer:
         self.viewers += 1
@@ -224,8 +223,10 @@ class RunRecord:
             return None
         waiting_now = {viewer for viewer, _ in self.info_waiters}
         waiting_now.update(self.clicks)
-        return min(viewer.account.priority(now, standings, bool(viewer.awaiting) or viewer in waiting_now)
-                   for viewer in requesters)
+        return min(
+            viewer.account.priority(now, standings, bool(viewer.awaiting) or viewer in waiting_now)
+            for viewer in requesters
+        )
 
     # -- the engine's side -------------------------------------------------------------------
 

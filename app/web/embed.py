@@ -13,7 +13,12 @@ from starlette.datastructures import QueryParams
 from app.web.pages import goodness_theta, race_defaults, render, starting_race_values
 from app.web.routing import OEmbedError, Router, html
 from app.web.widget_settings import (
-    EMBED_WIDTH, MIN_EMBED_WIDTH, WIDGETS, WidgetQuery, allowed_parameters, widget_query,
+    EMBED_WIDTH,
+    MIN_EMBED_WIDTH,
+    WIDGETS,
+    WidgetQuery,
+    allowed_parameters,
+    widget_query,
 )
 
 router = Router(tags=["embed"])
@@ -51,30 +56,51 @@ def iframe_html(url: str, title: str, width: int | str, height: int) -> str:
     frame is as wide as its column up to `width`, and `height` tall: the widget's height at its
     tallest (a phone's width), so it fits any column without scrolling inside and without a script
     (Moodle keeps the attributes; hosts that listen to the frame's height messages fit it exactly)."""
-    return (f'<iframe src="{escape(url)}" title="{escape(title)}" width="{width}" height="{height}" '
-            f'loading="lazy" style="border:0;max-width:100%"></iframe>')
+    return (
+        f'<iframe src="{escape(url)}" title="{escape(title)}" width="{width}" height="{height}" '
+        f'loading="lazy" style="border:0;max-width:100%"></iframe>'
+    )
 
 
-@router.get("/embed/{slug}", response_class=HTMLResponse, responses={
-    400: html("A query parameter is not one the widget accepts; the page names it and its allowed values."),
-    404: html("There is no widget of that name; the page lists the widgets.")})
+@router.get(
+    "/embed/{slug}",
+    response_class=HTMLResponse,
+    responses={
+        400: html("A query parameter is not one the widget accepts; the page names it and its allowed values."),
+        404: html("There is no widget of that name; the page lists the widgets."),
+    },
+)
 async def embed_page(request: Request, slug: str) -> HTMLResponse:
     if slug not in WIDGETS:
         # The message is shown inside the course page's frame, so it says what would work.
-        return await render(request, "embed_error.html", status_code=404, problems=[
-            f"There is no widget named {slug!r}; the widgets are {', '.join(WIDGETS)}."], widget=None)
+        return await render(
+            request,
+            "embed_error.html",
+            status_code=404,
+            problems=[f"There is no widget named {slug!r}; the widgets are {', '.join(WIDGETS)}."],
+            widget=None,
+        )
     widget = WIDGETS[slug]
     parsed = embed_query(request, slug, request.query_params)
     settings = request.app.state.settings
     if parsed.errors:
-        return await render(request, "embed_error.html", status_code=400, problems=parsed.errors,
-                            widget=widget, allowed=allowed_parameters(widget, settings.max_steps_per_frame))
+        return await render(
+            request,
+            "embed_error.html",
+            status_code=400,
+            problems=parsed.errors,
+            widget=widget,
+            allowed=allowed_parameters(widget, settings.max_steps_per_frame),
+        )
     url = embed_url(request, parsed)
     return await render(
-        request, "embed.html", widget=widget,
+        request,
+        "embed.html",
+        widget=widget,
         race_values=starting_race_values(race_defaults(settings), parsed.values if slug == "race" else {}),
         goodness_theta=goodness_theta(parsed.values.get("theta") if slug == "goodness" else None),
-        controls=parsed.controls, autoplay=parsed.autoplay,
+        controls=parsed.controls,
+        autoplay=parsed.autoplay,
         oembed_href=f"{own_origin(request)}/oembed?" + urlencode({"url": url, "format": "json"}),
         article_url=f"{own_origin(request)}/#{'race' if slug == 'race' else slug + '-figure'}",
     )
@@ -93,12 +119,17 @@ def positive_int(text: str | None) -> int | None:
     return (int(text) or None) if text is not None and POSITIVE_INT.fullmatch(text) else None
 
 
-@router.get("/oembed", responses={
-    400: {"description": "maxwidth or maxheight is not a positive integer.", "model": OEmbedError},
-    404: {"description": "url is not an embed URL of this server, or has bad settings.", "model": OEmbedError},
-    501: {"description": "A format other than json was asked for.", "model": OEmbedError}})
-async def oembed(request: Request, url: str = "", format: str = "json",
-                 maxwidth: str | None = None, maxheight: str | None = None):
+@router.get(
+    "/oembed",
+    responses={
+        400: {"description": "maxwidth or maxheight is not a positive integer.", "model": OEmbedError},
+        404: {"description": "url is not an embed URL of this server, or has bad settings.", "model": OEmbedError},
+        501: {"description": "A format other than json was asked for.", "model": OEmbedError},
+    },
+)
+async def oembed(
+    request: Request, url: str = "", format: str = "json", maxwidth: str | None = None, maxheight: str | None = None
+):
     """oEmbed 1.0 (https://oembed.com): the rich type, whose html is the widget's iframe.
 
     The returned width and height never exceed maxwidth and maxheight (the spec's rule). The widget
@@ -117,8 +148,11 @@ async def oembed(request: Request, url: str = "", format: str = "json",
     ours = is_own_origin(request, target.scheme, target.netloc)
     slug = target.path.removeprefix("/embed/") if target.path.startswith("/embed/") else None
     if not ours or slug not in WIDGETS:
-        return oembed_error(404, f"{url!r} is not an embed URL of this server "
-                                 f"({own_origin(request)}/embed/<widget>, widget one of {', '.join(WIDGETS)}).")
+        return oembed_error(
+            404,
+            f"{url!r} is not an embed URL of this server "
+            f"({own_origin(request)}/embed/<widget>, widget one of {', '.join(WIDGETS)}).",
+        )
     parsed = embed_query(request, slug, QueryParams(target.query))
     if parsed.errors:
         return oembed_error(404, "That embed URL has bad settings: " + " ".join(parsed.errors))

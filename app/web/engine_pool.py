@@ -45,14 +45,18 @@ class Slot:
         self.executor: Executor | None = None
         self.workshop: Workshop | None = None
         self.busy = False
-        self.runs = 0                 # live runs placed here (for placing new ones evenly)
-        self.drop: list[tuple] = []   # runs the server let go, sent along with the next slice
+        self.runs = 0  # live runs placed here (for placing new ones evenly)
+        self.drop: list[tuple] = []  # runs the server let go, sent along with the next slice
 
     def ensure(self) -> Executor:
         if self.executor is None:
             if self.processes:
-                self.executor = ProcessPoolExecutor(1, mp_context=_context(), initializer=engine_worker.start_worker,
-                                                    initargs=(os.getpid(), self.keep_runs))
+                self.executor = ProcessPoolExecutor(
+                    1,
+                    mp_context=_context(),
+                    initializer=engine_worker.start_worker,
+                    initargs=(os.getpid(), self.keep_runs),
+                )
             else:
                 self.workshop = Workshop(self.keep_runs)
                 self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"engine-slot-{self.index}")

@@ -44,10 +44,10 @@ class ItemResult:
     info: dict | None
     frames: dict[int, str]
     infers: list[tuple[int, float, float, PointInference]]
-    position: int          # the producer's step once the item stopped
-    seconds: float         # wall time the item held the slot (what the others waited)
-    cpu_seconds: float     # this thread's CPU time on the item (the engine's own cost)
-    complete: bool         # everything the item asked for was done (else: the slice ran out)
+    position: int  # the producer's step once the item stopped
+    seconds: float  # wall time the item held the slot (what the others waited)
+    cpu_seconds: float  # this thread's CPU time on the item (the engine's own cost)
+    complete: bool  # everything the item asked for was done (else: the slice ran out)
 
 
 class RunState:
@@ -148,8 +148,16 @@ class Workshop:
                 break
             infers.append((step, x, y, result))
         complete = complete and len(frames) == len(item.frames) and len(infers) == len(item.infers)
-        return ItemResult(item.key, info, frames, infers, state.producer.step_count,
-                          time.perf_counter() - started, time.thread_time() - cpu_started, complete)
+        return ItemResult(
+            item.key,
+            info,
+            frames,
+            infers,
+            state.producer.step_count,
+            time.perf_counter() - started,
+            time.thread_time() - cpu_started,
+            complete,
+        )
 
 
 # -- entry points in a worker process ----------------------------------------------------------

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
-
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 
 import jinja2
 from fastapi import FastAPI, Request
@@ -76,9 +75,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool.shutdown()
 
     app = FastAPI(
-        title="Forward-Forward, explained", version=package.__version__, lifespan=lifespan,
+        title="Forward-Forward, explained",
+        version=package.__version__,
+        lifespan=lifespan,
         # The interactive API docs load scripts from a CDN, which the CSP (rightly) forbids.
-        docs_url=None, redoc_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.executor = executor
@@ -108,12 +110,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # restart a page from the old release may ask the new one for its assets.
     version = static_version(settings.static_dir)
     app.state.templates.env.globals["static_url"] = lambda path: f"/static/v/{version}/{path}"
-    app.mount("/static/v/{version}", CachedStaticFiles(directory=settings.static_dir, cache_control=IMMUTABLE),
-              name="static-versioned")
-    app.mount("/static", CachedStaticFiles(directory=settings.static_dir, cache_control=REVALIDATE),
-              name="static")
-    app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors,
-                       embed_frame_ancestors=settings.embed_frame_ancestors)
+    app.mount(
+        "/static/v/{version}",
+        CachedStaticFiles(directory=settings.static_dir, cache_control=IMMUTABLE),
+        name="static-versioned",
+    )
+    app.mount("/static", CachedStaticFiles(directory=settings.static_dir, cache_control=REVALIDATE), name="static")
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        frame_ancestors=settings.frame_ancestors,
+        embed_frame_ancestors=settings.embed_frame_ancestors,
+    )
     # HTML, CSS, JS and JSON shrink 3-5x; below ~500 bytes gzip's own overhead is not worth it.
     # Websockets pass through untouched (the middleware handles http only).
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)

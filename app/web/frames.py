@@ -36,8 +36,11 @@ def short(value: float, decimals: int = METRIC_DECIMALS) -> float:
 
 
 def _metrics(net) -> dict:
-    return {"train_accuracy": short(net.train_accuracy), "test_accuracy": short(net.test_accuracy),
-            "loss": short(net.loss)}
+    return {
+        "train_accuracy": short(net.train_accuracy),
+        "test_accuracy": short(net.test_accuracy),
+        "loss": short(net.loss),
+    }
 
 
 def encode_layer_maps(maps: np.ndarray, theta: float) -> dict:
@@ -49,9 +52,11 @@ def encode_layer_maps(maps: np.ndarray, theta: float) -> dict:
     saturates rather than darkening every other map."""
     scale = LAYER_MAP_SCALE * float(theta)
     values = np.nan_to_num(maps, nan=0.0, posinf=scale)
-    return {"size": int(maps.shape[-1]), "scale": short(scale),
-            "goodness": [[encode_grid(np.minimum(label_map / scale, 1.0)) for label_map in layer]
-                         for layer in values]}
+    return {
+        "size": int(maps.shape[-1]),
+        "scale": short(scale),
+        "goodness": [[encode_grid(np.minimum(label_map / scale, 1.0)) for label_map in layer] for layer in values],
+    }
 
 
 def frame_text(snapshot: RaceSnapshot, steps: int, theta: float) -> str:
@@ -60,13 +65,16 @@ def frame_text(snapshot: RaceSnapshot, steps: int, theta: float) -> str:
         "type": "frame",
         "step": snapshot.step,
         "steps": steps,
-        "ff": {**_metrics(snapshot.ff),
-               "layer_test_accuracy": [short(a) for a in snapshot.ff_layer_test_accuracy or []]},
+        "ff": {
+            **_metrics(snapshot.ff),
+            "layer_test_accuracy": [short(a) for a in snapshot.ff_layer_test_accuracy or []],
+        },
         "backprop": _metrics(snapshot.backprop),
-        "goodness": {"positive": [short(g) for g in snapshot.goodness_positive],
-                     "negative": [short(g) for g in snapshot.goodness_negative]},
-        "grid": {"size": size, "ff": encode_grid(snapshot.grid_ff),
-                 "backprop": encode_grid(snapshot.grid_backprop)},
+        "goodness": {
+            "positive": [short(g) for g in snapshot.goodness_positive],
+            "negative": [short(g) for g in snapshot.goodness_negative],
+        },
+        "grid": {"size": size, "ff": encode_grid(snapshot.grid_ff), "backprop": encode_grid(snapshot.grid_backprop)},
         "layers": encode_layer_maps(snapshot.layer_maps, theta),
     }
     return json.dumps(message, separators=(",", ":"))
@@ -75,12 +83,19 @@ def frame_text(snapshot: RaceSnapshot, steps: int, theta: float) -> str:
 def race_info(race: Race) -> dict:
     """The `race` message without its `settings.speed`, which is the session's, not the run's."""
     s = race.settings
-    train = [[round(float(x), POINT_DECIMALS), round(float(y), POINT_DECIMALS), int(label)]
-             for (x, y), label in zip(race.train.x, race.train.y)]
+    train = [
+        [round(float(x), POINT_DECIMALS), round(float(y), POINT_DECIMALS), int(label)]
+        for (x, y), label in zip(race.train.x, race.train.y)
+    ]
     return {
         "type": "race",
-        "settings": {"dataset": s.dataset, "seed": s.seed, "theta": s.theta,
-                     "learning_rate": s.learning_rate, "steps": s.steps},
+        "settings": {
+            "dataset": s.dataset,
+            "seed": s.seed,
+            "theta": s.theta,
+            "learning_rate": s.learning_rate,
+            "steps": s.steps,
+        },
         "classes": list(CLASS_NAMES[s.dataset]),
         "extent": [float(v) for v in race.extent],
         "grid_size": s.grid_size,
@@ -89,12 +104,23 @@ def race_info(race: Race) -> dict:
 
 
 def inference_text(result: PointInference, step: int) -> str:
-    return json.dumps({
-        "type": "inference", "x": result.x, "y": result.y, "step": step,
-        # Unrounded: two totals that differ must be able to print differently.
-        "ff": {"goodness": [[float(g) for g in layer] for layer in result.ff_goodness],
-               "totals": [float(t) for t in result.ff_totals], "label": result.ff_label,
-               "layers_summed": result.ff_layers_summed},
-        "backprop": {"probabilities": [short(p) for p in result.backprop_probabilities],
-                     "label": result.backprop_label},
-    }, separators=(",", ":"))
+    return json.dumps(
+        {
+            "type": "inference",
+            "x": result.x,
+            "y": result.y,
+            "step": step,
+            # Unrounded: two totals that differ must be able to print differently.
+            "ff": {
+                "goodness": [[float(g) for g in layer] for layer in result.ff_goodness],
+                "totals": [float(t) for t in result.ff_totals],
+                "label": result.ff_label,
+                "layers_summed": result.ff_layers_summed,
+            },
+            "backprop": {
+                "probabilities": [short(p) for p in result.backprop_probabilities],
+                "label": result.backprop_label,
+            },
+        },
+        separators=(",", ":"),
+    )

@@ -26,7 +26,7 @@ class SessionRegistry:
         """Live sessions of one client address."""
         return self._by_client.get(client, 0)
 
-    def acquire(self, client: str) -> "Lease | None":
+    def acquire(self, client: str) -> Lease | None:
         if self._live >= self.total or self._by_client[client] >= self.per_client:
             return None
         self._live += 1
@@ -168,7 +168,7 @@ class SocketWriter:
                 try:
                     async with asyncio.timeout(self.timeout_s):
                         await self.ws.send_text(text)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     self.metrics.refuse("slow_reader")
                     return
             if kind == FRAME:
@@ -190,7 +190,7 @@ class SocketWriter:
             try:
                 async with asyncio.timeout(self.timeout_s):
                     await delivery.progress()
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if delivery.acked == acked:
                     return False
             acked = delivery.acked

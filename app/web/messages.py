@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -22,6 +22,7 @@ class Strict(BaseModel):
 
 
 # ---------------------------------------------------------------------------- client -> server
+
 
 class StartSettings(Strict):
     """Race settings a client may choose; omitted ones take the article's defaults.
@@ -70,13 +71,14 @@ class Infer(Strict):
     y: float = Field(ge=-COORDINATE_LIMIT, le=COORDINATE_LIMIT)
 
 
-ClientMessage = Annotated[Union[Start, Pause, Resume, Step, Reset, Speed, Infer], Field(discriminator="type")]
+ClientMessage = Annotated[Start | Pause | Resume | Step | Reset | Speed | Infer, Field(discriminator="type")]
 CLIENT_MESSAGES = (Start, Pause, Resume, Step, Reset, Speed, Infer)
 client_message_adapter: TypeAdapter = TypeAdapter(ClientMessage)
 CLIENT_TYPES = tuple(model.model_fields["type"].annotation.__args__[0] for model in CLIENT_MESSAGES)
 
 
 # ---------------------------------------------------------------------------- server -> client
+
 
 class ResolvedSettings(Strict):
     dataset: str
@@ -106,7 +108,8 @@ class NetMetrics(Strict):
 
 class FFMetrics(NetMetrics):
     layer_test_accuracy: list[float] = Field(
-        description="per layer: held-out accuracy when that layer's goodness alone decides")
+        description="per layer: held-out accuracy when that layer's goodness alone decides"
+    )
 
 
 class Goodness(Strict):
@@ -124,7 +127,8 @@ class LayerMaps(Strict):
     size: int
     scale: float = Field(description="the goodness a byte of 255 stands for, shared by every map")
     goodness: list[list[str]] = Field(
-        description="[layer][label]: base64 of size*size uint8, G/scale*255, oriented as grid")
+        description="[layer][label]: base64 of size*size uint8, G/scale*255, oriented as grid"
+    )
 
 
 class Frame(Strict):
@@ -169,18 +173,18 @@ class Inference(Strict):
 
 
 class ErrorCode(str, Enum):
-    bad_json = "bad_json"            # not JSON, or not a JSON object
-    unknown_type = "unknown_type"    # `type` missing or not one of CLIENT_TYPES
-    bad_message = "bad_message"      # a known type with wrong, missing or extra fields
-    bad_settings = "bad_settings"    # start/speed settings out of range
-    not_text = "not_text"            # a binary websocket message: the protocol is JSON text only
-    not_started = "not_started"      # a control or infer before any start
-    busy = "busy"                    # the client is past its compute budget: this request waits its turn
-    too_big = "too_big"              # inbound message over the size limit (then close 1009)
-    rate_limited = "rate_limited"    # flood (then close 1008)
-    at_capacity = "at_capacity"      # session caps reached (then close 1013)
-    idle = "idle"                    # idle timeout (then close 1001)
-    internal = "internal"            # the server failed on this request; the session lives on
+    bad_json = "bad_json"  # not JSON, or not a JSON object
+    unknown_type = "unknown_type"  # `type` missing or not one of CLIENT_TYPES
+    bad_message = "bad_message"  # a known type with wrong, missing or extra fields
+    bad_settings = "bad_settings"  # start/speed settings out of range
+    not_text = "not_text"  # a binary websocket message: the protocol is JSON text only
+    not_started = "not_started"  # a control or infer before any start
+    busy = "busy"  # the client is past its compute budget: this request waits its turn
+    too_big = "too_big"  # inbound message over the size limit (then close 1009)
+    rate_limited = "rate_limited"  # flood (then close 1008)
+    at_capacity = "at_capacity"  # session caps reached (then close 1013)
+    idle = "idle"  # idle timeout (then close 1001)
+    internal = "internal"  # the server failed on this request; the session lives on
 
 
 class Error(Strict):
@@ -189,7 +193,7 @@ class Error(Strict):
     message: str
 
 
-ServerMessage = Annotated[Union[RaceInfo, Frame, State, Inference, Error], Field(discriminator="type")]
+ServerMessage = Annotated[RaceInfo | Frame | State | Inference | Error, Field(discriminator="type")]
 SERVER_MESSAGES = (RaceInfo, Frame, State, Inference, Error)
 server_message_adapter: TypeAdapter = TypeAdapter(ServerMessage)
 

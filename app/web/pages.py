@@ -40,8 +40,12 @@ def starting_race_values(defaults: dict, query_values: dict | None = None) -> di
 def goodness_theta(value: float | None = None) -> dict:
     """The goodness widget's threshold slider: the engine's range, the widget's step."""
     low, high = GOODNESS_THETA_RANGE
-    return {"min": low, "max": high, "step": GOODNESS_THETA_STEP,
-            "value": GOODNESS_THETA_DEFAULT if value is None else value}
+    return {
+        "min": low,
+        "max": high,
+        "step": GOODNESS_THETA_STEP,
+        "value": GOODNESS_THETA_DEFAULT if value is None else value,
+    }
 
 
 async def page_context(request: Request) -> dict:

@@ -27,7 +27,7 @@ import logging
 import math
 import time
 import weakref
-from typing import Callable
+from collections.abc import Callable
 
 from app.web.engine_pool import EnginePool
 
@@ -49,8 +49,13 @@ MAX_FRAMES_PER_ITEM = 6
 class Budgets:
     """Token buckets of engine seconds per client address (see the module docstring)."""
 
-    def __init__(self, share: float, burst_s: float, sessions_of: Callable[[str], int],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        share: float,
+        burst_s: float,
+        sessions_of: Callable[[str], int],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.share = share
         self.burst_s = burst_s
         self.sessions_of = sessions_of
@@ -139,7 +144,7 @@ class EngineScheduler:
         self.slice_s = slice_s
         self.metrics = metrics
         self._waiting: list[dict] = [{} for _ in pool.slots]  # slot -> {record: sequence}
-        self._kicks = [asyncio.Event() for _ in pool.slots]    # set when a slot has new work
+        self._kicks = [asyncio.Event() for _ in pool.slots]  # set when a slot has new work
         self._sequence = itertools.count()
         self._servers: set[asyncio.Task] = set()
         self._closed = False

@@ -26,7 +26,7 @@ def measure_scorecard() -> dict:
         "steps_to_95_percent": {"forward-forward": reached["ff"], "backprop": reached["backprop"]},
         "accuracy_measured_on": "training points",
         "target_accuracy": TARGET_ACCURACY,
-        "ff_step_microseconds": round(times.ff, 1),       # median FF step on the race's points
+        "ff_step_microseconds": round(times.ff, 1),  # median FF step on the race's points
         "backprop_step_microseconds": round(times.backprop, 1),  # median backprop step, same points
         "step_points": len(race.train.y),
         "race_settings": RaceSettings().as_dict(),

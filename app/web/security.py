@@ -8,14 +8,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 def content_security_policy(frame_ancestors: str) -> str:
     # Everything a page loads comes from this server; data: images are for canvas snapshots.
     # connect-src 'self' covers the same-origin websocket in current browsers.
-    return "; ".join([
-        "default-src 'self'",
-        "img-src 'self' data:",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        f"frame-ancestors {frame_ancestors}",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "img-src 'self' data:",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            f"frame-ancestors {frame_ancestors}",
+        ]
+    )
 
 
 EMBED_PREFIX = "/embed/"

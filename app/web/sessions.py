@@ -32,11 +32,21 @@ from app.web.cache import RunCache, RunRecord, Viewer
 from app.web.engine_pool import EngineCrashed
 from app.web.frames import inference_text
 from app.web.limits import Outbox, RateLimiter, SocketWriter
-from app.web.scheduler import Account
 from app.web.messages import (
-    CLIENT_TYPES, ErrorCode, Infer, Pause, Reset, Resume, Speed, Start, Step, client_message_adapter, error_text,
+    CLIENT_TYPES,
+    ErrorCode,
+    Infer,
+    Pause,
+    Reset,
+    Resume,
+    Speed,
+    Start,
+    Step,
+    client_message_adapter,
+    error_text,
 )
 from app.web.metrics import Metrics
+from app.web.scheduler import Account
 
 # Timeouts use asyncio.timeout(), never asyncio.wait_for(): on Python 3.11 wait_for can swallow a
 # cancellation that races with its inner await, which leaves a cancelled session running.
@@ -63,8 +73,15 @@ class Closing:
 
 
 class RaceSession:
-    def __init__(self, websocket: WebSocket, settings: Settings, cache: RunCache, metrics: Metrics,
-                 account: Account | None, delivery=None) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        settings: Settings,
+        cache: RunCache,
+        metrics: Metrics,
+        account: Account | None,
+        delivery=None,
+    ) -> None:
         self.ws = websocket
         self.settings = settings
         self.cache = cache
@@ -163,11 +180,14 @@ class RaceSession:
             try:
                 async with asyncio.timeout(self.settings.idle_timeout_s):
                     message = await self.ws.receive()
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if self.running or self.pending_steps:
                     continue
-                return self.refuse(ErrorCode.idle, f"No message for {self.settings.idle_timeout_s:g} s; "
-                                   "closing. Reconnect to race again.", GOING_AWAY)
+                return self.refuse(
+                    ErrorCode.idle,
+                    f"No message for {self.settings.idle_timeout_s:g} s; closing. Reconnect to race again.",
+                    GOING_AWAY,
+                )
             if message["type"] == "websocket.disconnect":
                 return None
             data = message.get("text")
@@ -175,11 +195,15 @@ class RaceSession:
                 data = message.get("bytes") or b""
             size = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
             if size > limit:
-                return self.refuse(ErrorCode.too_big, f"Message of {size} bytes is over the {limit}-byte limit.",
-                                   MESSAGE_TOO_BIG)
+                return self.refuse(
+                    ErrorCode.too_big, f"Message of {size} bytes is over the {limit}-byte limit.", MESSAGE_TOO_BIG
+                )
             if not self.limiter.allow():
-                return self.refuse(ErrorCode.rate_limited, f"More than {self.settings.messages_per_second} "
-                                   "messages per second.", POLICY_VIOLATION)
+                return self.refuse(
+                    ErrorCode.rate_limited,
+                    f"More than {self.settings.messages_per_second} messages per second.",
+                    POLICY_VIOLATION,
+                )
             if not isinstance(data, str):
                 self.error(ErrorCode.not_text, "Binary messages are not part of this protocol; send JSON text.")
                 continue
@@ -201,8 +225,9 @@ class RaceSession:
         kind = payload.get("type")
         if not isinstance(kind, str) or kind not in CLIENT_TYPES:
             shown = repr(kind)[:40]
-            self.error(ErrorCode.unknown_type,
-                       f"Unknown message type {shown}; expected one of {', '.join(CLIENT_TYPES)}.")
+            self.error(
+                ErrorCode.unknown_type, f"Unknown message type {shown}; expected one of {', '.join(CLIENT_TYPES)}."
+            )
             return
         try:
             message = client_message_adapter.validate_python(payload)
@@ -254,8 +279,9 @@ class RaceSession:
             return
         at_step = message.at_step
         if at_step is not None and at_step > race_settings.steps:
-            self.error(ErrorCode.bad_settings,
-                       f"at_step must be an integer in [0, {race_settings.steps}]; got {at_step}.")
+            self.error(
+                ErrorCode.bad_settings, f"at_step must be an integer in [0, {race_settings.steps}]; got {at_step}."
+            )
             return
         self.speed = speed
         # Runs are deterministic, so a step anywhere in the run can be served exactly (a cached
@@ -272,8 +298,11 @@ class RaceSession:
         if now - self.busy_notice_at >= BUSY_NOTICE_INTERVAL_S:
             self.busy_notice_at = now
             self.metrics.refuse("busy")
-            self.error(ErrorCode.busy, "You have asked for more computation than your share of the server "
-                       "lately; this request waits until other clients' work is done.")
+            self.error(
+                ErrorCode.busy,
+                "You have asked for more computation than your share of the server "
+                "lately; this request waits until other clients' work is done.",
+            )
 
     def begin(self, record: RunRecord, *, running: bool, at_step: int = 0) -> None:
         if self.viewer is not None and self.viewer.record is not record:
@@ -294,10 +323,19 @@ class RaceSession:
     def send_state(self) -> None:
         record = self.record
         steps = record.steps if record else 0
-        self.outbox.put(json.dumps({
-            "type": "state", "running": self.running, "step": self.cursor, "steps": steps,
-            "speed": self.speed, "done": bool(record) and self.cursor >= steps,
-        }, separators=(",", ":")))
+        self.outbox.put(
+            json.dumps(
+                {
+                    "type": "state",
+                    "running": self.running,
+                    "step": self.cursor,
+                    "steps": steps,
+                    "speed": self.speed,
+                    "done": bool(record) and self.cursor >= steps,
+                },
+                separators=(",", ":"),
+            )
+        )
 
     # -- the player --------------------------------------------------------------------------
 
@@ -339,9 +377,14 @@ class RaceSession:
                     continue
             target = min(self.cursor + (1 if single else self.speed), record.steps)
             # Running, name the next steps so the record computes them before their ticks.
-            ahead = [] if single else sorted(
-                {min(target + self.speed * i, record.steps) for i in range(1, self.settings.frames_ahead + 1)}
-                - {target})
+            ahead = (
+                []
+                if single
+                else sorted(
+                    {min(target + self.speed * i, record.steps) for i in range(1, self.settings.frames_ahead + 1)}
+                    - {target}
+                )
+            )
             viewer.want_ahead(ahead)
             text, hit = await viewer.frame(target)
             if text is None:  # withdrawn: a start or reset replaced the run

@@ -47,12 +47,12 @@ def environment_settings():
 class Delivery:
     """Bytes sent to one websocket client, and how many of them its websocket layer has read."""
 
-    def __init__(self, protocol: "DeliveryWebSocketProtocol", window: int) -> None:
+    def __init__(self, protocol: DeliveryWebSocketProtocol, window: int) -> None:
         self._protocol = protocol
         self.window = window
         self.ping_every = max(1, window // 2)
-        self.sent = 0          # message bytes handed to the transport
-        self.acked = 0         # of which the client has read at least this many
+        self.sent = 0  # message bytes handed to the transport
+        self.acked = 0  # of which the client has read at least this many
         self._unpinged = 0
         self._pings: deque[tuple[bytes, int]] = deque()  # (payload, bytes sent before it)
         self._numbers = itertools.count()
@@ -193,8 +193,10 @@ class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
         client = "%s:%d" % self.client if self.client else "a client"
         log.warning("closed %s: request headers not complete within %g s", client, self.header_timeout)
         body = b"Request headers not received in time."
-        self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
-                             b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body)
+        self.transport.write(
+            b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
+        )
         self.transport.close()
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from app.config import speed_problem
 from app.engine.demos import GOODNESS_THETA_RANGE
@@ -38,23 +38,46 @@ class Widget:
     height: int
     # The same at EMBED_WIDTH alone: enough for a course read only on wide screens (the README's table).
     wide_height: int
-    controls: tuple[str, ...]     # names of its data-embed-control elements, for ?controls=
+    controls: tuple[str, ...]  # names of its data-embed-control elements, for ?controls=
     settings: tuple[str, ...] = ()
-    autoplay: bool = False        # whether ?autoplay=1 means anything to it
+    autoplay: bool = False  # whether ?autoplay=1 means anything to it
 
 
-WIDGETS: dict[str, Widget] = {w.slug: w for w in (
-    Widget("race", "Forward-Forward against backprop, live", 2300, 1700,
-           ("train", "pause", "step", "reset", "settings"), (*RACE_QUERY, "speed"), autoplay=True),
-    Widget("goodness", "Goodness: one layer's own goal", 920, 580,
-           ("polarity", "step-1", "step-10", "reset", "theta"), ("theta",)),
-    Widget("normalization", "Why the length has to go: normalizing between layers", 1060, 590,
-           ("shorter", "longer")),
-    Widget("steps", "One training step: backprop and Forward-Forward", 1400, 690,
-           ("play", "step", "restart", "speed"), autoplay=True),
-    Widget("label", "The label in the input", 900, 660, ("digit", "label")),
-)}
-EMBED_WIDTH = 800      # the oEmbed width (CSS px); the frame fills its container up to it
+WIDGETS: dict[str, Widget] = {
+    w.slug: w
+    for w in (
+        Widget(
+            "race",
+            "Forward-Forward against backprop, live",
+            2300,
+            1700,
+            ("train", "pause", "step", "reset", "settings"),
+            (*RACE_QUERY, "speed"),
+            autoplay=True,
+        ),
+        Widget(
+            "goodness",
+            "Goodness: one layer's own goal",
+            920,
+            580,
+            ("polarity", "step-1", "step-10", "reset", "theta"),
+            ("theta",),
+        ),
+        Widget(
+            "normalization", "Why the length has to go: normalizing between layers", 1060, 590, ("shorter", "longer")
+        ),
+        Widget(
+            "steps",
+            "One training step: backprop and Forward-Forward",
+            1400,
+            690,
+            ("play", "step", "restart", "speed"),
+            autoplay=True,
+        ),
+        Widget("label", "The label in the input", 900, 660, ("digit", "label")),
+    )
+}
+EMBED_WIDTH = 800  # the oEmbed width (CSS px); the frame fills its container up to it
 MIN_EMBED_WIDTH = 320  # the narrowest frame the heights above are measured for (a small phone's page)
 
 
@@ -63,8 +86,8 @@ class WidgetQuery:
     """A widget's settings read from a query string: typed values, or the problems found."""
 
     widget: Widget
-    values: dict = field(default_factory=dict)   # only the settings the query gave, typed
-    controls: tuple[str, ...] | None = None      # None: all of them
+    values: dict = field(default_factory=dict)  # only the settings the query gave, typed
+    controls: tuple[str, ...] | None = None  # None: all of them
     autoplay: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -117,8 +140,12 @@ def _speed(text: str, max_speed: int) -> tuple[int | None, str | None]:
 def _goodness_theta(text: str) -> tuple[float | None, str | None]:
     low, high = GOODNESS_THETA_RANGE
     value = _typed(text.strip())
-    ok = (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high
-          and float(value / GOODNESS_THETA_STEP).is_integer())
+    ok = (
+        isinstance(value, (int, float))
+        and math.isfinite(value)
+        and low <= value <= high
+        and float(value / GOODNESS_THETA_STEP).is_integer()
+    )
     if ok:
         return float(value), None
     return None, f"theta must be a multiple of {GOODNESS_THETA_STEP} in [{low}, {high}]; got {text!r}."
@@ -132,8 +159,9 @@ def _controls(widget: Widget, text: str) -> tuple[tuple[str, ...] | None, str | 
         return None, None
     unknown = [word for word in words if word not in widget.controls]
     if unknown:
-        return None, (f"controls must be all, none, or a comma-separated list of "
-                      f"{', '.join(widget.controls)}; got {text!r}.")
+        return None, (
+            f"controls must be all, none, or a comma-separated list of {', '.join(widget.controls)}; got {text!r}."
+        )
     return tuple(dict.fromkeys(words)), None
 
 

@@ -38,8 +38,12 @@ def pytest_collection_modifyitems(items):
 
 def chromium_executable() -> str:
     """Debian's Chromium (or $CHROMIUM_PATH); never Playwright's own browser download."""
-    candidates = [os.environ.get("CHROMIUM_PATH"), shutil.which("chromium"),
-                  shutil.which("chromium-browser"), shutil.which("google-chrome")]
+    candidates = [
+        os.environ.get("CHROMIUM_PATH"),
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+        shutil.which("google-chrome"),
+    ]
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
@@ -61,7 +65,11 @@ def start_server(env_overrides: dict[str, str] | None = None, *, port: int | Non
     log = tempfile.TemporaryFile(mode="w+")
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     process.log = log
     base_url = f"http://127.0.0.1:{port}"
@@ -156,6 +164,7 @@ def phone_page(browser, live_server):
 
 # -- appended for the race widget's tests ---------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def idle_server():
     """A second server whose race sessions time out after 2 s without a message, so the widget's
@@ -177,8 +186,13 @@ def idle_page(browser, idle_server):
 def touch_page(browser, live_server):
     """A phone as a student holds it: 375 x 812, touch screen, mobile viewport, reduced motion (so a
     scroll the page makes is instant and a tap's coordinates hold still)."""
-    context = browser.new_context(viewport={"width": 375, "height": 812}, base_url=live_server,
-                                  has_touch=True, is_mobile=True, reduced_motion="reduce")
+    context = browser.new_context(
+        viewport={"width": 375, "height": 812},
+        base_url=live_server,
+        has_touch=True,
+        is_mobile=True,
+        reduced_motion="reduce",
+    )
     page = context.new_page()
     page.watch = PageWatch(page, live_server)
     yield page
@@ -186,6 +200,7 @@ def touch_page(browser, live_server):
 
 
 # -- a course site on another origin, for the embedding tests -------------------------------------
+
 
 class CourseSite:
     """A stand-in for Moodle or a course's static site: plain HTML files on another port."""
@@ -200,9 +215,10 @@ class CourseSite:
 
     def publish(self, name: str, body: str) -> str:
         (self.root / name).write_text(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>Week 3: learning without backprop</title></head><body>{body}</body></html>")
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>Week 3: learning without backprop</title></head><body>{body}</body></html>"
+        )
         return f"{self.origin}/{name}"
 
     def close(self) -> None:

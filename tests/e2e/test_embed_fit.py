@@ -49,8 +49,13 @@ def embed_heights(browser, live_server):
     heights = {slug: {} for slug in WIDGETS}
     for width in WIDTHS:
         for touch in (False, True):
-            context = browser.new_context(base_url=live_server, viewport={"width": width, "height": 800},
-                                          has_touch=touch, is_mobile=touch, reduced_motion="reduce")
+            context = browser.new_context(
+                base_url=live_server,
+                viewport={"width": width, "height": 800},
+                has_touch=touch,
+                is_mobile=touch,
+                reduced_motion="reduce",
+            )
             page = context.new_page()
             try:
                 for slug in WIDGETS:

@@ -15,8 +15,12 @@ from app.web.widget_settings import WIDGETS
 RACE = "[data-widget=race]"
 RACE_MODULE = "**/js/widgets/race.js"
 # A phone on a slow mobile connection: 150 ms each way, about 1.6 Mbit/s down, 750 kbit/s up.
-SLOW_PHONE_NETWORK = {"offline": False, "latency": 150, "downloadThroughput": 1_600_000 / 8,
-                      "uploadThroughput": 750_000 / 8}
+SLOW_PHONE_NETWORK = {
+    "offline": False,
+    "latency": 150,
+    "downloadThroughput": 1_600_000 / 8,
+    "uploadThroughput": 750_000 / 8,
+}
 
 
 def throttle(page) -> None:
@@ -43,21 +47,27 @@ def navigations(page, frame_name: str | None = None) -> list[str]:
     """Every navigation of the page's main frame (or of the frame called `frame_name`): a reload
     or a submitted form would add one."""
     seen = []
-    page.on("framenavigated", lambda frame: seen.append(frame.url) if (
-        frame == page.main_frame if frame_name is None else frame.name == frame_name) else None)
+    page.on(
+        "framenavigated",
+        lambda frame: (
+            seen.append(frame.url)
+            if (frame == page.main_frame if frame_name is None else frame.name == frame_name)
+            else None
+        ),
+    )
     return seen
 
 
 def slow_phone(browser, live_server):
-    context = browser.new_context(viewport={"width": 375, "height": 812}, base_url=live_server,
-                                  has_touch=True, is_mobile=True)
+    context = browser.new_context(
+        viewport={"width": 375, "height": 812}, base_url=live_server, has_touch=True, is_mobile=True
+    )
     page = context.new_page()
     throttle(page)
     return context, page
 
 
-def test_train_tapped_the_moment_the_race_comes_into_view_on_a_slow_phone_trains_without_reload(
-        browser, live_server):
+def test_train_tapped_the_moment_the_race_comes_into_view_on_a_slow_phone_trains_without_reload(browser, live_server):
     context, page = slow_phone(browser, live_server)
     try:
         visits = navigations(page)
@@ -75,17 +85,21 @@ def test_train_tapped_the_moment_the_race_comes_into_view_on_a_slow_phone_trains
         expect(race).to_have_attribute("data-phase", re.compile(r"running|finished"), timeout=30_000)
         expect(race).to_have_attribute("data-step", re.compile(r"^[1-9][0-9]*$"), timeout=30_000)
         expect(race.locator("[data-loading-note]")).to_be_hidden()
-        assert len(visits) == 1 and "?" not in page.url, visits   # no reload, no settings in the address
+        assert len(visits) == 1 and "?" not in page.url, visits  # no reload, no settings in the address
     finally:
         context.close()
 
 
 def test_train_tapped_inside_a_course_pages_frame_while_it_loads_trains_without_reload(
-        browser, live_server, course_site):
+    browser, live_server, course_site
+):
     site = course_site()
-    url = site.publish("race.html", f"""<main><h1>Week 3</h1>
+    url = site.publish(
+        "race.html",
+        f"""<main><h1>Week 3</h1>
         <iframe name="race" src="{live_server}/embed/race" title="The race" width="800"
-                height="{WIDGETS['race'].height}" style="border:0;max-width:100%"></iframe></main>""")
+                height="{WIDGETS["race"].height}" style="border:0;max-width:100%"></iframe></main>""",
+    )
     context, page = slow_phone(browser, live_server)
     try:
         visits = navigations(page, frame_name="race")
@@ -99,7 +113,7 @@ def test_train_tapped_inside_a_course_pages_frame_while_it_loads_trains_without_
         module.release()
         expect(race).to_have_attribute("data-phase", re.compile(r"running|finished"), timeout=30_000)
         expect(race).to_have_attribute("data-step", re.compile(r"^[1-9][0-9]*$"), timeout=30_000)
-        assert len(visits) == 1 and "?" not in visits[0], visits     # the frame never reloaded
+        assert len(visits) == 1 and "?" not in visits[0], visits  # the frame never reloaded
     finally:
         context.close()
 
@@ -111,15 +125,15 @@ def test_before_the_scripts_run_the_buttons_say_loading_and_no_press_or_enter_re
     page.goto("/embed/race", wait_until="commit")
     race = page.locator(RACE)
     train = race.get_by_role("button", name="Train")
-    expect(race.get_by_label("Seed")).to_be_visible()   # the page has rendered, and waits for main.js
+    expect(race.get_by_label("Seed")).to_be_visible()  # the page has rendered, and waits for main.js
     expect(train).to_be_disabled()
     expect(race.locator("[data-loading-note]")).to_have_text("Loading the race…")
-    train.click(force=True)                    # refused, visibly: a disabled button does nothing
-    race.get_by_label("Seed").press("Enter")   # and there is no form for Enter to submit
+    train.click(force=True)  # refused, visibly: a disabled button does nothing
+    race.get_by_label("Seed").press("Enter")  # and there is no form for Enter to submit
     main_module.release()
     expect(train).to_be_enabled()
     expect(race).to_have_attribute("data-ready", "true")
-    expect(race).to_have_attribute("data-phase", "paused")   # the untrained race, waiting for Train
+    expect(race).to_have_attribute("data-phase", "paused")  # the untrained race, waiting for Train
     assert len(visits) == 1 and "?" not in page.url, visits
     assert page.watch.console_errors == []
 
@@ -135,7 +149,8 @@ HELD_PRESSES = [
 
 @pytest.mark.parametrize("slug, pattern, button, attribute, value", HELD_PRESSES)
 def test_a_press_on_any_widget_while_it_loads_is_carried_out_when_it_is_ready(
-        browser, live_server, slug, pattern, button, attribute, value):
+    browser, live_server, slug, pattern, button, attribute, value
+):
     # Reduced motion: the step animation doesn't play by itself, so its one step is the press's.
     context = browser.new_context(base_url=live_server, reduced_motion="reduce")
     page = context.new_page()

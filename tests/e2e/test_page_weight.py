@@ -8,9 +8,11 @@ LAZY_WIDGETS = ("steps", "goodness", "normalization", "label")
 
 
 def load_without_scrolling(page):
-    loaded = []   # (url, uncompressed body bytes)
-    page.on("requestfinished", lambda request: loaded.append(
-        (request.url, len(request.response().body()) if request.response() else 0)))
+    loaded = []  # (url, uncompressed body bytes)
+    page.on(
+        "requestfinished",
+        lambda request: loaded.append((request.url, len(request.response().body()) if request.response() else 0)),
+    )
     page.goto("/", wait_until="networkidle")
     return loaded
 

@@ -35,7 +35,7 @@ def test_while_the_race_trains_the_step_counter_and_both_pictures_share_the_scre
     expect(race).to_have_attribute("data-phase", "running")
     watched = (f"{RACE} [data-ref=step]", f"{RACE} [data-ref=ff-canvas]", f"{RACE} [data-ref=bp-canvas]")
     page.wait_for_function(ALL_IN_VIEW, arg=list(watched))
-    expect(race.get_by_role("button", name="Pause")).to_be_in_viewport()   # and the way to stop it
+    expect(race.get_by_role("button", name="Pause")).to_be_in_viewport()  # and the way to stop it
 
     # A tap on the Forward-Forward picture, mid-race: both nets' answers appear on this same screen.
     scrolled = page.evaluate("scrollY")
@@ -43,7 +43,7 @@ def test_while_the_race_trains_the_step_counter_and_both_pictures_share_the_scre
     expect(race.locator("[data-ref=ff-decision]")).to_be_visible()
     expect(race.locator("[data-ref=bp-decision]")).to_be_visible()
     assert in_view(page, *watched, f"{RACE} [data-ref=ff-decision]", f"{RACE} [data-ref=bp-decision]")
-    assert page.evaluate("scrollY") == scrolled                 # nothing had to scroll to show them
+    assert page.evaluate("scrollY") == scrolled  # nothing had to scroll to show them
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert page.watch.console_errors == []
 
@@ -59,8 +59,9 @@ class Finger:
     def swipe(self, x: float, y: float, dy: float, steps: int = 12) -> None:
         self.session.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
         for i in range(1, steps + 1):
-            self.session.send("Input.dispatchTouchEvent",
-                              {"type": "touchMove", "touchPoints": [{"x": x, "y": y + dy * i / steps}]})
+            self.session.send(
+                "Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y + dy * i / steps}]}
+            )
         self.session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
@@ -104,14 +105,14 @@ def test_a_swipe_on_a_picture_scrolls_the_page_and_only_the_handle_drags_the_vec
     plane = figure.locator(".normalization-plane")
     plane.evaluate("plane => plane.scrollIntoView({block: 'center'})")
     start = figure.get_attribute("data-y")
-    finger.swipe(*centre(plane), dy=-150)                  # from the plane's centre: a scroll...
-    assert figure.get_attribute("data-y") == start           # ...which leaves the vector alone
+    finger.swipe(*centre(plane), dy=-150)  # from the plane's centre: a scroll...
+    assert figure.get_attribute("data-y") == start  # ...which leaves the vector alone
 
     page.evaluate(SETTLED)
     plane.evaluate("plane => plane.scrollIntoView({block: 'center'})")
     before = page.evaluate(SETTLED)
     handle = figure.locator("[data-ref=handle]")
-    finger.swipe(*centre(handle), dy=-100)                   # from the handle: a drag
+    finger.swipe(*centre(handle), dy=-100)  # from the handle: a drag
     expect(figure).not_to_have_attribute("data-y", start)
     assert page.evaluate(SETTLED) == before
     assert page.watch.console_errors == []

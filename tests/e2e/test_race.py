@@ -87,7 +87,8 @@ def test_train_runs_the_race_to_the_end_with_both_nets_above_95_percent(page):
     assert held_out(race, "bp") >= 95.0
     expect(race.locator("[data-ref=milestones]")).to_contain_text(f"Race finished at step {steps}")
     expect(race.locator("[data-ref=ff-canvas]")).to_have_attribute(
-        "aria-label", re.compile(rf"step {steps} of {steps}: \d+\.\d% held-out accuracy"))
+        "aria-label", re.compile(rf"step {steps} of {steps}: \d+\.\d% held-out accuracy")
+    )
     expect(race.get_by_role("button", name="Pause")).to_have_attribute("aria-disabled", "true")
     assert page.watch.console_errors == []
 
@@ -177,7 +178,7 @@ def test_a_new_setting_then_train_starts_a_new_race_with_it(page):
 def test_enter_in_a_setting_presses_train_and_never_reloads_the_page(page):
     race = open_race(page)
     set_top_speed(race)
-    page.evaluate("window.sameDocument = true")   # gone if anything reloads the page
+    page.evaluate("window.sameDocument = true")  # gone if anything reloads the page
     seed = race.get_by_label("Seed")
     seed.fill("7")
     seed.press("Enter")
@@ -230,8 +231,7 @@ def test_a_dropped_connection_keeps_a_paused_race_at_its_step(page):
 
     drop_connection(page)
     expect(race.locator("[data-ref=status]")).to_contain_text("reconnecting")
-    expect(race.locator("[data-ref=status]")).to_have_text("Reconnected: your race is back at step 53.",
-                                                           timeout=30_000)
+    expect(race.locator("[data-ref=status]")).to_have_text("Reconnected: your race is back at step 53.", timeout=30_000)
     expect(race.locator("[data-ref=step]")).to_have_text(re.compile(r"step 53 / "))
     # Still paused there: one more Step moves to 54, not a running race.
     step_button.click()

@@ -14,12 +14,16 @@ from app.engine.datasets import CLASS_NAMES
 from .test_race import RACE, data_point_position, open_race, race_messages
 
 
-
 def other_names(dataset: str) -> list[str]:
     """Class names of the other data sets that are not also words of this one's."""
     own = " ".join(CLASS_NAMES[dataset])
-    return [name for other, names in CLASS_NAMES.items() if other != dataset for name in names
-            if not re.search(rf"\b{re.escape(name)}\b", own)]
+    return [
+        name
+        for other, names in CLASS_NAMES.items()
+        if other != dataset
+        for name in names
+        if not re.search(rf"\b{re.escape(name)}\b", own)
+    ]
 
 
 @pytest.mark.parametrize("dataset", list(CLASS_NAMES))
@@ -47,13 +51,20 @@ def test_each_data_set_is_described_with_its_own_class_names(page, dataset):
     spoken = race.locator("[data-ref=milestones]")
     expect(spoken).to_contain_text(re.compile(rf"Forward-Forward .*class [AB] \(({re.escape(a)}|{re.escape(b)})\)"))
     expect(race.locator("[data-ref=ff-canvas]")).to_have_attribute(
-        "aria-label", re.compile(rf"is classified class [AB] \(({re.escape(a)}|{re.escape(b)})\)"))
+        "aria-label", re.compile(rf"is classified class [AB] \(({re.escape(a)}|{re.escape(b)})\)")
+    )
 
     # Nothing still speaks of another data set's classes.
-    said = " ".join([race.locator("[data-ref=legend]").inner_text(), race.locator("[data-ref=ff-readout]").inner_text(),
-                     race.locator("[data-ref=bp-readout]").inner_text(), spoken.inner_text(),
-                     race.locator("[data-ref=ff-canvas]").get_attribute("aria-label"),
-                     *[m.get_attribute("aria-label") for m in race.locator(".race-layer-map").all()]])
+    said = " ".join(
+        [
+            race.locator("[data-ref=legend]").inner_text(),
+            race.locator("[data-ref=ff-readout]").inner_text(),
+            race.locator("[data-ref=bp-readout]").inner_text(),
+            spoken.inner_text(),
+            race.locator("[data-ref=ff-canvas]").get_attribute("aria-label"),
+            *[m.get_attribute("aria-label") for m in race.locator(".race-layer-map").all()],
+        ]
+    )
     said = said.replace("hollow ring", "")  # the marker's shape, not disk-ring's class
     for name in other_names(dataset):
         assert not re.search(rf"\b{re.escape(name)}\b", said), f"{name!r} said while {dataset} is on screen"
@@ -66,7 +77,8 @@ def test_training_a_new_data_set_announces_its_classes(page):
     race.get_by_role("button", name="Train").click()
     a, b = CLASS_NAMES["moons"]
     expect(race.locator("[data-ref=milestones]")).to_have_text(
-        f"Race started on moons: class A ({a}) against class B ({b}).")
+        f"Race started on moons: class A ({a}) against class B ({b})."
+    )
     expect(race.locator("[data-ref=legend-a]")).to_have_text(f"class A ({a})")
 
 

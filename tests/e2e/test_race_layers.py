@@ -15,7 +15,6 @@ from .test_race import data_point_position, open_race, race_messages, set_top_sp
 LETTERS = "AB"
 
 
-
 def last_frame(messages, step: int) -> dict:
     return [m for m in messages if m["type"] == "frame" and m["step"] == step][-1]
 
@@ -56,7 +55,8 @@ def ask(race, sockets, position: dict | None = None, point: tuple[float, float] 
             race.evaluate("(root, [x, y]) => root.raceDebug.choose(x, y)", list(point))
     answer = json.loads(event.value)
     expect(race.locator("[data-ref=ff-readout]")).to_contain_text(
-        f"Point ({two(answer['x'])}, {two(answer['y'])}) at step {answer['step']}")
+        f"Point ({two(answer['x'])}, {two(answer['y'])}) at step {answer['step']}"
+    )
     return answer
 
 
@@ -207,16 +207,23 @@ def test_ties_near_ties_and_uncounted_layers_are_said_as_they_are(page):
 
     def ff(totals, goodness=None, summed=None):
         goodness = goodness or [[t / 2, t / 2] for t in totals]
-        return {"goodness": goodness, "totals": totals, "label": max(range(2), key=lambda i: totals[i]),
-                "layers_summed": summed if summed is not None else [0, 1]}
+        return {
+            "goodness": goodness,
+            "totals": totals,
+            "label": max(range(2), key=lambda i: totals[i]),
+            "layers_summed": summed if summed is not None else [0, 1],
+        }
 
-    equal, fourth, near, clear, uncounted = page.evaluate(RENDER, [
-        ff([3.14159261, 3.14159268]),
-        ff([2.00012, 2.00041]),
-        ff([5.0, 4.95]),
-        ff([5.0, 4.8]),
-        ff([1.5, 0.5], goodness=[[9.0, 1.5], [4.0, 0.5]], summed=[1]),
-    ])
+    equal, fourth, near, clear, uncounted = page.evaluate(
+        RENDER,
+        [
+            ff([3.14159261, 3.14159268]),
+            ff([2.00012, 2.00041]),
+            ff([5.0, 4.95]),
+            ff([5.0, 4.8]),
+            ff([1.5, 0.5], goodness=[[9.0, 1.5], [4.0, 0.5]], summed=[1]),
+        ],
+    )
     assert equal["totals"] == ["3.141593", "3.141593"]
     assert "equal total goodness" in equal["decision"] and "total (equal)" in equal["rows"]
     assert fourth["totals"] == ["2.0001", "2.0004"]
@@ -267,7 +274,8 @@ def test_the_two_nets_losses_are_never_drawn_on_one_axis(page):
     chart = race.locator("[data-ref=chart]")
     label = re.compile(
         rf"Forward-Forward loss \(sum of layer losses\) {frame['ff']['loss']:.3f}; "
-        rf"backprop loss \(cross-entropy\) {frame['backprop']['loss']:.3f}")
+        rf"backprop loss \(cross-entropy\) {frame['backprop']['loss']:.3f}"
+    )
     expect(chart).to_have_attribute("aria-label", label)
     assert "not compared" in chart.get_attribute("aria-label")
     expect(race.locator(".race-chart-note")).to_be_visible()

@@ -16,9 +16,11 @@ def open_goodness(page):
 
 
 def reading(figure):
-    return figure.evaluate("f => ({step: +f.dataset.step, goodness: +f.dataset.goodness,"
-                           " probability: +f.dataset.probability, pressure: +f.dataset.pressure,"
-                           " verdict: f.dataset.verdict})")
+    return figure.evaluate(
+        "f => ({step: +f.dataset.step, goodness: +f.dataset.goodness,"
+        " probability: +f.dataset.probability, pressure: +f.dataset.pressure,"
+        " verdict: f.dataset.verdict})"
+    )
 
 
 def test_ten_positive_steps_raise_sigma_and_lower_the_pressure(page):
@@ -66,7 +68,7 @@ def test_theta_replays_the_history_and_reset_starts_over(page):
     theta = figure.locator('[data-control="theta"]')
     theta.focus()
     for _ in range(4):
-        page.keyboard.press("ArrowRight")   # 2.0 -> 4.0 in steps of 0.5
+        page.keyboard.press("ArrowRight")  # 2.0 -> 4.0 in steps of 0.5
     expect(figure.locator(".theta-value")).to_have_text("4.0")
     # The same actions are replayed against the new threshold: still 10 steps, and what the
     # widget shows is sigma(G - theta) for theta = 4.

@@ -47,7 +47,7 @@ def test_positive_and_negative_differ_only_in_the_first_ten_pixels(page):
 
 def test_the_true_label_cannot_be_chosen_for_the_negative(page):
     figure = open_label(page)
-    figure.locator('[data-control="digit"]').select_option("3")   # 3 was the chosen wrong label
+    figure.locator('[data-control="digit"]').select_option("3")  # 3 was the chosen wrong label
     expect(figure).to_have_attribute("data-positive-label", "3")
     expect(figure).not_to_have_attribute("data-negative-label", "3")
     expect(figure.get_by_label("3", exact=True)).to_be_disabled()

@@ -20,10 +20,16 @@ def open_plane(page):
 
 
 def reading(figure):
-    data = figure.evaluate("f => ({y: f.dataset.y, goodness: f.dataset.goodness, response: f.dataset.response,"
-                           " normalized: f.dataset.normalized})")
-    return {"y": json.loads(data["y"]), "goodness": float(data["goodness"]),
-            "response": json.loads(data["response"]), "normalized": json.loads(data["normalized"])}
+    data = figure.evaluate(
+        "f => ({y: f.dataset.y, goodness: f.dataset.goodness, response: f.dataset.response,"
+        " normalized: f.dataset.normalized})"
+    )
+    return {
+        "y": json.loads(data["y"]),
+        "goodness": float(data["goodness"]),
+        "response": json.loads(data["response"]),
+        "normalized": json.loads(data["normalized"]),
+    }
 
 
 def test_moving_along_the_ray_changes_goodness_but_not_the_next_layer(page):
@@ -67,7 +73,7 @@ def test_dragging_and_clicking_put_the_vector_under_the_pointer(page):
     figure = open_plane(page)
     plane = figure.locator(".normalization-plane")
     box = plane.bounding_box()
-    scale = box["width"] / 5.0   # the plane spans [-2.5, 2.5] on both axes
+    scale = box["width"] / 5.0  # the plane spans [-2.5, 2.5] on both axes
 
     def screen(y1, y2):
         return box["x"] + (y1 + 2.5) * scale, box["y"] + (2.5 - y2) * scale
@@ -80,7 +86,7 @@ def test_dragging_and_clicking_put_the_vector_under_the_pointer(page):
     page.mouse.up()
     dragged = reading(figure)
     assert dragged["y"] == pytest.approx([0.5, -1.5], abs=0.05)
-    assert dragged["goodness"] == pytest.approx(0.5 ** 2 + 1.5 ** 2, abs=0.2)
+    assert dragged["goodness"] == pytest.approx(0.5**2 + 1.5**2, abs=0.2)
 
 
 def test_the_browser_formula_matches_the_engine(page):

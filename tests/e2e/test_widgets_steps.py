@@ -30,9 +30,12 @@ def walk_every_moment(page, figure):
         expect(figure).to_have_attribute("data-tick", str(moment))
         for algorithm in seen:
             pane = figure.locator(f'.steps-pane[data-algorithm="{algorithm}"]')
-            seen[algorithm].append(pane.evaluate(
-                "p => ({index: +p.dataset.eventIndex, kind: p.dataset.eventKind,"
-                " layer: p.dataset.eventLayer, polarity: p.dataset.eventPolarity, bytes: +p.dataset.bytesHeld})"))
+            seen[algorithm].append(
+                pane.evaluate(
+                    "p => ({index: +p.dataset.eventIndex, kind: p.dataset.eventKind,"
+                    " layer: p.dataset.eventLayer, polarity: p.dataset.eventPolarity, bytes: +p.dataset.bytesHeld})"
+                )
+            )
     return seen
 
 
@@ -62,7 +65,7 @@ def test_backprop_updates_in_reverse_after_the_loss_and_memory_peaks_first(page,
     assert loss_at < first_update
     peak = max(event["bytes"] for event in backprop)
     assert max(event["bytes"] for event in backprop[:first_update]) == peak
-    assert all(event["bytes"] < peak for event in backprop[first_update + 1:])
+    assert all(event["bytes"] < peak for event in backprop[first_update + 1 :])
     # The meter shows the bytes: full at the peak, emptied at the end.
     assert backprop[-1]["bytes"] == 0
 
@@ -74,8 +77,14 @@ def test_forward_forward_updates_during_each_pass_and_never_accumulates_memory(p
     backprop = distinct_events(seen["backprop"])
 
     updates = [(event["polarity"], int(event["layer"])) for event in ff if event["kind"] == "update"]
-    assert updates == [("positive", 1), ("positive", 2), ("positive", 3),
-                       ("negative", 1), ("negative", 2), ("negative", 3)]
+    assert updates == [
+        ("positive", 1),
+        ("positive", 2),
+        ("positive", 3),
+        ("negative", 1),
+        ("negative", 2),
+        ("negative", 3),
+    ]
     # Each layer updates before the next layer computes anything: no waiting for a round trip.
     order = [(event["kind"], event["layer"], event["polarity"]) for event in ff]
     for polarity in ("positive", "negative"):

@@ -24,8 +24,16 @@ def client_frame(opcode: int, payload: bytes) -> bytes:
 
 
 class RawWebSocket:
-    def __init__(self, port: int, *, local_ip: str | None = None, rcvbuf: int | None = None,
-                 origin: str | None = None, answer_pings: bool = True, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        port: int,
+        *,
+        local_ip: str | None = None,
+        rcvbuf: int | None = None,
+        origin: str | None = None,
+        answer_pings: bool = True,
+        timeout_s: float = 10.0,
+    ) -> None:
         self.sock = socket.socket()
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -38,9 +46,13 @@ class RawWebSocket:
         self.close_code: int | None = None
         key = base64.b64encode(os.urandom(16)).decode()
         extra = f"Origin: {origin}\r\n" if origin else ""
-        self.sock.sendall((f"GET /ws/race HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                           f"{extra}\r\n").encode())
+        self.sock.sendall(
+            (
+                f"GET /ws/race HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"{extra}\r\n"
+            ).encode()
+        )
         while b"\r\n\r\n" not in self.buffer:
             chunk = self.sock.recv(4096)
             if not chunk:
@@ -76,8 +88,8 @@ class RawWebSocket:
                 length, header = int.from_bytes(self.buffer[2:10], "big"), 10
             if len(self.buffer) < header + length:
                 break
-            opcode, payload = self.buffer[0] & 0x0F, bytes(self.buffer[header:header + length])
-            del self.buffer[:header + length]
+            opcode, payload = self.buffer[0] & 0x0F, bytes(self.buffer[header : header + length])
+            del self.buffer[: header + length]
             if opcode == PING:
                 if self.answer_pings:
                     self.send(PONG, payload)

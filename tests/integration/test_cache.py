@@ -102,6 +102,7 @@ def test_memory_per_run_stays_bounded_while_computing_ahead(processes):
 def test_sessions_sharing_a_run_compute_each_frame_once(processes):
     """Two pairs of sessions, one pair started together, one apart (the second pair joins when the
     first is half way): every frame of the run is computed exactly once."""
+
     async def scenario():
         async with engine(processes) as (_, scheduler, cache):
             record = cache.record(SETTINGS)

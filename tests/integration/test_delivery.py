@@ -16,7 +16,9 @@ START = json.dumps({"type": "start", "settings": {"steps": 900}})
 def metrics(server) -> dict[str, float]:
     with urllib.request.urlopen(server.base_url + "/metrics") as response:
         lines = response.read().decode().splitlines()
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in lines if line and not line.startswith("#")}
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in lines if line and not line.startswith("#")
+    }
 
 
 def test_a_client_reading_30_kb_a_second_sees_steps_jump_and_lags_under_2_s(live_server):

@@ -16,7 +16,11 @@ import pytest
 from app.config import settings_markdown
 from app.web.frames import decode_grid
 from app.web.messages import (
-    CLIENT_MESSAGES, SERVER_MESSAGES, ErrorCode, client_message_adapter, server_message_adapter,
+    CLIENT_MESSAGES,
+    SERVER_MESSAGES,
+    ErrorCode,
+    client_message_adapter,
+    server_message_adapter,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +56,8 @@ def test_readme_settings_section_matches_the_settings_table():
     section = readme.split("## Settings", 1)[1].split("\n## ", 1)[0]
     assert settings_markdown() in section, (
         "README's settings table is stale; regenerate it with:\n"
-        "  .venv/bin/python -c 'from app.config import settings_markdown; print(settings_markdown())'")
+        "  .venv/bin/python -c 'from app.config import settings_markdown; print(settings_markdown())'"
+    )
 
 
 def hadolint() -> str:
@@ -64,8 +69,9 @@ def hadolint() -> str:
 
 def test_dockerfile_passes_hadolint_with_every_ignored_rule_explained():
     dockerfile = ROOT / "Dockerfile"
-    result = subprocess.run([hadolint(), "--failure-threshold", "style", str(dockerfile)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [hadolint(), "--failure-threshold", "style", str(dockerfile)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = dockerfile.read_text().splitlines()
     for index, line in enumerate(lines):

@@ -31,8 +31,8 @@ def test_each_widget_has_an_embed_page_with_discovery_and_a_wide_frame_policy(cl
     assert response.status_code == 200
     assert f'data-widget="{slug}"' in response.text
     assert "frame-ancestors *" in csp(response)
-    assert 'rel="icon"' in response.text                      # base.html's favicon is kept
-    assert "js/embed-frame.js" in response.text                # it reports its height to the host
+    assert 'rel="icon"' in response.text  # base.html's favicon is kept
+    assert "js/embed-frame.js" in response.text  # it reports its height to the host
     # The discovery link points at this server's /oembed for this very page.
     link = urlsplit(oembed_link(response.text))
     assert (link.netloc, link.path) == ("testserver", "/oembed")
@@ -56,8 +56,10 @@ def test_the_article_keeps_its_own_narrow_frame_policy(make_client):
 
 
 def test_race_settings_from_the_query_reach_the_widget(client):
-    page = client.get("/embed/race?dataset=spiral&seed=3&theta=4.5&learning_rate=0.01&steps=300"
-                      "&speed=10&autoplay=1&controls=train,reset").text
+    page = client.get(
+        "/embed/race?dataset=spiral&seed=3&theta=4.5&learning_rate=0.01&steps=300"
+        "&speed=10&autoplay=1&controls=train,reset"
+    ).text
     assert '<option value="spiral" selected>' in page
     assert re.search(r'name="seed"[^>]*value="3"', page)
     assert re.search(r'name="theta"[^>]*value="4.5"', page)
@@ -78,26 +80,29 @@ def test_goodness_theta_from_the_query_sets_the_slider(client):
     assert re.search(r'data-control="theta" min="1.0" max="10.0" step="0.5" value="3.5"', page)
 
 
-@pytest.mark.parametrize("query, message", [
-    ("/embed/race?theta=99", "theta must be a number in [0.05, 50.0]; got 99."),
-    ("/embed/race?seed=abc", "seed must be an integer in [0, 2147483647]; got &#39;abc&#39;."),
-    ("/embed/race?seed=-1", "seed must be an integer in [0, 2147483647]; got -1."),
-    ("/embed/race?dataset=galaxy", "dataset must be one of disk-ring, spiral, xor, moons"),
-    ("/embed/race?learning_rate=nan", "learning_rate must be a number in [0.0001, 0.5]; got nan."),
-    ("/embed/race?steps=1e9", "steps must be an integer in [1, 5000]"),
-    ("/embed/race?speed=500", "speed must be an integer in [1, 50]"),
-    ("/embed/race?autoplay=maybe", "autoplay must be 1 or 0"),
-    ("/embed/race?controls=train,fly", "controls must be all, none, or a comma-separated list of train, pause"),
-    ("/embed/goodness?theta=0.2", "theta must be a multiple of 0.5 in [1.0, 10.0]"),
-    ("/embed/goodness?theta=2.3", "theta must be a multiple of 0.5 in [1.0, 10.0]"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("/embed/race?theta=99", "theta must be a number in [0.05, 50.0]; got 99."),
+        ("/embed/race?seed=abc", "seed must be an integer in [0, 2147483647]; got &#39;abc&#39;."),
+        ("/embed/race?seed=-1", "seed must be an integer in [0, 2147483647]; got -1."),
+        ("/embed/race?dataset=galaxy", "dataset must be one of disk-ring, spiral, xor, moons"),
+        ("/embed/race?learning_rate=nan", "learning_rate must be a number in [0.0001, 0.5]; got nan."),
+        ("/embed/race?steps=1e9", "steps must be an integer in [1, 5000]"),
+        ("/embed/race?speed=500", "speed must be an integer in [1, 50]"),
+        ("/embed/race?autoplay=maybe", "autoplay must be 1 or 0"),
+        ("/embed/race?controls=train,fly", "controls must be all, none, or a comma-separated list of train, pause"),
+        ("/embed/goodness?theta=0.2", "theta must be a multiple of 0.5 in [1.0, 10.0]"),
+        ("/embed/goodness?theta=2.3", "theta must be a multiple of 0.5 in [1.0, 10.0]"),
+    ],
+)
 def test_a_bad_value_gets_a_400_page_naming_the_parameter_and_range(client, query, message):
     response = client.get(query)
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("text/html")
     assert message in response.text
-    assert "What /embed/" in response.text                       # the table of what is accepted
-    assert "frame-ancestors *" in csp(response)                  # shown inside the course's frame
+    assert "What /embed/" in response.text  # the table of what is accepted
+    assert "frame-ancestors *" in csp(response)  # shown inside the course's frame
 
 
 def test_the_error_table_states_the_engines_bounds(client):
@@ -124,21 +129,24 @@ def test_the_article_reads_a_link_and_falls_back_with_a_notice(client):
     assert "query-notice" not in page
     response = client.get("/?dataset=spiral&seed=abc&theta=99")
     assert response.status_code == 200
-    assert '<option value="spiral" selected>' in response.text       # the good value still applies
-    assert re.search(r'name="seed"[^>]*value="0"', response.text)    # the bad ones: defaults
+    assert '<option value="spiral" selected>' in response.text  # the good value still applies
+    assert re.search(r'name="seed"[^>]*value="0"', response.text)  # the bad ones: defaults
     assert "query-notice" in response.text
     assert "seed must be an integer" in response.text and "theta must be a number" in response.text
 
 
 # -- oEmbed -------------------------------------------------------------------------------------
 
+
 def test_oembed_describes_an_embed_url_of_this_server(client):
-    response = client.get("/oembed", params={"url": "http://testserver/embed/race?seed=3&childId=x",
-                                             "format": "json"})
+    response = client.get("/oembed", params={"url": "http://testserver/embed/race?seed=3&childId=x", "format": "json"})
     assert response.status_code == 200
     data = response.json()
     assert {key: data[key] for key in ("type", "version", "provider_name")} == {
-        "type": "rich", "version": "1.0", "provider_name": "Forward-Forward, explained"}
+        "type": "rich",
+        "version": "1.0",
+        "provider_name": "Forward-Forward, explained",
+    }
     assert data["provider_url"] == "http://testserver/"
     assert data["title"].startswith(WIDGETS["race"].title)
     assert (data["width"], data["height"]) == (800, WIDGETS["race"].height)
@@ -148,8 +156,9 @@ def test_oembed_describes_an_embed_url_of_this_server(client):
 
 
 def test_oembed_honours_maxwidth_and_maxheight(client):
-    data = client.get("/oembed", params={"url": "http://testserver/embed/label", "maxwidth": "400",
-                                         "maxheight": "300"}).json()
+    data = client.get(
+        "/oembed", params={"url": "http://testserver/embed/label", "maxwidth": "400", "maxheight": "300"}
+    ).json()
     assert (data["width"], data["height"]) == (400, 300)
     assert 'width="400" height="300"' in data["html"]
     wide = client.get("/oembed", params={"url": "http://testserver/embed/label", "maxwidth": "5000"}).json()
@@ -157,9 +166,18 @@ def test_oembed_honours_maxwidth_and_maxheight(client):
 
 
 @pytest.mark.parametrize("slug", SLUGS)
-@pytest.mark.parametrize("maxwidth, maxheight", [
-    (None, None), ("1200", "5000"), ("800", None), ("375", None), ("320", "700"), ("200", "200"), (None, "1"),
-])
+@pytest.mark.parametrize(
+    "maxwidth, maxheight",
+    [
+        (None, None),
+        ("1200", "5000"),
+        ("800", None),
+        ("375", None),
+        ("320", "700"),
+        ("200", "200"),
+        (None, "1"),
+    ],
+)
 def test_oembed_never_exceeds_the_limits_and_says_when_the_frame_must_scroll(client, slug, maxwidth, maxheight):
     params = {"url": f"http://testserver/embed/{slug}", "format": "json"}
     params |= {key: value for key, value in (("maxwidth", maxwidth), ("maxheight", maxheight)) if value}
@@ -183,22 +201,25 @@ def test_no_control_can_submit_a_form_or_act_before_the_script_runs(client, path
     page = client.get(path).text
     assert "<form" not in page
     buttons = re.findall(r"<button\b[^>]*>", page)
-    assert buttons or path == "/embed/label"      # the label figure has a menu and radios only
+    assert buttons or path == "/embed/label"  # the label figure has a menu and radios only
     for button in buttons:
         assert 'type="button"' in button, button
         if "data-action=" in button:
             assert " disabled" in button and "data-awaits-script" in button, button
 
 
-@pytest.mark.parametrize("url", [
-    "http://evil.example/embed/race",                 # another site
-    "http://testserver.evil.example/embed/race",
-    "http://testserver/embed/backprop",               # no such widget
-    "http://testserver/",                             # not an embed URL
-    "javascript:alert(1)",
-    "http://testserver/embed/race?theta=99",          # bad settings
-    "",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://evil.example/embed/race",  # another site
+        "http://testserver.evil.example/embed/race",
+        "http://testserver/embed/backprop",  # no such widget
+        "http://testserver/",  # not an embed URL
+        "javascript:alert(1)",
+        "http://testserver/embed/race?theta=99",  # bad settings
+        "",
+    ],
+)
 def test_oembed_refuses_unknown_or_foreign_urls_with_a_json_404(client, url):
     response = client.get("/oembed", params={"url": url, "format": "json"})
     assert response.status_code == 404
@@ -219,6 +240,7 @@ def test_oembed_refuses_other_formats_with_501_and_bad_limits_with_400(client):
 
 # -- sockets across origins ---------------------------------------------------------------------
 
+
 def test_a_framed_widget_needs_no_wider_socket_allow_list(client):
     """The frame's document is this server's, so its socket's Origin is our own: accepted with the
     default (empty) FF_ALLOWED_ORIGINS, while a course site's own origin is still refused."""
@@ -234,8 +256,10 @@ def test_a_framed_widget_needs_no_wider_socket_allow_list(client):
 def test_the_readmes_frame_heights_are_the_widgets_own():
     """The README's table of frame heights for course pages is the settings table's, not a copy that drifts."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    rows = dict((slug, (int(tall), int(wide)))
-                for slug, tall, wide in re.findall(r"^\| `(\w+)` \| (\d+) \| (\d+) \|$", readme, re.MULTILINE))
+    rows = dict(
+        (slug, (int(tall), int(wide)))
+        for slug, tall, wide in re.findall(r"^\| `(\w+)` \| (\d+) \| (\d+) \|$", readme, re.MULTILINE)
+    )
     assert rows == {slug: (widget.height, widget.wide_height) for slug, widget in WIDGETS.items()}
 
 
@@ -258,12 +282,15 @@ def test_with_a_public_origin_absolute_urls_use_it_whatever_the_host_header(make
     assert client.get("/oembed", params={"url": "http://testserver/embed/race"}).status_code == 404
 
 
-@pytest.mark.parametrize("origin, host, allowed", [
-    (PUBLIC, "testserver", True),
-    ("https://course.example", "testserver", True),                  # the allow-list
-    ("http://testserver", "testserver", False),                      # the Host is not trusted
-    ("http://rebound.evil.example", "rebound.evil.example", False),  # a DNS-rebinding page
-])
+@pytest.mark.parametrize(
+    "origin, host, allowed",
+    [
+        (PUBLIC, "testserver", True),
+        ("https://course.example", "testserver", True),  # the allow-list
+        ("http://testserver", "testserver", False),  # the Host is not trusted
+        ("http://rebound.evil.example", "rebound.evil.example", False),  # a DNS-rebinding page
+    ],
+)
 def test_with_a_public_origin_the_socket_trusts_it_not_the_host_header(make_client, origin, host, allowed):
     client = make_client(public_origin=PUBLIC, allowed_origins="https://course.example")
     headers = {"origin": origin, "host": host}

@@ -16,7 +16,15 @@ from app.web import create_app
 from app.web.cache import run_key
 from app.web.frames import frame_text
 from integration.conftest import (
-    TestClient, alive, descendants, finished, is_type, make_settings, receive, receive_until, serve_in_subprocess,
+    TestClient,
+    alive,
+    descendants,
+    finished,
+    is_type,
+    make_settings,
+    receive,
+    receive_until,
+    serve_in_subprocess,
 )
 
 
@@ -59,7 +67,7 @@ def test_a_crashed_worker_fails_the_waiting_request_once_and_the_run_then_works(
         ws.send_json({"type": "start", "settings": {"seed": 21, "steps": 5000, "speed": 50}})
         frame, _ = receive_until(ws, lambda m: m["type"] == "frame" and m["step"] == 50)
         assert frame == direct_frame(long_run, 50)
-    assert 'ff_engine_failures_total 1.0' in client.get("/metrics").text
+    assert "ff_engine_failures_total 1.0" in client.get("/metrics").text
 
 
 def test_a_crash_does_not_touch_races_playing_frames_computed_ahead(make_client):

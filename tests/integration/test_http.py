@@ -22,8 +22,9 @@ def test_healthz_answers_with_the_version(client):
     assert response.json() == {"status": "ok", "version": __version__}
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/metrics", "/static/css/theme.css", "/no/such/page",
-                                  "/api/trace?algorithm=nope"])
+@pytest.mark.parametrize(
+    "path", ["/healthz", "/metrics", "/static/css/theme.css", "/no/such/page", "/api/trace?algorithm=nope"]
+)
 def test_every_response_carries_the_security_headers(make_client, path):
     client = make_client(frame_ancestors="'self' https://course.example")
     assert_security_headers(client.get(path), "'self' https://course.example")
@@ -34,7 +35,8 @@ def test_the_page_renders_with_its_context(make_client, tmp_path):
     (tmp_path / "index.html").write_text(
         "{{ version }}|{{ race_defaults.theta.max }}|{{ race_defaults.dataset.choices | join(',') }}"
         "|{{ race_defaults.speed.default }}|{{ normalization.weights | length }}"
-        "|{{ scorecard.steps_to_95_percent['backprop'] }}|{{ url_for('static', path='css/theme.css') }}")
+        "|{{ scorecard.steps_to_95_percent['backprop'] }}|{{ url_for('static', path='css/theme.css') }}"
+    )
     client = make_client(templates_dir=tmp_path)
     response = client.get("/")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
@@ -67,8 +69,13 @@ def test_metrics_expose_the_counters(client):
         ws.send_json({"type": "start", "settings": {"steps": 4}})
         ws.receive_text()
         text = client.get("/metrics").text
-    for name in ("ff_live_sessions 1.0", "ff_frames_sent_total", "ff_cache_hits_total", "ff_cache_misses_total",
-                 "ff_refusals_total"):
+    for name in (
+        "ff_live_sessions 1.0",
+        "ff_frames_sent_total",
+        "ff_cache_hits_total",
+        "ff_cache_misses_total",
+        "ff_refusals_total",
+    ):
         assert name in text
 
 
@@ -85,24 +92,30 @@ def test_trace_refuses_an_unknown_algorithm(client):
 
 
 def test_goodness_replays_the_actions(client):
-    request = {"seed": 3, "theta": 2.0, "actions": [{"polarity": "positive", "steps": 5},
-                                                    {"polarity": "negative", "steps": 2}]}
+    request = {
+        "seed": 3,
+        "theta": 2.0,
+        "actions": [{"polarity": "positive", "steps": 5}, {"polarity": "negative", "steps": 2}],
+    }
     first = client.post("/api/goodness", json=request).json()
     assert len(first["history"]) == 1 + 5 + 2
     assert first == client.post("/api/goodness", json=request).json()  # stateless, deterministic
     assert first["history"][5]["goodness"] > first["history"][0]["goodness"]
 
 
-@pytest.mark.parametrize("body, status", [
-    ({"theta": 1e9}, 422),
-    ({"theta": "NaN"}, 422),
-    ({"seed": -1}, 422),
-    ({"actions": [{"polarity": "sideways", "steps": 1}]}, 422),
-    ({"actions": [{"polarity": "positive", "steps": 400}, {"polarity": "negative", "steps": 400}]}, 422),
-    ({"actions": [{"polarity": "positive", "steps": 0}] * 33}, 422),
-    ({"unexpected": 1}, 422),
-    ({"actions": [{"polarity": "positive", "steps": 0}] * 200}, 413),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"theta": 1e9}, 422),
+        ({"theta": "NaN"}, 422),
+        ({"seed": -1}, 422),
+        ({"actions": [{"polarity": "sideways", "steps": 1}]}, 422),
+        ({"actions": [{"polarity": "positive", "steps": 400}, {"polarity": "negative", "steps": 400}]}, 422),
+        ({"actions": [{"polarity": "positive", "steps": 0}] * 33}, 422),
+        ({"unexpected": 1}, 422),
+        ({"actions": [{"polarity": "positive", "steps": 0}] * 200}, 413),
+    ],
+)
 def test_goodness_refuses_bad_or_unbounded_requests(client, body, status):
     assert client.post("/api/goodness", json=body).status_code == status
 
@@ -130,17 +143,25 @@ def test_scorecard_steps_to_95_are_the_clis(client):
     figures = client.get("/api/scorecard").json()
     cli = train(RaceSettings())
     assert figures["accuracy_measured_on"] == "training points"
-    assert figures["steps_to_95_percent"] == {"forward-forward": cli["ff"]["steps_to_95"],
-                                              "backprop": cli["backprop"]["steps_to_95"]}
+    assert figures["steps_to_95_percent"] == {
+        "forward-forward": cli["ff"]["steps_to_95"],
+        "backprop": cli["backprop"]["steps_to_95"],
+    }
 
 
 # -- HEAD, the OpenAPI document, and requests cut short -------------------------------------------
+
 
 def test_every_get_route_answers_head_like_get_without_a_body(client):
     gets = [route.path for route in client.app.routes if "GET" in getattr(route, "methods", ())]
     heads = {route.path for route in client.app.routes if "HEAD" in getattr(route, "methods", ())}
     assert gets and set(gets) <= heads
-    for path in ["/oembed?url=http://testserver/embed/race", "/metrics", "/api/scorecard", "/api/trace?algorithm=backprop"]:
+    for path in [
+        "/oembed?url=http://testserver/embed/race",
+        "/metrics",
+        "/api/scorecard",
+        "/api/trace?algorithm=backprop",
+    ]:
         got, head = client.get(path), client.head(path)
         assert head.status_code == got.status_code == 200, path
         assert head.headers["content-type"] == got.headers["content-type"] and head.content == b"", path
@@ -205,10 +226,21 @@ def test_a_body_cut_short_is_a_400_and_one_log_line():
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/api/goodness", "raw_path": b"/api/goodness", "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"), (b"content-length", b"100")],
-             "client": ("127.0.0.1", 5000), "server": ("testserver", 80), "state": {}}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/goodness",
+        "raw_path": b"/api/goodness",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"), (b"content-length", b"100")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
     records = []
     handler = logging.Handler()
     handler.emit = records.append

@@ -22,7 +22,8 @@ def test_both_files_are_there_and_name_their_command_and_machine():
 def test_the_seed_figures_are_of_the_default_race_as_it_is_now():
     seeds = measured_figures()["race_seeds"]
     assert seeds["settings"] == RaceSettings().as_dict(), (
-        "the default race changed: rerun python -m app bench --only race_seeds -- --write app/web/race_seeds.json")
+        "the default race changed: rerun python -m app bench --only race_seeds -- --write app/web/race_seeds.json"
+    )
     assert seeds["seeds"] == list(range(20))
     reached = [run["ff"]["steps_to_95"] for run in seeds["runs"]]
     assert seeds["steps_to_95"]["ff"]["min"] == min(reached)

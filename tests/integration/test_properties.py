@@ -7,7 +7,8 @@ import json
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect
 
@@ -17,18 +18,30 @@ from integration.conftest import make_settings
 # A message nobody else sends: its `state` answer marks the end of the replies to what came before.
 SENTINEL = {"type": "speed", "steps_per_frame": 7}
 
-scalars = (st.none() | st.booleans() | st.integers() | st.integers(min_value=-(10**40), max_value=10**40)
-           | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20))
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
-setting_values = st.fixed_dictionaries({}, optional={
-    "dataset": st.sampled_from(["disk-ring", "spiral", "xor", "moons", "mnist", ""]) | json_values,
-    "seed": st.integers(-5, 2**32) | json_values,
-    "theta": st.floats(allow_nan=True, allow_infinity=True) | json_values,
-    "learning_rate": st.floats(-1, 2) | json_values,
-    "steps": st.integers(-10, 6000) | json_values,
-    "speed": st.integers(-3, 80) | json_values,
-})
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(10**40), max_value=10**40)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20)
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+setting_values = st.fixed_dictionaries(
+    {},
+    optional={
+        "dataset": st.sampled_from(["disk-ring", "spiral", "xor", "moons", "mnist", ""]) | json_values,
+        "seed": st.integers(-5, 2**32) | json_values,
+        "theta": st.floats(allow_nan=True, allow_infinity=True) | json_values,
+        "learning_rate": st.floats(-1, 2) | json_values,
+        "steps": st.integers(-10, 6000) | json_values,
+        "speed": st.integers(-3, 80) | json_values,
+    },
+)
 typed_messages = st.fixed_dictionaries(
     {"type": st.sampled_from([*CLIENT_TYPES, "", "Start", "frame", "error"]) | json_values},
     optional={
@@ -46,9 +59,13 @@ def encode(value) -> str:
     return json.dumps(value, allow_nan=True)
 
 
-raw_texts = (typed_messages.map(encode) | json_values.map(encode) | st.text(max_size=200)
-             | st.text(alphabet="{}[]\":,0123456789eE.-+ntrufals", max_size=300)
-             | st.integers(4000, 6000).map(lambda n: '{"type":"start","p":"' + "x" * n + '"}'))
+raw_texts = (
+    typed_messages.map(encode)
+    | json_values.map(encode)
+    | st.text(max_size=200)
+    | st.text(alphabet='{}[]":,0123456789eE.-+ntrufals', max_size=300)
+    | st.integers(4000, 6000).map(lambda n: '{"type":"start","p":"' + "x" * n + '"}')
+)
 
 
 def is_valid(text: str) -> bool:
@@ -97,8 +114,9 @@ def exchange(client, texts: list[str]) -> None:
         assert error["message"] and not math.isnan(len(error["message"]))
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                     HealthCheck.too_slow])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(texts=st.lists(raw_texts, min_size=1, max_size=3))
 def test_random_messages_get_errors_or_the_right_close_and_nothing_breaks(shared_client, texts):
     exchange(shared_client, texts)

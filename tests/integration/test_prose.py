@@ -26,16 +26,66 @@ SKIPPED = {"script", "style", "template", "noscript", "head"}
 SKIPPED_CLASSES = {("footer", "references")}
 # Elements that separate words: text on either side of them never runs together into one word.
 BLOCKS = {
-    "address", "article", "aside", "blockquote", "br", "caption", "dd", "details", "dialog", "div",
-    "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5",
-    "h6", "header", "hr", "li", "main", "nav", "ol", "option", "output", "p", "section", "select",
-    "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "button", "label",
-    "legend", "canvas", "svg", "img", "input", "textarea", "meter", "progress",
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "br",
+    "caption",
+    "dd",
+    "details",
+    "dialog",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "option",
+    "output",
+    "p",
+    "section",
+    "select",
+    "summary",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+    "button",
+    "label",
+    "legend",
+    "canvas",
+    "svg",
+    "img",
+    "input",
+    "textarea",
+    "meter",
+    "progress",
 }
 
 DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-")
-QUOTES = {**dict.fromkeys(map(ord, "\u2018\u2019\u201a\u201b\u2032\uff07`"), "'"),
-          **dict.fromkeys(map(ord, "\u201c\u201d\u201e\u201f\u2033\uff02"), '"')}
+QUOTES = {
+    **dict.fromkeys(map(ord, "\u2018\u2019\u201a\u201b\u2032\uff07`"), "'"),
+    **dict.fromkeys(map(ord, "\u201c\u201d\u201e\u201f\u2033\uff02"), '"'),
+}
 # A word: letters and digits, with an apostrophe, hyphen, full stop or comma kept only *inside* it
 # ("don't", "forward-only", "1.36", "2,000"); every other character separates words.
 WORD = re.compile(r"[^\W_]+(?:['\-.,][^\W_]+)*")
@@ -93,7 +143,7 @@ def visible_text(html: str) -> str:
 
 def shared_runs(page: list[str], source_runs: set[tuple[str, ...]], n: int = RUN) -> list[str]:
     """Every maximal stretch of `page` all of whose n-word windows occur in the source."""
-    hits = [i for i in range(len(page) - n + 1) if tuple(page[i:i + n]) in source_runs]
+    hits = [i for i in range(len(page) - n + 1) if tuple(page[i : i + n]) in source_runs]
     stretches: list[list[int]] = []
     for i in hits:
         if stretches and i <= stretches[-1][1]:
@@ -105,20 +155,30 @@ def shared_runs(page: list[str], source_runs: set[tuple[str, ...]], n: int = RUN
 
 def test_words_are_normalised_alike():
     assert words("Don\u2019t \u201cpush\u201d G \u2014 it's 1.36%, 2,000 units; forward\u2013only.") == [
-        "don't", "push", "g", "it's", "1.36", "2,000", "units", "forward-only"]
+        "don't",
+        "push",
+        "g",
+        "it's",
+        "1.36",
+        "2,000",
+        "units",
+        "forward-only",
+    ]
 
 
 def test_visible_text_drops_what_a_reader_never_reads():
-    html = ("<html><head><title>T</title></head><body><p>one <em>two</em></p><script>x()</script>"
-            "<style>p{}</style><template><p>hidden</p></template><noscript>n</noscript>"
-            "<footer class='references'><p>cited <footer>inner</footer> words</p></footer>"
-            "<td>three</td><td>four</td><br>five</body></html>")
+    html = (
+        "<html><head><title>T</title></head><body><p>one <em>two</em></p><script>x()</script>"
+        "<style>p{}</style><template><p>hidden</p></template><noscript>n</noscript>"
+        "<footer class='references'><p>cited <footer>inner</footer> words</p></footer>"
+        "<td>three</td><td>four</td><br>five</body></html>"
+    )
     assert words(visible_text(html)) == ["one", "two", "three", "four", "five"]
 
 
 def test_shared_runs_are_merged_into_maximal_stretches():
     source = "a b c d e f g".split()
-    runs = {tuple(source[i:i + 3]) for i in range(len(source) - 2)}
+    runs = {tuple(source[i : i + 3]) for i in range(len(source) - 2)}
     assert shared_runs("x a b c d y b c d z".split(), runs, n=3) == ["a b c d", "b c d"]
     assert shared_runs("x y z".split(), runs, n=3) == []
 
@@ -126,8 +186,10 @@ def test_shared_runs_are_merged_into_maximal_stretches():
 def source_article() -> list[str]:
     found = sorted(SEED_DIR.glob("000_*.txt")) if SEED_DIR.is_dir() else []
     if not found:
-        pytest.skip(f"the source article is not here ({SEED_DIR}/000_*.txt is missing, as on a "
-                    "developer's machine without the shared folder), so there is nothing to compare against")
+        pytest.skip(
+            f"the source article is not here ({SEED_DIR}/000_*.txt is missing, as on a "
+            "developer's machine without the shared folder), so there is nothing to compare against"
+        )
     return words(found[0].read_text(encoding="utf-8"))
 
 
@@ -136,7 +198,7 @@ PAGES = ["/"] + [f"/embed/{slug}" for slug in WIDGETS]
 
 def test_no_ten_word_run_of_the_source_article_appears_on_any_page(client):
     source = source_article()
-    source_runs = {tuple(source[i:i + RUN]) for i in range(len(source) - RUN + 1)}
+    source_runs = {tuple(source[i : i + RUN]) for i in range(len(source) - RUN + 1)}
     report = []
     for path in PAGES:
         response = client.get(path)
@@ -144,8 +206,10 @@ def test_no_ten_word_run_of_the_source_article_appears_on_any_page(client):
         page = words(visible_text(response.text))
         assert len(page) > 20, f"{path} shows almost no text: the extraction is broken"
         report += [f"{path}: \u201c{run}\u201d" for run in shared_runs(page, source_runs)]
-    assert not report, (f"{len(report)} run(s) of {RUN}+ words shared with the source article; "
-                        "say these in the page's own words:\n" + "\n".join(report))
+    assert not report, (
+        f"{len(report)} run(s) of {RUN}+ words shared with the source article; "
+        "say these in the page's own words:\n" + "\n".join(report)
+    )
 
 
 # --- the figures the prose quotes come from the engine's own files, and the page survives without them
@@ -159,18 +223,25 @@ def test_the_race_results_table_is_rendered_from_the_recipe_measurement(client):
         pytest.skip("app/web/datasets.json is missing: the page leaves the table out")
     html = client.get("/").text
     for row in recipe["datasets"]:
-        cells = [f"{net['mean'] * 100:.1f}% ({net['min'] * 100:.1f}%)"
-                 for net in (row["ff"], row["backprop"], *row["ff_layers"])]
+        cells = [
+            f"{net['mean'] * 100:.1f}% ({net['min'] * 100:.1f}%)"
+            for net in (row["ff"], row["backprop"], *row["ff_layers"])
+        ]
         start = html.index(f'<tr data-dataset="{row["dataset"]}">')
-        shown = words(visible_text(html[start:html.index("</tr>", start)]))
+        shown = words(visible_text(html[start : html.index("</tr>", start)]))
         assert all(" ".join(words(cell)) in " ".join(shown) for cell in cells), (row["dataset"], shown)
     assert recipe["command"] in html
 
 
 def test_claims_the_article_no_longer_makes(client):
     text = " ".join(words(visible_text(client.get("/").text)))
-    for claim in ("much the same boundary", "small fully connected nets", "cifar", "find something new",
-                  "add something of its own"):
+    for claim in (
+        "much the same boundary",
+        "small fully connected nets",
+        "cifar",
+        "find something new",
+        "add something of its own",
+    ):
         assert claim not in text, claim
     assert "1.36" in text and "2,000 relus" in text and "60 epochs" in text
 

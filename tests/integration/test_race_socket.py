@@ -91,8 +91,7 @@ def test_pause_resume_step_reset_and_speed(client):
         frame, _ = receive_until(ws, is_type("frame"))
         assert frame["step"] == at + 1
         state, _ = receive_until(ws, is_type("state"))
-        assert state == {"type": "state", "running": False, "step": at + 1, "steps": 200, "speed": 2,
-                         "done": False}
+        assert state == {"type": "state", "running": False, "step": at + 1, "steps": 200, "speed": 2, "done": False}
         ws.send_json({"type": "speed", "steps_per_frame": 10})
         assert receive_until(ws, is_type("state"))[0]["speed"] == 10
         ws.send_json({"type": "resume"})
@@ -177,29 +176,32 @@ def test_inference_matches_the_engine_at_the_sessions_step(client):
     assert answer["backprop"]["label"] == expected.backprop_label
 
 
-@pytest.mark.parametrize("raw, code, names", [
-    ("{not json", "bad_json", "JSON"),
-    ("[1, 2]", "bad_json", "object"),
-    ('{"type": "fly"}', "unknown_type", "fly"),
-    ('{"no_type": 1}', "unknown_type", "None"),
-    ('{"type": "start", "settings": {"theta": 99}}', "bad_settings", "theta"),
-    ('{"type": "start", "settings": {"dataset": "mnist"}}', "bad_settings", "dataset"),
-    ('{"type": "start", "settings": {"learning-rate": 0.1}}', "bad_settings", "learning-rate"),
-    ('{"type": "start", "settings": {"seed": "zero"}}', "bad_settings", "seed"),
-    ('{"type": "speed", "steps_per_frame": 0}', "bad_settings", "speed"),
-    ('{"type": "infer", "x": "left", "y": 0}', "bad_message", "x"),
-    # A value of the wrong JSON type is refused, never converted.
-    ('{"type": "start", "settings": {"seed": true}}', "bad_settings", "seed"),
-    ('{"type": "start", "settings": {"seed": "42"}}', "bad_settings", "seed"),
-    ('{"type": "start", "settings": {"speed": true}}', "bad_settings", "speed"),
-    ('{"type": "start", "settings": {"steps": 90.0}}', "bad_settings", "steps"),
-    ('{"type": "start", "at_step": "3"}', "bad_settings", "at_step"),
-    ('{"type": "speed", "steps_per_frame": "4"}', "bad_settings", "steps_per_frame"),
-    ('{"type": "infer", "x": "1e2", "y": 0}', "bad_message", "x"),
-    ('{"type": "infer", "x": 0, "y": false}', "bad_message", "y"),
-    ('{"type": "infer", "x": 1e400, "y": 0}', "bad_message", "x"),
-    ('{"type": "pause"}', "not_started", "start"),
-])
+@pytest.mark.parametrize(
+    "raw, code, names",
+    [
+        ("{not json", "bad_json", "JSON"),
+        ("[1, 2]", "bad_json", "object"),
+        ('{"type": "fly"}', "unknown_type", "fly"),
+        ('{"no_type": 1}', "unknown_type", "None"),
+        ('{"type": "start", "settings": {"theta": 99}}', "bad_settings", "theta"),
+        ('{"type": "start", "settings": {"dataset": "mnist"}}', "bad_settings", "dataset"),
+        ('{"type": "start", "settings": {"learning-rate": 0.1}}', "bad_settings", "learning-rate"),
+        ('{"type": "start", "settings": {"seed": "zero"}}', "bad_settings", "seed"),
+        ('{"type": "speed", "steps_per_frame": 0}', "bad_settings", "speed"),
+        ('{"type": "infer", "x": "left", "y": 0}', "bad_message", "x"),
+        # A value of the wrong JSON type is refused, never converted.
+        ('{"type": "start", "settings": {"seed": true}}', "bad_settings", "seed"),
+        ('{"type": "start", "settings": {"seed": "42"}}', "bad_settings", "seed"),
+        ('{"type": "start", "settings": {"speed": true}}', "bad_settings", "speed"),
+        ('{"type": "start", "settings": {"steps": 90.0}}', "bad_settings", "steps"),
+        ('{"type": "start", "at_step": "3"}', "bad_settings", "at_step"),
+        ('{"type": "speed", "steps_per_frame": "4"}', "bad_settings", "steps_per_frame"),
+        ('{"type": "infer", "x": "1e2", "y": 0}', "bad_message", "x"),
+        ('{"type": "infer", "x": 0, "y": false}', "bad_message", "y"),
+        ('{"type": "infer", "x": 1e400, "y": 0}', "bad_message", "x"),
+        ('{"type": "pause"}', "not_started", "start"),
+    ],
+)
 def test_bad_input_gets_an_error_naming_the_problem_and_the_socket_stays_open(client, raw, code, names):
     with client.websocket_connect("/ws/race") as ws:
         ws.send_text(raw)
@@ -274,14 +276,17 @@ def test_sessions_over_the_total_cap_close_1013(make_client):
     assert "ff_live_sessions 0.0" in client.get("/metrics").text
 
 
-@pytest.mark.parametrize("origin, allowed", [
-    ("http://testserver", True),
-    ("https://testserver", True),
-    ("https://explainer.example", True),
-    ("https://evil.example", False),
-    ("http://testserver.evil.example", False),
-    ("null", False),
-])
+@pytest.mark.parametrize(
+    "origin, allowed",
+    [
+        ("http://testserver", True),
+        ("https://testserver", True),
+        ("https://explainer.example", True),
+        ("https://evil.example", False),
+        ("http://testserver.evil.example", False),
+        ("null", False),
+    ],
+)
 def test_origin_is_checked_before_accept(make_client, origin, allowed):
     client = make_client(allowed_origins="https://explainer.example")
     if allowed:

@@ -69,6 +69,7 @@ def test_a_bystander_is_served_first_in_every_slice_while_an_attacker_floods_the
     """One engine slot; an attacker's three restores deep into long runs (each seconds of work) and a
     bystander's race. Whenever the bystander has work waiting it is the first item of the next
     slice, so it never waits behind the attacker for more than the slices already at the slot."""
+
     async def scenario():
         pool = EnginePool(0, 1, keep_runs=16)
         scheduler = EngineScheduler(pool, slice_s=0.01)

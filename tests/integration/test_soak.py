@@ -29,7 +29,9 @@ RSS_MARGIN_MB = 30.0
 def metrics(base_url: str) -> dict[str, float]:
     with urllib.request.urlopen(base_url + "/metrics", timeout=10) as response:
         lines = response.read().decode().splitlines()
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in lines if line and not line.startswith("#")}
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in lines if line and not line.startswith("#")
+    }
 
 
 def rss_mb(pid: int) -> float:
@@ -41,11 +43,18 @@ def rss_mb(pid: int) -> float:
 
 def engine_workers(server_pid: int) -> list[int]:
     """The children of multiprocessing's forkserver (itself a child of the server)."""
-    forkservers = [pid for pid in descendants(server_pid)
-                   if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
-                   and int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == server_pid]
-    return sorted(pid for forkserver in forkservers for pid in descendants(forkserver)
-                  if int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == forkserver)
+    forkservers = [
+        pid
+        for pid in descendants(server_pid)
+        if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        and int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == server_pid
+    ]
+    return sorted(
+        pid
+        for forkserver in forkservers
+        for pid in descendants(forkserver)
+        if int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == forkserver
+    )
 
 
 def settle(base_url: str, timeout_s: float = 60.0) -> dict[str, float]:
@@ -80,13 +89,15 @@ async def student(port: int, index: int, seeds: list[int]) -> list[str]:
         ws.send_text(json.dumps({"type": "start", "settings": {"seed": seed, "steps": STEPS, "speed": SPEED}}))
         try:
             await asyncio.wait_for(done, 60)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             problems.append(f"student {index} seed {seed}: no end after 60 s, steps {steps[-3:]}")
         ws.close()
         if steps != list(range(0, STEPS + 1, SPEED)):
             missing = sorted(set(range(0, STEPS + 1, SPEED)) - set(steps))
-            problems.append(f"student {index} seed {seed}: {len(steps)} frames, missing {missing[:5]}, "
-                            f"in order {steps == sorted(steps)}")
+            problems.append(
+                f"student {index} seed {seed}: {len(steps)} frames, missing {missing[:5]}, "
+                f"in order {steps == sorted(steps)}"
+            )
         errors = [t for t in texts if t.startswith(b'{"type":"error"')]
         if errors:
             problems.append(f"student {index} seed {seed}: {errors[:2]}")
@@ -151,8 +162,10 @@ async def soak(port: int, server_pid: int) -> dict:
     reader = loop.run_in_executor(None, slow_reader, port, 25.0, slow)
     await loop.run_in_executor(None, never_reader, port, never)
     await asyncio.sleep(2.0)  # students arrive into an attack already under way
-    seeds = [[1000 + (index // 2) * 10 + race if index < 6 else 2000 + index * 10 + race for race in range(RACES_EACH)]
-             for index in range(STUDENTS)]  # students 0-5 race in pairs on one seed, 6-11 alone
+    seeds = [
+        [1000 + (index // 2) * 10 + race if index < 6 else 2000 + index * 10 + race for race in range(RACES_EACH)]
+        for index in range(STUDENTS)
+    ]  # students 0-5 race in pairs on one seed, 6-11 alone
     students = [asyncio.create_task(student(port, index, seeds[index])) for index in range(STUDENTS)]
     await asyncio.sleep(KILL_AT_S - 2.0)
     killed = engine_workers(server_pid)[:1]
@@ -172,8 +185,9 @@ def test_soak_attack_slow_readers_and_a_worker_kill_leave_students_whole(tmp_pat
     # 1.8 s of frames) keeps the students' frames whole through such stalls, while the 30 KB/s
     # reader and the never-reader still outrun it within seconds (test_delivery.py holds the
     # default window itself).
-    process, base_url = serve_in_subprocess({"FF_ENGINE_PROCESSES": "2", "FF_SEND_WINDOW_BYTES": "163840"},
-                                            tmp_path / "server.log")
+    process, base_url = serve_in_subprocess(
+        {"FF_ENGINE_PROCESSES": "2", "FF_SEND_WINDOW_BYTES": "163840"}, tmp_path / "server.log"
+    )
     port = int(base_url.rsplit(":", 1)[1])
     try:
         # Warm-up: the same kinds of work, briefly, so the baseline includes what a server that has
@@ -192,10 +206,18 @@ def test_soak_attack_slow_readers_and_a_worker_kill_leave_students_whole(tmp_pat
 
         after = settle(base_url)
         # Shown when the test fails (pytest -s shows it always).
-        print(json.dumps({"busy": result["busy"], "killed": result["killed"], "slow_frames": len(result["slow_steps"]),
-                          "rss_mb": [round(baseline_mb, 1), round(rss_mb(process.pid), 1)],
-                          "runs_live": [before["ff_runs_live"], after["ff_runs_live"]],
-                          "engine_failures": after.get("ff_engine_failures_total")}))
+        print(
+            json.dumps(
+                {
+                    "busy": result["busy"],
+                    "killed": result["killed"],
+                    "slow_frames": len(result["slow_steps"]),
+                    "rss_mb": [round(baseline_mb, 1), round(rss_mb(process.pid), 1)],
+                    "runs_live": [before["ff_runs_live"], after["ff_runs_live"]],
+                    "engine_failures": after.get("ff_engine_failures_total"),
+                }
+            )
+        )
         assert not result["problems"], "\n".join(result["problems"])
         assert result["killed"] and result["killed"][0] in workers_before
         # The slow reader kept streaming through it all, conflated (steps jump) and in order.

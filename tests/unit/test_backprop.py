@@ -12,7 +12,7 @@ from app.engine.optim import Adam, SGDMomentum
 def test_gradients_match_finite_differences(sizes):
     data = make_dataset("disk-ring", n=25, seed=3)
     net = BackpropMLP(sizes, SGDMomentum(0.1), np.random.default_rng(1))
-    for w in net.params:      # non-zero biases, so every parameter's gradient is exercised
+    for w in net.params:  # non-zero biases, so every parameter's gradient is exercised
         w[-1] = np.random.default_rng(2).normal(0, 0.3, w.shape[1])
     grads = net.gradients(data.x, data.y)
     for w, grad in zip(net.params, grads):

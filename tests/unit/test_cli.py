@@ -13,7 +13,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_app(*args, timeout=120):
     return subprocess.run(
-        [sys.executable, "-m", "app", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "app", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
 
@@ -49,14 +53,17 @@ def test_race_summary_without_json_has_no_progress_bar_when_piped():
     assert "\r" not in result.stdout
 
 
-@pytest.mark.parametrize("args, parameter", [
-    (["--dataset", "nope"], "dataset"),
-    (["--steps", "0"], "steps"),
-    (["--theta", "-2"], "theta"),
-    (["--theta", "0"], "theta"),
-    (["--learning-rate", "9"], "learning_rate"),
-    (["--seed", "-1"], "seed"),
-])
+@pytest.mark.parametrize(
+    "args, parameter",
+    [
+        (["--dataset", "nope"], "dataset"),
+        (["--steps", "0"], "steps"),
+        (["--theta", "-2"], "theta"),
+        (["--theta", "0"], "theta"),
+        (["--learning-rate", "9"], "learning_rate"),
+        (["--seed", "-1"], "seed"),
+    ],
+)
 def test_bad_race_arguments_give_one_line_and_exit_code_2(args, parameter):
     result = run_app("race", *args)
     assert result.returncode == 2

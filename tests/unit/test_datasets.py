@@ -47,11 +47,14 @@ def test_noise_moves_points():
     assert not np.allclose(clean.x, noisy.x)
 
 
-@pytest.mark.parametrize("kwargs, word", [
-    ({"name": "circles"}, "dataset"),
-    ({"name": "xor", "noise": 3.0}, "noise"),
-    ({"name": "xor", "n": 0}, "n"),
-])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"name": "circles"}, "dataset"),
+        ({"name": "xor", "noise": 3.0}, "noise"),
+        ({"name": "xor", "n": 0}, "n"),
+    ],
+)
 def test_bad_arguments_name_the_parameter(kwargs, word):
     with pytest.raises(ValueError, match=word):
         make_dataset(**kwargs)

@@ -40,13 +40,16 @@ def test_goodness_layer_is_the_race_layer_and_replays_deterministically():
     assert demos.FFLayer is FFLayer
 
 
-@pytest.mark.parametrize("args, word", [
-    ((0, 2.0, [("positive", 501)]), "total steps"),
-    ((0, 2.0, [("positive", 300), ("negative", 201)]), "total steps"),
-    ((0, 2.0, [("sideways", 1)]), "polarity"),
-    ((0, 0.0, [("positive", 1)]), "theta"),
-    ((-1, 2.0, []), "seed"),
-])
+@pytest.mark.parametrize(
+    "args, word",
+    [
+        ((0, 2.0, [("positive", 501)]), "total steps"),
+        ((0, 2.0, [("positive", 300), ("negative", 201)]), "total steps"),
+        ((0, 2.0, [("sideways", 1)]), "polarity"),
+        ((0, 0.0, [("positive", 1)]), "theta"),
+        ((-1, 2.0, []), "seed"),
+    ],
+)
 def test_goodness_layer_rejects_bad_arguments(args, word):
     with pytest.raises(ValueError, match=word):
         demos.goodness_layer_history(*args)
@@ -74,7 +77,7 @@ def test_exported_next_layer_reproduces_the_engine_formula():
 def test_step_trace_is_a_real_step_of_a_three_layer_net(algorithm):
     trace = demos.step_trace(algorithm)
     json.dumps(trace)
-    assert len(trace["layer_sizes"]) >= 4          # input + at least 3 layers
+    assert len(trace["layer_sizes"]) >= 4  # input + at least 3 layers
     events = trace["events"]
     assert [e["index"] for e in events] == list(range(len(events)))
     assert trace["peak_bytes"] == max(e["bytes_held"] for e in events) > 0

@@ -20,8 +20,8 @@ def test_one_digit_per_class_as_28_by_28_ints_with_a_blank_label_row():
         pixels = digit["pixels"]
         assert len(pixels) == 28 * 28
         assert all(isinstance(value, int) and 0 <= value <= 255 for value in pixels)
-        assert pixels[:10] == [0] * 10      # the label pixels are free for the one-hot code
-        assert sum(value > 0 for value in pixels) > 40   # a real stroke, not an empty image
+        assert pixels[:10] == [0] * 10  # the label pixels are free for the one-hot code
+        assert sum(value > 0 for value in pixels) > 40  # a real stroke, not an empty image
 
 
 def test_the_committed_file_is_what_the_script_writes(tmp_path):

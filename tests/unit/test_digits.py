@@ -15,7 +15,13 @@ from hypothesis.extra.numpy import arrays
 
 from app.__main__ import main
 from app.engine.digits import (
-    LABEL_PIXELS, DigitFF, DigitsRun, DigitsSettings, hard_negative_labels, lr_gain, to_unit_pixels,
+    LABEL_PIXELS,
+    DigitFF,
+    DigitsRun,
+    DigitsSettings,
+    hard_negative_labels,
+    lr_gain,
+    to_unit_pixels,
 )
 from app.engine.ff import goodness, layer_loss
 from app.engine.mnist import DigitData, load_sample
@@ -37,8 +43,9 @@ class RecordingOptimizer:
 
 
 def tiny_net(dtype="float64", hidden=(6, 5), input_size=16, optimizer=None, seed=0, **kw):
-    return DigitFF(input_size, hidden, 2.0, optimizer or RecordingOptimizer(), np.random.default_rng(seed),
-                   dtype=dtype, **kw)
+    return DigitFF(
+        input_size, hidden, 2.0, optimizer or RecordingOptimizer(), np.random.default_rng(seed), dtype=dtype, **kw
+    )
 
 
 def tiny_images(n=8, d=16, seed=0):
@@ -50,14 +57,16 @@ def small_data(n_train=200, n_test=100) -> DigitData:
     data = load_sample()
     train = np.random.default_rng(0).permutation(data.train_size)[:n_train]
     test = np.random.default_rng(1).permutation(data.test_size)[:n_test]
-    return DigitData("mnist-5k", data.train_images[train], data.train_labels[train],
-                     data.test_images[test], data.test_labels[test])
+    return DigitData(
+        "mnist-5k", data.train_images[train], data.train_labels[train], data.test_images[test], data.test_labels[test]
+    )
 
 
 TINY = dict(hidden=(24, 16), epochs=2, batch_size=50, eval_size=40)
 
 
 # --- the input --------------------------------------------------------------------------------
+
 
 def test_the_label_is_written_into_the_first_10_pixels_and_nothing_else_changes():
     images = tiny_images(n=10)
@@ -79,7 +88,7 @@ def test_length_normalization_rescales_the_whole_row_label_included():
     x = tiny_net(input_normalization="length").embed(images, labels)
     np.testing.assert_allclose(np.linalg.norm(x[:, :-1], axis=1), 1.0)
     np.testing.assert_allclose(x[:, :-1] * np.linalg.norm(raw, axis=1, keepdims=True), raw)
-    np.testing.assert_array_equal(x[:, -1], 1.0)    # the bias input is never scaled
+    np.testing.assert_array_equal(x[:, -1], 1.0)  # the bias input is never scaled
 
 
 def test_uint8_images_become_unit_pixels():
@@ -89,10 +98,14 @@ def test_uint8_images_become_unit_pixels():
 
 # --- negatives ----------------------------------------------------------------------------------
 
+
 @settings(max_examples=150, deadline=None)
 @given(
-    table=arrays(np.float64, st.tuples(st.integers(1, 30), st.just(10)),
-                 elements=st.floats(0.0, 1e6, allow_nan=False, allow_infinity=False)),
+    table=arrays(
+        np.float64,
+        st.tuples(st.integers(1, 30), st.just(10)),
+        elements=st.floats(0.0, 1e6, allow_nan=False, allow_infinity=False),
+    ),
     seed=st.integers(0, 2**32 - 1),
     temperature=st.sampled_from([0.0, 0.01, 1.0, 100.0]),
     data=st.data(),
@@ -109,11 +122,11 @@ def test_hard_negatives_are_the_labels_the_net_finds_plausible():
     n = 2000
     labels = np.zeros(n, dtype=np.int64)
     scores = np.zeros((n, 10))
-    scores[:, 0] = 50.0          # the true label: most plausible, never drawn
-    scores[:, 7] = 3.0           # the most plausible wrong label
+    scores[:, 0] = 50.0  # the true label: most plausible, never drawn
+    scores[:, 7] = 3.0  # the most plausible wrong label
     wrong = hard_negative_labels(scores, labels, rng)
     share = np.bincount(wrong, minlength=10) / n
-    expected = np.exp(3.0) / (np.exp(3.0) + 8)          # softmax over the 9 wrong labels
+    expected = np.exp(3.0) / (np.exp(3.0) + 8)  # softmax over the 9 wrong labels
     assert share[0] == 0 and abs(share[7] - expected) < 0.03
     np.testing.assert_array_equal(hard_negative_labels(scores, labels, rng, temperature=0.0), 7)
 
@@ -131,6 +144,7 @@ def test_training_negatives_never_carry_the_true_label(negatives):
 
 # --- the local gradient and normalization ----------------------------------------------------------
 
+
 def test_each_layer_gets_the_gradient_of_its_own_loss_on_its_own_input():
     # float64; the optimizer records and never updates, so every layer's input is what flowed in.
     learner = RecordingOptimizer()
@@ -141,6 +155,7 @@ def test_each_layer_gets_the_gradient_of_its_own_loss_on_its_own_input():
     h = np.concatenate([net.embed(images, labels), net.embed(images, wrong)])
     targets = np.concatenate([np.ones(6), np.zeros(6)])
     for (key, grad), layer in zip(learner.calls, net.layers):
+
         def mean_loss(layer=layer, h=h):
             return float(np.mean(layer_loss(goodness(layer.forward(h)), net.theta, targets)))
 
@@ -149,7 +164,7 @@ def test_each_layer_gets_the_gradient_of_its_own_loss_on_its_own_input():
             numeric[idx] = central_difference(mean_loss, layer.params, idx)
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-9)
         y = layer.forward(h)
-        h = net._next_input(y, goodness(y))       # detached: layer 2 sees layer 1's output as data
+        h = net._next_input(y, goodness(y))  # detached: layer 2 sees layer 1's output as data
     assert [key for key, _ in learner.calls] == [1, 2]
 
 
@@ -169,8 +184,7 @@ def test_next_layer_output_unchanged_when_its_input_is_scaled(y, c):
 
 @pytest.mark.parametrize("mode, strength", [("length", 1.0), ("length", 10.0), ("none", 3.0), ("length", 0.0)])
 def test_the_fast_goodness_table_equals_one_pass_per_label(mode, strength):
-    net = tiny_net(hidden=(7, 6, 5), input_normalization=mode, input_scale=0.3, label_strength=strength,
-                   init_scale=2.0)
+    net = tiny_net(hidden=(7, 6, 5), input_normalization=mode, input_scale=0.3, label_strength=strength, init_scale=2.0)
     images = tiny_images(n=9)
     table = net.goodness_table(images, chunk=4)
     assert table.shape == (9, 10, 3)
@@ -189,6 +203,7 @@ def test_inference_sums_the_counted_layers():
 
 
 # --- the run --------------------------------------------------------------------------------------
+
 
 def test_a_run_is_deterministic_from_its_seed():
     data = small_data()
@@ -231,13 +246,21 @@ def test_both_nets_learn_digits():
     while not run.done:
         run.train_epoch()
     metrics = run.evaluate(full=True)
-    assert metrics.ff_error < 0.5 and metrics.backprop_error < 0.5     # chance is 0.9
+    assert metrics.ff_error < 0.5 and metrics.backprop_error < 0.5  # chance is 0.9
 
 
 def test_one_image_inference_reports_every_label_and_layer():
     data = small_data()
-    run = DigitsRun(DigitsSettings(seed=2, hidden=(12, 10, 8), inference="skip-first", readout=True, **{
-        k: v for k, v in TINY.items() if k != "hidden"}), data)
+    run = DigitsRun(
+        DigitsSettings(
+            seed=2,
+            hidden=(12, 10, 8),
+            inference="skip-first",
+            readout=True,
+            **{k: v for k, v in TINY.items() if k != "hidden"},
+        ),
+        data,
+    )
     run.train_batches(2)
     image = data.test_images[0]
     result = run.infer(image)
@@ -248,7 +271,7 @@ def test_one_image_inference_reports_every_label_and_layer():
     assert sum(result.backprop_probabilities) == pytest.approx(1.0)
     assert result.backprop_label == int(np.argmax(result.backprop_probabilities))
     assert sum(result.readout_probabilities) == pytest.approx(1.0)
-    same = run.infer(image.astype(np.float64) / 255.0)     # floats in [0, 1] and uint8 agree
+    same = run.infer(image.astype(np.float64) / 255.0)  # floats in [0, 1] and uint8 agree
     np.testing.assert_allclose(same.totals, result.totals, rtol=1e-5)
     assert json.loads(json.dumps(result.as_dict()))["label"] == result.label
     with pytest.raises(ValueError, match="784 pixels"):
@@ -257,12 +280,20 @@ def test_one_image_inference_reports_every_label_and_layer():
         run.infer(np.full((28, 28), 3.0))
 
 
-@pytest.mark.parametrize("change, name", [
-    ({"epochs": 0}, "epochs"), ({"hidden": ()}, "hidden"), ({"hidden": (0,)}, "hidden"),
-    ({"negatives": "soft"}, "negatives"), ({"batch_size": 0}, "batch_size"), ({"theta": -1.0}, "theta"),
-    ({"learning_rate": float("nan")}, "learning_rate"), ({"inference": "best"}, "inference"),
-    ({"seed": -1}, "seed"),
-])
+@pytest.mark.parametrize(
+    "change, name",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"hidden": ()}, "hidden"),
+        ({"hidden": (0,)}, "hidden"),
+        ({"negatives": "soft"}, "negatives"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"theta": -1.0}, "theta"),
+        ({"learning_rate": float("nan")}, "learning_rate"),
+        ({"inference": "best"}, "inference"),
+        ({"seed": -1}, "seed"),
+    ],
+)
 def test_bad_settings_name_the_parameter(change, name):
     with pytest.raises(ValueError, match=name):
         DigitsSettings(**change)
@@ -275,16 +306,44 @@ def test_the_learning_rate_schedule_is_hintons():
 
 # --- the command ---------------------------------------------------------------------------------
 
+
 def test_digits_json_has_the_documented_shape():
     result = subprocess.run(
-        [sys.executable, "-m", "app", "digits", "--epochs", "1", "--hidden", "16", "--batch", "200", "--seed", "3",
-         "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "digits",
+            "--epochs",
+            "1",
+            "--hidden",
+            "16",
+            "--batch",
+            "200",
+            "--seed",
+            "3",
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert set(report) == {"data", "train_size", "test_size", "seed", "epochs", "hidden", "negatives",
-                           "train_seconds", "ff", "backprop"}
+    assert set(report) == {
+        "data",
+        "train_size",
+        "test_size",
+        "seed",
+        "epochs",
+        "hidden",
+        "negatives",
+        "train_seconds",
+        "ff",
+        "backprop",
+    }
     assert (report["data"], report["train_size"], report["test_size"]) == ("mnist-5k", 4000, 1000)
     assert (report["seed"], report["epochs"], report["hidden"], report["negatives"]) == (3, 1, [16], "hard")
     assert report["train_seconds"] > 0
@@ -297,19 +356,49 @@ def test_digits_reads_idx_files(tmp_path, capsys):
     from tests.unit.test_mnist import write_idx_dir
 
     write_idx_dir(tmp_path, n_train=40, n_test=10, gz=True)
-    assert main(["digits", "--mnist", str(tmp_path), "--epochs", "1", "--hidden", "8", "--batch", "20",
-                 "--negatives", "random", "--json"]) == 0
+    assert (
+        main(
+            [
+                "digits",
+                "--mnist",
+                str(tmp_path),
+                "--epochs",
+                "1",
+                "--hidden",
+                "8",
+                "--batch",
+                "20",
+                "--negatives",
+                "random",
+                "--json",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert (report["data"], report["train_size"], report["test_size"], report["negatives"]) == (
-        "mnist-idx", 40, 10, "random")
+        "mnist-idx",
+        40,
+        10,
+        "random",
+    )
 
 
-@pytest.mark.parametrize("args, name", [
-    (["--epochs", "0"], "epochs"), (["--epochs", "x"], "epochs"), (["--hidden", "500,abc"], "hidden"),
-    (["--hidden", "0"], "hidden"), (["--negatives", "soft"], "negatives"), (["--batch", "0"], "batch"),
-    (["--batch", "5000"], "batch"), (["--seed", "-2"], "seed"), (["--mnist", "/no/such/dir"], "/no/such/dir"),
-    (["--theta", "hot"], "theta"),
-])
+@pytest.mark.parametrize(
+    "args, name",
+    [
+        (["--epochs", "0"], "epochs"),
+        (["--epochs", "x"], "epochs"),
+        (["--hidden", "500,abc"], "hidden"),
+        (["--hidden", "0"], "hidden"),
+        (["--negatives", "soft"], "negatives"),
+        (["--batch", "0"], "batch"),
+        (["--batch", "5000"], "batch"),
+        (["--seed", "-2"], "seed"),
+        (["--mnist", "/no/such/dir"], "/no/such/dir"),
+        (["--theta", "hot"], "theta"),
+    ],
+)
 def test_bad_digits_arguments_give_one_line_and_exit_code_2(args, name, capsys):
     assert main(["digits", *args]) == 2
     captured = capsys.readouterr()

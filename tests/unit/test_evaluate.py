@@ -14,7 +14,7 @@ def reference_snapshot(race: Race) -> dict:
     """Every figure the long way: one FF pass per label and per point set, one backprop pass each."""
     ff, bp = race.ff, race.backprop
     (x, y), (tx, ty) = (race.train.x, race.train.y), (race.test.x, race.test.y)
-    table = ff.goodness_table(x)                                  # (n, labels, layers)
+    table = ff.goodness_table(x)  # (n, labels, layers)
     n = len(y)
     true = np.zeros(table.shape[:2], bool)
     true[np.arange(n), y] = True
@@ -24,8 +24,10 @@ def reference_snapshot(race: Race) -> dict:
     return {
         "ff_train": float(np.mean(ff.predict(x) == y)),
         "ff_test": float(np.mean(ff.predict(tx) == ty)),
-        "ff_loss": float(np.mean(layer_loss(positive, ff.theta, 1.0).sum(axis=1))
-                         + np.mean(layer_loss(negative, ff.theta, 0.0).sum(axis=2))),
+        "ff_loss": float(
+            np.mean(layer_loss(positive, ff.theta, 1.0).sum(axis=1))
+            + np.mean(layer_loss(negative, ff.theta, 0.0).sum(axis=2))
+        ),
         "goodness_positive": positive.mean(axis=0),
         "goodness_negative": negative.mean(axis=(0, 1)),
         "bp_train": float(np.mean(bp.predict(x) == y)),
@@ -60,11 +62,14 @@ def assert_matches_reference(race: Race) -> None:
     np.testing.assert_allclose(grid_bp, snap.grid_backprop, rtol=0, atol=1e-15)
 
 
-@pytest.mark.parametrize("settings", [
-    RaceSettings(seed=0),
-    RaceSettings(seed=5, hidden_sizes=(8, 6, 5), grid_size=12, dataset="spiral"),
-    RaceSettings(seed=2, hidden_sizes=(7,), theta=0.5, dataset="xor"),
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        RaceSettings(seed=0),
+        RaceSettings(seed=5, hidden_sizes=(8, 6, 5), grid_size=12, dataset="spiral"),
+        RaceSettings(seed=2, hidden_sizes=(7,), theta=0.5, dataset="xor"),
+    ],
+)
 def test_the_batched_snapshot_equals_the_reference(settings):
     race = Race(settings)
     for steps in (0, 1, 40, 160):

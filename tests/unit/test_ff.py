@@ -7,7 +7,15 @@ from hypothesis import strategies as st
 
 from app.engine.datasets import make_dataset
 from app.engine.ff import (
-    FFLayer, FFNetwork, embed_label, forward_pass, goodness, layer_loss, normalize, with_bias_column, wrong_labels,
+    FFLayer,
+    FFNetwork,
+    embed_label,
+    forward_pass,
+    goodness,
+    layer_loss,
+    normalize,
+    with_bias_column,
+    wrong_labels,
 )
 from app.engine.optim import Adam, SGDMomentum
 from app.engine.params import FlatParameters
@@ -36,7 +44,6 @@ def small_net(optimizer, seed=0, hidden=(6, 5), **kw):
     return FFNetwork(hidden, 2, 2.0, optimizer, np.random.default_rng(seed), **kw)
 
 
-
 def central_difference(loss, params, idx, h=1e-6):
     """d loss / d params[idx] by central differences, the parameter restored afterwards."""
     old = params[idx]
@@ -46,6 +53,7 @@ def central_difference(loss, params, idx, h=1e-6):
     down = loss()
     params[idx] = old
     return (up - down) / (2 * h)
+
 
 def test_goodness_is_the_sum_of_squared_activities():
     y = np.array([[1.0, 2.0, 0.0], [0.5, 0.0, 3.0]])
@@ -87,7 +95,7 @@ def test_no_gradient_crosses_layers():
     net = small_net(learner)
     layer1, layer2 = (layer.params.copy() for layer in net.layers)
     net.train_step(data.x, data.y, rng)
-    assert len(learner.calls) == 2             # one update per pass, positive then negative
+    assert len(learner.calls) == 2  # one update per pass, positive then negative
     positive_grads = dict(enumerate(layer_gradients(net, learner.calls[0][1]), start=1))
 
     # Layer 2's gradient is the standalone single-layer computation on its detached input.
@@ -114,7 +122,7 @@ def test_layer_two_update_is_the_same_whatever_layer_one_receives():
     data = make_dataset("disk-ring", n=40, seed=2)
     moving, frozen = RecordingOptimizer(), RecordingOptimizer()
     a, b = small_net(moving), small_net(frozen)
-    frozen.frozen = slice(0, b.layers[0].params.size)     # layer 1 comes first in the flat array
+    frozen.frozen = slice(0, b.layers[0].params.size)  # layer 1 comes first in the flat array
     for _ in range(3):
         a.train_step(data.x, data.y, np.random.default_rng(0))
         b.train_step(data.x, data.y, np.random.default_rng(0))
@@ -153,7 +161,7 @@ def test_negatives_carry_a_wrong_label_never_the_true_one(n_labels, seed):
     assert np.all(wrong != labels) and np.all((0 <= wrong) & (wrong < n_labels))
     np.testing.assert_array_equal(wrong, wrong_labels(labels, n_labels, np.random.default_rng(seed)))
     if n_labels > 2:
-        assert len(np.unique(wrong)) > 2   # every wrong label can be drawn, not a fixed shift
+        assert len(np.unique(wrong)) > 2  # every wrong label can be drawn, not a fixed shift
 
 
 def test_the_training_step_feeds_true_labels_positive_and_wrong_labels_negative():
@@ -169,7 +177,7 @@ def test_inference_runs_one_pass_per_label():
     net = small_net(SGDMomentum(0.01), hidden=(5, 5, 5))
     points = np.array([[0.1, 0.2], [-0.8, 0.5]])
     table = net.goodness_table(points)
-    assert table.shape == (2, 2, 3)     # points, labels, layers
+    assert table.shape == (2, 2, 3)  # points, labels, layers
     for label in (0, 1):
         x = embed_label(points, np.full(2, label), 2)
         expected = np.stack([goodness(y) for y in net.hidden_activities(x)], axis=1)

@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 
 from app.engine.mnist import (
-    CREDIT, IMAGE_MAGIC, LABEL_MAGIC, SAMPLE_PATH, SAMPLE_SHA256, file_sha256, load, load_idx_dir, load_sample,
-    read_idx, stratified_split,
+    CREDIT,
+    IMAGE_MAGIC,
+    LABEL_MAGIC,
+    SAMPLE_PATH,
+    SAMPLE_SHA256,
+    file_sha256,
+    load,
+    load_idx_dir,
+    load_sample,
+    read_idx,
+    stratified_split,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +51,7 @@ def write_idx_dir(directory: Path, n_train=30, n_test=12, side=28, gz=False, see
 
 # --- the committed sample ------------------------------------------------------------------------
 
+
 def test_the_committed_sample_has_the_recorded_checksum():
     assert file_sha256(SAMPLE_PATH) == SAMPLE_SHA256
 
@@ -58,7 +68,7 @@ def test_the_sample_is_a_stratified_4000_1000_split_of_real_digits():
     assert not set(train_index) & set(test_index)
     assert len(set(train_index) | set(test_index)) == 5000
     ink = (data.train_images > 0).sum(axis=(1, 2))
-    assert ink.min() > 20 and data.train_images.max() == 255     # real strokes, full range
+    assert ink.min() > 20 and data.train_images.max() == 255  # real strokes, full range
     assert "LeCun" in CREDIT and "Raschka" in CREDIT
 
 
@@ -86,6 +96,7 @@ def test_the_script_reproduces_the_committed_file(tmp_path):
 
 
 # --- the IDX loader ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("gz", [False, True])
 def test_idx_files_load_gzipped_or_not(tmp_path, gz):
@@ -151,11 +162,14 @@ def test_extra_bytes_are_named(tmp_path):
         load_idx_dir(tmp_path)
 
 
-@pytest.mark.parametrize("name, magic", [
-    ("train-images-idx3-ubyte", LABEL_MAGIC),      # a label file where the images should be
-    ("train-labels-idx1-ubyte", IMAGE_MAGIC),
-    ("t10k-labels-idx1-ubyte", 0x12345678),
-])
+@pytest.mark.parametrize(
+    "name, magic",
+    [
+        ("train-images-idx3-ubyte", LABEL_MAGIC),  # a label file where the images should be
+        ("train-labels-idx1-ubyte", IMAGE_MAGIC),
+        ("t10k-labels-idx1-ubyte", 0x12345678),
+    ],
+)
 def test_a_wrong_magic_number_is_named(tmp_path, name, magic):
     write_idx_dir(tmp_path)
     path = tmp_path / name

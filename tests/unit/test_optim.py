@@ -18,8 +18,8 @@ def test_minimizes_a_quadratic(optimizer):
 def test_sgd_momentum_recurrence():
     opt = SGDMomentum(0.1, momentum=0.9)
     w = np.array([1.0])
-    opt.update(0, w, np.array([1.0]))   # v = 1, w = 1 - 0.1
-    opt.update(0, w, np.array([1.0]))   # v = 0.9 + 1 = 1.9, w = 0.9 - 0.19
+    opt.update(0, w, np.array([1.0]))  # v = 1, w = 1 - 0.1
+    opt.update(0, w, np.array([1.0]))  # v = 0.9 + 1 = 1.9, w = 0.9 - 0.19
     np.testing.assert_allclose(w, [0.71])
 
 

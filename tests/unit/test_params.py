@@ -36,10 +36,11 @@ def test_a_copied_network_trains_its_own_weights():
     x = np.random.default_rng(0).normal(size=(20, 2))
     y = (x[:, 0] > 0).astype(int)
     for make, step in (
-        (lambda: FFNetwork((5, 4), 2, 2.0, Adam(0.03), np.random.default_rng(1)),
-         lambda net: net.train_step(x, y, np.random.default_rng(2))),
-        (lambda: BackpropMLP((2, 5, 4, 2), Adam(0.03), np.random.default_rng(1)),
-         lambda net: net.train_step(x, y)),
+        (
+            lambda: FFNetwork((5, 4), 2, 2.0, Adam(0.03), np.random.default_rng(1)),
+            lambda net: net.train_step(x, y, np.random.default_rng(2)),
+        ),
+        (lambda: BackpropMLP((2, 5, 4, 2), Adam(0.03), np.random.default_rng(1)), lambda net: net.train_step(x, y)),
     ):
         net = make()
         step(net)
@@ -62,7 +63,7 @@ def test_scratch_reuses_its_memory_and_grows_when_asked_for_more_rows():
     assert np.shares_memory(a, b) and np.all(b[:, -1] == 1.0)
     c = scratch.rows("h", 20, 3, ones_column=True)
     assert c.shape == (20, 3) and not np.shares_memory(a, c)
-    assert scratch.rows("h", 4, 5).shape == (4, 5)     # another width is another buffer
+    assert scratch.rows("h", 4, 5).shape == (4, 5)  # another width is another buffer
     table = scratch.table("g", 2, 7)
     assert table.shape == (2, 7) and table[1].flags.c_contiguous
     assert copy.deepcopy(scratch).nbytes == 0 and pickle.loads(pickle.dumps(scratch)).nbytes == 0

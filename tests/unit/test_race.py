@@ -9,26 +9,29 @@ import pytest
 from app.engine import DATASET_NAMES, Race, RaceSettings
 
 
-@pytest.mark.parametrize("changes, parameter, allowed", [
-    ({"dataset": "spirals"}, "dataset", "disk-ring"),
-    ({"steps": 0}, "steps", "[1, 5000]"),
-    ({"steps": -5}, "steps", "[1, 5000]"),
-    ({"steps": 5001}, "steps", "[1, 5000]"),
-    ({"steps": 10.5}, "steps", "[1, 5000]"),
-    ({"theta": 0.0}, "theta", "[0.05, 50.0]"),
-    ({"theta": -1.0}, "theta", "[0.05, 50.0]"),
-    ({"theta": float("nan")}, "theta", "[0.05, 50.0]"),
-    ({"learning_rate": 0.0}, "learning_rate", "[0.0001, 0.5]"),
-    ({"learning_rate": 2.0}, "learning_rate", "[0.0001, 0.5]"),
-    ({"hidden_sizes": (12, 0)}, "hidden_sizes", "[1, 64]"),
-    ({"hidden_sizes": (65, 12)}, "hidden_sizes", "[1, 64]"),
-    ({"hidden_sizes": ()}, "hidden_sizes", "1 to 4"),
-    ({"seed": -1}, "seed", "[0, 2147483647]"),
-    ({"seed": 2**31}, "seed", "[0, 2147483647]"),
-    ({"grid_size": 4}, "grid_size", "[8, 128]"),
-    ({"noise": 1.0}, "noise", "[0.0, 0.5]"),
-    ({"optimizer": "lbfgs"}, "optimizer", "adam"),
-])
+@pytest.mark.parametrize(
+    "changes, parameter, allowed",
+    [
+        ({"dataset": "spirals"}, "dataset", "disk-ring"),
+        ({"steps": 0}, "steps", "[1, 5000]"),
+        ({"steps": -5}, "steps", "[1, 5000]"),
+        ({"steps": 5001}, "steps", "[1, 5000]"),
+        ({"steps": 10.5}, "steps", "[1, 5000]"),
+        ({"theta": 0.0}, "theta", "[0.05, 50.0]"),
+        ({"theta": -1.0}, "theta", "[0.05, 50.0]"),
+        ({"theta": float("nan")}, "theta", "[0.05, 50.0]"),
+        ({"learning_rate": 0.0}, "learning_rate", "[0.0001, 0.5]"),
+        ({"learning_rate": 2.0}, "learning_rate", "[0.0001, 0.5]"),
+        ({"hidden_sizes": (12, 0)}, "hidden_sizes", "[1, 64]"),
+        ({"hidden_sizes": (65, 12)}, "hidden_sizes", "[1, 64]"),
+        ({"hidden_sizes": ()}, "hidden_sizes", "1 to 4"),
+        ({"seed": -1}, "seed", "[0, 2147483647]"),
+        ({"seed": 2**31}, "seed", "[0, 2147483647]"),
+        ({"grid_size": 4}, "grid_size", "[8, 128]"),
+        ({"noise": 1.0}, "noise", "[0.0, 0.5]"),
+        ({"optimizer": "lbfgs"}, "optimizer", "adam"),
+    ],
+)
 def test_bad_settings_name_the_parameter_and_the_allowed_range(changes, parameter, allowed):
     with pytest.raises(ValueError) as error:
         RaceSettings(**changes)
@@ -137,7 +140,7 @@ def test_a_fork_goes_on_exactly_as_the_original_but_apart():
     assert fork.step_count == 20 and fork.train.x is race.train.x
     assert all(a is b for a, b in zip(fork.ff.cached_inputs, race.ff.cached_inputs))
     fork.advance_to(50)
-    assert race.step_count == 20                       # the original did not move
+    assert race.step_count == 20  # the original did not move
     race.advance_to(50)
     for a, b in zip(race.ff.layers, fork.ff.layers):
         np.testing.assert_array_equal(a.params, b.params)
@@ -152,7 +155,7 @@ def test_advance_to_moves_forward_only_and_reports_every_step():
     seen = []
     assert race.advance_to(3, on_step=lambda r: seen.append(r.step_count)) is True
     assert seen == [1, 2, 3]
-    assert race.advance_to(2) is True and race.step_count == 3   # never backwards
+    assert race.advance_to(2) is True and race.step_count == 3  # never backwards
     with pytest.raises(ValueError, match="integer"):
         race.advance_to(4.0)
 

@@ -54,7 +54,7 @@ def test_every_inference_rule_sums_its_layers_everywhere(rule, counted):
     race = Race(RaceSettings(seed=4, steps=60, ff_inference=rule))
     while not race.done:
         race.step()
-    table = race.ff.goodness_table(race.test.x)                    # (points, labels, layers)
+    table = race.ff.goodness_table(race.test.x)  # (points, labels, layers)
     expected = np.argmax(table[:, :, list(counted)].sum(axis=2), axis=1)
     snap = race.snapshot(grid=False)
     assert snap.ff.test_accuracy == pytest.approx(np.mean(expected == race.test.y))
@@ -81,6 +81,7 @@ def test_layer_maps_are_the_grid_goodness_averaged_in_blocks():
     assert maps.shape == (2, 2, 16, 16)
     # A map cell is the mean goodness of the four grid cells it covers, with that label in the input.
     from app.engine.race import grid_points
+
     grid = grid_points(race.extent, 32)
     for layer, label in ((0, 1), (1, 0)):
         cells = grid.reshape(32, 32, 2)[2:4, 6:8].reshape(-1, 2)

@@ -63,8 +63,14 @@ def test_ff_updates_each_layer_as_each_pass_flows_and_holds_little():
     passes = [e.polarity for e in rec.events if e.kind == "pass"]
     assert passes == ["positive", "negative"]
     updates = [(e.polarity, e.layer) for e in rec.events if e.kind == "update"]
-    assert updates == [("positive", 1), ("positive", 2), ("positive", 3),
-                       ("negative", 1), ("negative", 2), ("negative", 3)]
+    assert updates == [
+        ("positive", 1),
+        ("positive", 2),
+        ("positive", 3),
+        ("negative", 1),
+        ("negative", 2),
+        ("negative", 3),
+    ]
     # Each layer is updated before the next layer's forward: no waiting for a round trip.
     order = [(e.kind, e.polarity, e.layer) for e in rec.events if e.kind in ("forward", "update")]
     assert order == [(k, p, l) for p in ("positive", "negative") for l in (1, 2, 3) for k in ("forward", "update")]
