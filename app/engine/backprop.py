@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 from app.engine.params import FlatParameters, LazyGradient
@@ -43,7 +45,7 @@ class BackpropMLP(LazyGradient):
         self.sizes = tuple(sizes)
         self.optimizer = optimizer
         matrices = []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        for n_in, n_out in pairwise(sizes):
             w = np.zeros((n_in + 1, n_out))
             w[:-1] = rng.normal(0.0, init_scale * np.sqrt(2.0 / n_in), (n_in, n_out))  # He init
             matrices.append(w)

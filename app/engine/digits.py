@@ -22,7 +22,8 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from itertools import pairwise
+from typing import Any, ClassVar, TypedDict
 
 import numpy as np
 
@@ -90,6 +91,15 @@ def hard_negative_labels(
 # --- the FF network on images ------------------------------------------------------------------
 
 
+class BatchStats(TypedDict):
+    """What one minibatch of FF training reports: per layer, mean goodness and mean loss."""
+
+    goodness_positive: list[float]
+    goodness_negative: list[float]
+    loss: list[float]
+    negative_labels: np.ndarray  # the wrong label each negative carried
+
+
 class ImageReadout(SoftmaxReadout):
     """ff.SoftmaxReadout on images: the neutral label (every label pixel strength/10) is written
     into the first 10 pixels instead of appended; training, probabilities and predict are ff's."""
@@ -138,7 +148,7 @@ class DigitFF:
         self.weight_decay = float(weight_decay)
         self.peer_normalization = float(peer_normalization)
         sizes = (input_size, *hidden_sizes)
-        self.layers = [FFLayer(a, b, rng, init_scale) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.layers = [FFLayer(a, b, rng, init_scale) for a, b in pairwise(sizes)]
         for layer in self.layers:
             layer.params = layer.params.astype(self.dtype)
         # Peer normalization: each unit's running mean activity on positive data (Hinton's meanstates).
@@ -200,7 +210,7 @@ class DigitFF:
         rng: np.random.Generator,
         negatives: str = "hard",
         temperature: float = 1.0,
-    ) -> dict:
+    ) -> BatchStats:
         """One FF update of every layer on a minibatch: positives (true label) and negatives (a
         wrong label) flow through together; each layer is updated from its own loss on both, before
         its normalized output (computed before the update) flows to the next layer.
@@ -214,7 +224,7 @@ class DigitFF:
         n = len(labels)
         h = np.concatenate([self.embed(images, labels), self.embed(images, wrong)])
         targets = np.concatenate([np.ones(n, dtype=self.dtype), np.zeros(n, dtype=self.dtype)])
-        stats = {"goodness_positive": [], "goodness_negative": [], "loss": []}
+        stats = BatchStats(goodness_positive=[], goodness_negative=[], loss=[], negative_labels=wrong)
         for i, layer in enumerate(self.layers, start=1):
             y = layer.forward(h)
             g = goodness(y)
@@ -237,7 +247,6 @@ class DigitFF:
                 h = self._next_input(y, g)
         if self.readout is not None:
             self.readout.train_step(images, labels)
-        stats["negative_labels"] = wrong
         return stats
 
     # inference --------------------------------------------------------------------------------
@@ -481,7 +490,7 @@ class DigitsRun:
         self.batch_in_epoch = 0  # minibatches done in the current epoch
         self._order = self._order_rng.permutation(self.data.train_size)
         self.seconds = {"ff": 0.0, "backprop": 0.0}  # training time of each net, evaluation excluded
-        self.last_stats: dict | None = None
+        self.last_stats: BatchStats | None = None
         # The fixed held-out subset for cheap evaluation: the same digits whatever the seed, as
         # balanced over the classes as the test set allows.
         self.eval_index = _balanced_subset(self.test_y, min(s.eval_size, self.data.test_size))

@@ -21,28 +21,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.engine.ff import embed_label, forward_pass
+from app.engine.backprop import BackpropMLP
+from app.engine.ff import FFNetwork, embed_label, forward_pass
 from app.engine.scratch import Scratch
 
 
 @dataclass(frozen=True)
 class FFEvaluation:
     train_accuracy: float
-    test_accuracy: float | None
-    loss: float | None
-    goodness_positive: list[float] | None
-    goodness_negative: list[float] | None
-    grid: np.ndarray | None  # (n_grid,) P(label 0)
-    layer_test_accuracy: list[float] | None = None  # each layer's goodness alone deciding
-    layer_grid_goodness: np.ndarray | None = None  # (layers, labels, n_grid) goodness on the grid
+    test_accuracy: float
+    loss: float
+    goodness_positive: list[float]
+    goodness_negative: list[float]
+    layer_test_accuracy: list[float]  # each layer's goodness alone deciding
+    grid: np.ndarray | None  # (n_grid,) P(label 0); None when the grid was not asked for
+    layer_grid_goodness: np.ndarray | None  # (layers, labels, n_grid) goodness on the grid; idem
 
 
 @dataclass(frozen=True)
 class BackpropEvaluation:
     train_accuracy: float
-    test_accuracy: float | None
-    loss: float | None
-    grid: np.ndarray | None  # (n_grid,) P(label 0)
+    test_accuracy: float
+    loss: float
+    grid: np.ndarray | None  # (n_grid,) P(label 0); None when the grid was not asked for
 
 
 TRAIN, TEST, GRID = 1, 2, 3  # how many segments to evaluate: a prefix of [train | test | grid]
@@ -123,15 +124,19 @@ class RaceEvaluator:
         counted = net.counted_layers
         return (table if len(counted) == len(table) else table[list(counted)]).sum(axis=0)
 
-    def ff(self, net, theta: float, upto: int = GRID) -> FFEvaluation:
+    def ff_train_accuracy(self, net: FFNetwork) -> float:
+        """FF's accuracy on the training points: the train segment alone (the CLI's per-step check)."""
+        totals = self._totals(net, self.ff_goodness(net, 0, self.ff_ends[TRAIN - 1]))
+        return _accuracy(self._segment(totals, 0), self.train_y)
+
+    def ff(self, net: FFNetwork, theta: float, grid: bool = True) -> FFEvaluation:
+        upto = GRID if grid else TEST
         table = self.ff_goodness(net, 0, self.ff_ends[upto - 1])
         totals = self._totals(net, table)
         # argmax over labels picks the first label on a tie, as FFNetwork.predict does.
         train_acc = _accuracy(self._segment(totals, 0), self.train_y)
-        if upto == TRAIN:
-            return FFEvaluation(train_acc, None, None, None, None, None)
         test_acc = _accuracy(self._segment(totals, 1), self.test_y)
-        layer_test = _accuracy(self._segment(table, 1), self.test_y)  # each layer alone
+        layer_test = _layer_accuracies(self._segment(table, 1), self.test_y)  # each layer alone
         train = self._segment(table, 0)  # (layers, labels, n)
         means = np.einsum("kln,sln->sk", train, self.mean_weights)  # (pos/neg, layers)
         z = self._scratch.rows("ff_loss", len(train), train[0].size).reshape(train.shape)
@@ -139,10 +144,10 @@ class RaceEvaluator:
         z *= self.loss_sign
         np.logaddexp(0.0, z, out=z)
         loss = float(np.einsum("kln,ln->", z, self.loss_weights))
-        grid = _softmax_first(self._segment(totals, 2)) if upto == GRID else None
-        layer_grid = self._segment(table, 2).copy() if upto == GRID else None
+        grid_p = _softmax_first(self._segment(totals, 2)) if grid else None
+        layer_grid = self._segment(table, 2).copy() if grid else None
         return FFEvaluation(
-            train_acc, test_acc, loss, means[0].tolist(), means[1].tolist(), grid, layer_test, layer_grid
+            train_acc, test_acc, loss, means[0].tolist(), means[1].tolist(), layer_test, grid_p, layer_grid
         )
 
     def ff_grid(self, net) -> np.ndarray:
@@ -150,13 +155,15 @@ class RaceEvaluator:
         totals = self._totals(net, self.ff_goodness(net, self.ff_ends[1], self.ff_ends[2]))
         return _softmax_first(totals.reshape(self.n_labels, self.sizes[2]))
 
-    def backprop(self, net, upto: int = GRID) -> BackpropEvaluation:
-        stop = self.bp_ends[upto - 1]
+    def backprop_train_accuracy(self, net: BackpropMLP) -> float:
+        """Backprop's accuracy on the training points: the train segment alone."""
+        return _accuracy(self.bp_logits(net, 0, self.bp_ends[TRAIN - 1]), self.train_y)
+
+    def backprop(self, net: BackpropMLP, grid: bool = True) -> BackpropEvaluation:
+        stop = self.bp_ends[(GRID if grid else TEST) - 1]
         logits = self.bp_logits(net, 0, stop)
         n_train, n_test, _ = self.sizes
         train_acc = _accuracy(logits[:, :n_train], self.train_y)
-        if upto == TRAIN:
-            return BackpropEvaluation(train_acc, None, None, None)
         test_acc = _accuracy(logits[:, n_train : n_train + n_test], self.test_y)
         # The log-sum-exp of cross_entropy and the softmax of the grid share one exp.
         z = self._scratch.table("bp_z", len(logits), self.bp_ends[-1])[:, :stop]
@@ -165,19 +172,21 @@ class RaceEvaluator:
         np.exp(z, out=e)
         sums = e.sum(axis=0)
         loss = float(np.mean(np.log(sums[:n_train]) - z[self.train_y, self._train_index]))
-        grid = e[0, self.bp_ends[1] :] / sums[self.bp_ends[1] :] if upto == GRID else None
-        return BackpropEvaluation(train_acc, test_acc, loss, grid)
+        grid_p = e[0, self.bp_ends[1] :] / sums[self.bp_ends[1] :] if grid else None
+        return BackpropEvaluation(train_acc, test_acc, loss, grid_p)
 
     def bp_grid(self, net) -> np.ndarray:
         return _softmax_first(self.bp_logits(net, self.bp_ends[1], self.bp_ends[2]))
 
 
-def _accuracy(scores: np.ndarray, labels: np.ndarray):
-    """The fraction of points whose highest score (over axis -2: labels or classes) is their label;
-    for (..., labels, n) scores, a list with one fraction per leading index."""
+def _accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The fraction of points whose highest score (over axis -2 of (labels or classes, n)) is their label."""
+    return np.count_nonzero(np.argmax(scores, axis=-2) == labels) / len(labels)
+
+
+def _layer_accuracies(scores: np.ndarray, labels: np.ndarray) -> list[float]:
+    """_accuracy for each leading index of (layers, labels, n) scores."""
     right = np.argmax(scores, axis=-2) == labels
-    if right.ndim == 1:
-        return np.count_nonzero(right) / len(labels)
     # count_nonzero with an axis goes through a slower Python path: one row at a time is cheaper.
     return [np.count_nonzero(row) / len(labels) for row in right]
 

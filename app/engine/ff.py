@@ -1,6 +1,9 @@
-"""Forward-Forward (Hinton 2022): layers that learn locally to give real data high goodness and fake data low goodness."""
+"""Forward-Forward (Hinton 2022): layers that learn locally, real data to high goodness and fake data to low."""
 
 from __future__ import annotations
+
+from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,6 +15,9 @@ except ImportError:  # pragma: no cover - NumPy 1.x
 from app.engine.params import FlatParameters, LazyGradient
 from app.engine.scratch import FRESH, Scratch
 from app.engine.trace import NO_RECORDER
+
+if TYPE_CHECKING:  # readout.py imports this module
+    from app.engine.readout import SoftmaxReadout
 
 EPSILON = 1e-8  # in h = y / (||y|| + eps): only keeps an all-zero activity vector finite
 SCHEDULES = ("separate", "joint")
@@ -184,7 +190,8 @@ def forward_pass(
     n, last = len(x), len(layers)
     recorder.hold("input", None, x)
     recorder.record("pass", None, polarity, "{polarity} pass begins")
-    h, held = x, ("input", None)
+    h = x
+    held: tuple[str, int | None] = ("input", None)
     for i, layer in enumerate(layers, start=1):
         y = layer.forward(h, out=buffers.rows(("y", i), n, layer.n_out))
         g = goodness(y, out=buffers.rows(("g", i), n) if goodness_out is None else goodness_out[i - 1])
@@ -241,22 +248,21 @@ class FFNetwork(LazyGradient):
         self.schedule = schedule
         self.optimizer = optimizer
         sizes = (input_size + n_labels, *hidden_sizes)
-        self.layers = [FFLayer(a, b, rng, init_scale) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.layers = [FFLayer(a, b, rng, init_scale) for a, b in pairwise(sizes)]
         self.parameters = FlatParameters.holding([layer.params for layer in self.layers])
         self._gradient: FlatParameters | None = None
         self._bind_layers()
+        self.readout: SoftmaxReadout | None = None
         if readout:
             from app.engine.readout import SoftmaxReadout
 
             self.readout = SoftmaxReadout(self, readout_optimizer or optimizer, rng)
-        else:
-            self.readout = None
         self._cache_key: tuple | None = None
         self._buffers: dict = {}
         self._scratch = Scratch()
 
     def _bind_layers(self) -> None:
-        for layer, view in zip(self.layers, self.parameters.views):
+        for layer, view in zip(self.layers, self.parameters.views, strict=True):
             layer.params = view
 
     def __getstate__(self) -> dict:
@@ -276,10 +282,10 @@ class FFNetwork(LazyGradient):
         if self.n_labels == 2 and key == self._cache_key:
             return self._buffers["positive"], self._buffers["negative"], self._buffers["targets"]
         positive = self.embed(points, labels)
-        negative = self.embed(points, wrong_labels(labels, self.n_labels, rng))
+        wrong = self.embed(points, wrong_labels(labels, self.n_labels, rng))
+        negative: np.ndarray | None = wrong
         if self.schedule == "joint":
-            positive = np.concatenate([positive, negative])
-            negative = None
+            positive, negative = np.concatenate([positive, wrong]), None
         n = len(labels)
         targets = np.concatenate([np.ones(n), np.zeros(n)])
         self._cache_key = key
@@ -327,7 +333,7 @@ class FFNetwork(LazyGradient):
                 i,
                 polarity,
                 "layer {layer} goodness loss",
-                loss=lambda: float(np.mean(layer_loss(g, theta, target))),
+                loss=lambda g=g: float(np.mean(layer_loss(g, theta, target))),
             )
             self.layers[i - 1].local_gradient(h, y, target, theta, g, out=gradients[i - 1])
             recorder.record("update", i, polarity, "layer {layer} updated from its own loss")

@@ -14,7 +14,7 @@ import numpy as np
 
 from app.engine.backprop import BackpropMLP
 from app.engine.datasets import DATASET_NAMES, EXTENT, NOISE_RANGE, race_data
-from app.engine.evaluate import GRID, TEST, TRAIN, RaceEvaluator
+from app.engine.evaluate import RaceEvaluator
 from app.engine.ff import INFERENCE_RULES, INPUT_NORMALIZATIONS, SCHEDULES, FFNetwork
 from app.engine.optim import OPTIMIZER_NAMES, make_optimizer
 
@@ -274,8 +274,8 @@ class Race:
     def train_accuracies(self) -> tuple[float, float]:
         """(FF, backprop) accuracy on the training points with the current weights."""
         return (
-            self._evaluator.ff(self.ff, self.ff.theta, TRAIN).train_accuracy,
-            self._evaluator.backprop(self.backprop, TRAIN).train_accuracy,
+            self._evaluator.ff_train_accuracy(self.ff),
+            self._evaluator.backprop_train_accuracy(self.backprop),
         )
 
     def decision_grids(self) -> tuple[np.ndarray, np.ndarray]:
@@ -288,14 +288,12 @@ class Race:
 
     def snapshot(self, grid: bool = True) -> RaceSnapshot:
         """Both nets' metrics (and grids) from one batched pass per net; see app/engine/evaluate.py."""
-        upto = GRID if grid else TEST
-        ff = self._evaluator.ff(self.ff, self.ff.theta, upto)
-        bp = self._evaluator.backprop(self.backprop, upto)
-        grid_ff = grid_bp = maps = None
-        if grid:
-            size = self.settings.grid_size
-            grid_ff, grid_bp = ff.grid.reshape(size, size), bp.grid.reshape(size, size)
-            maps = layer_maps(ff.layer_grid_goodness, size)
+        ff = self._evaluator.ff(self.ff, self.ff.theta, grid)
+        bp = self._evaluator.backprop(self.backprop, grid)
+        size = self.settings.grid_size
+        grid_ff = None if ff.grid is None else ff.grid.reshape(size, size)
+        grid_bp = None if bp.grid is None else bp.grid.reshape(size, size)
+        maps = None if ff.layer_grid_goodness is None else layer_maps(ff.layer_grid_goodness, size)
         return RaceSnapshot(
             self.step_count,
             NetMetrics(ff.train_accuracy, ff.test_accuracy, ff.loss),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
+from typing import Annotated
 
 from fastapi import HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from app.engine.demos import (
     GOODNESS_MAX_STEPS,
     GOODNESS_THETA_RANGE,
-    POLARITIES,
-    TRACE_ALGORITHMS,
+    Polarity,
+    TraceAlgorithm,
     goodness_layer_history,
     step_trace,
 )
@@ -25,7 +25,7 @@ router = Router(prefix="/api", tags=["api"])
 
 class GoodnessAction(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    polarity: Literal[POLARITIES]
+    polarity: Polarity
     steps: int = Field(ge=0, le=GOODNESS_MAX_STEPS)
 
 
@@ -41,7 +41,7 @@ async def in_worker(request: Request, function, *args):
 
 
 @router.get("/trace")
-async def trace(request: Request, algorithm: Literal[TRACE_ALGORITHMS] = Query(...)) -> dict:
+async def trace(request: Request, algorithm: Annotated[TraceAlgorithm, Query()]) -> dict:
     # Deterministic (seed 0), so each algorithm's trace is recorded once per process.
     traces: dict = request.app.state.traces
     if algorithm not in traces:
@@ -76,14 +76,16 @@ async def goodness(request: Request) -> dict:
     try:
         payload = GoodnessRequest.model_validate_json(body or b"{}")
     except ValidationError as invalid:
-        raise HTTPException(422, invalid.errors(include_url=False, include_input=False, include_context=False))
+        raise HTTPException(
+            422, invalid.errors(include_url=False, include_input=False, include_context=False)
+        ) from None
     if len(payload.actions) > settings.goodness_max_actions:
         raise HTTPException(422, f"at most {settings.goodness_max_actions} actions")
     actions = [(action.polarity, action.steps) for action in payload.actions]
     try:  # the replay checks the actions' total steps (one check, the engine's)
         history = await in_worker(request, goodness_layer_history, payload.seed, payload.theta, actions)
     except ValueError as invalid:
-        raise HTTPException(422, str(invalid))
+        raise HTTPException(422, str(invalid)) from None
     return {"seed": payload.seed, "theta": payload.theta, "history": history}
 
 

@@ -70,6 +70,7 @@ class Viewer:
             if await future is WITHDRAWN:
                 return None
         info = record.info
+        assert info is not None  # absorb() sets record.info before it wakes any waiter
         return json.dumps({**info, "settings": {**info["settings"], "speed": speed}}, separators=(",", ":"))
 
     async def frame(self, step: int, intro: bool = False) -> tuple[str | None, bool]:
@@ -262,9 +263,9 @@ class RunRecord:
                 self.frames[step] = text
             for viewer in self.wanted.pop(step, ()):
                 viewer.ahead.discard(step)
-                future = viewer.awaiting.get(step)
-                if future is not None and not future.done():
-                    future.set_result(text)
+                awaited = viewer.awaiting.get(step)
+                if awaited is not None and not awaited.done():
+                    awaited.set_result(text)
         for step, x, y, inference in result.infers:
             for viewer, (s, cx, cy, future) in list(self.clicks.items()):
                 if (s, cx, cy) == (step, x, y):

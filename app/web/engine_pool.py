@@ -67,6 +67,7 @@ class Slot:
         executor = self.ensure()
         if self.processes:
             return executor.submit(engine_worker.execute, items, slice_s, drop)
+        assert self.workshop is not None  # ensure() made it: an in-thread slot has its Workshop here
         return executor.submit(self.workshop.execute, items, slice_s, drop)
 
     def pids(self) -> list[int]:
@@ -133,7 +134,7 @@ class EnginePool:
         if slot.executor is None:
             return False
         if not slot.processes:
-            return key in slot.workshop.runs
+            return slot.workshop is not None and key in slot.workshop.runs
         return await asyncio.wrap_future(slot.executor.submit(engine_worker.holds, key))
 
     def pids(self) -> list[int]:

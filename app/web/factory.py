@@ -37,7 +37,8 @@ def relative_url_for(context: dict, name: str, /, **path_params) -> str:
     return context["request"].url_for(name, **path_params).path
 
 
-async def client_went_away(request: Request, _exc: ClientDisconnect) -> JSONResponse:
+# Registered for ClientDisconnect only; typed Exception as Starlette's handler signature requires.
+async def client_went_away(request: Request, _exc: Exception) -> JSONResponse:
     """A request whose body ended before its Content-Length: one log line, and a 400 (which the
     client, gone, will usually not read), instead of a traceback."""
     client = f"{request.client.host}:{request.client.port}" if request.client else "a client"

@@ -60,7 +60,10 @@ def encode_layer_maps(maps: np.ndarray, theta: float) -> dict:
 
 
 def frame_text(snapshot: RaceSnapshot, steps: int, theta: float) -> str:
-    size = int(snapshot.grid_ff.shape[0])
+    grid_ff, grid_bp, maps = snapshot.grid_ff, snapshot.grid_backprop, snapshot.layer_maps
+    if grid_ff is None or grid_bp is None or maps is None:
+        raise ValueError("a frame needs a snapshot with its grids: Race.snapshot(grid=True)")
+    size = int(grid_ff.shape[0])
     message = {
         "type": "frame",
         "step": snapshot.step,
@@ -74,8 +77,8 @@ def frame_text(snapshot: RaceSnapshot, steps: int, theta: float) -> str:
             "positive": [short(g) for g in snapshot.goodness_positive],
             "negative": [short(g) for g in snapshot.goodness_negative],
         },
-        "grid": {"size": size, "ff": encode_grid(snapshot.grid_ff), "backprop": encode_grid(snapshot.grid_backprop)},
-        "layers": encode_layer_maps(snapshot.layer_maps, theta),
+        "grid": {"size": size, "ff": encode_grid(grid_ff), "backprop": encode_grid(grid_bp)},
+        "layers": encode_layer_maps(maps, theta),
     }
     return json.dumps(message, separators=(",", ":"))
 
@@ -85,7 +88,7 @@ def race_info(race: Race) -> dict:
     s = race.settings
     train = [
         [round(float(x), POINT_DECIMALS), round(float(y), POINT_DECIMALS), int(label)]
-        for (x, y), label in zip(race.train.x, race.train.y)
+        for (x, y), label in zip(race.train.x, race.train.y, strict=True)
     ]
     return {
         "type": "race",

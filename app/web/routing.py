@@ -3,6 +3,8 @@ answers, so that the OpenAPI document (/openapi.json) lists them all."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from pydantic import BaseModel
 
@@ -35,8 +37,10 @@ def html(description: str) -> dict:
     return {"description": description, "content": {"text/html": {}}}
 
 
-def detail(description: str) -> dict:
+def detail(description: str) -> dict[str, Any]:
     return {"description": description, "model": Detail}
 
 
-CUT_SHORT = {400: detail("The request body ended before its Content-Length (the client went away).")}
+CUT_SHORT: dict[int | str, dict[str, Any]] = {
+    400: detail("The request body ended before its Content-Length (the client went away).")
+}

@@ -183,7 +183,8 @@ class EngineScheduler:
         """The best waiting runs of a slot, leaving out those in a slice already (`busy`)."""
         waiting = self._waiting[index]
         ready = []
-        now, standings = time.monotonic(), {}
+        now = time.monotonic()
+        standings: dict[str, float] = {}
         for record, sequence in list(waiting.items()):
             if record in busy:
                 continue
@@ -236,13 +237,13 @@ class EngineScheduler:
             raise
         except Exception as failure:  # a crashed worker, or a bug: this slice's work fails
             log.warning("engine slice failed on slot %d: %r", index, failure)
-            for record, item in zip(records, items):
+            for record, item in zip(records, items, strict=True):
                 record.fail(item, failure)
             if self.metrics is not None:
                 self.metrics.engine_failures.inc()
             return
         answered = {result.key: result for result in results}
-        for record, item in zip(records, items):
+        for record, item in zip(records, items, strict=True):
             result = answered.get(record.key)
             if result is None:
                 continue

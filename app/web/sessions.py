@@ -79,7 +79,7 @@ class RaceSession:
         settings: Settings,
         cache: RunCache,
         metrics: Metrics,
-        account: Account | None,
+        account: Account,
         delivery=None,
     ) -> None:
         self.ws = websocket
@@ -291,8 +291,7 @@ class RaceSession:
 
     def notice_budget(self) -> None:
         """Tell a client past its compute budget why its request will take a while (rate-limited)."""
-        account = self.account
-        if account is None or not account.over_budget:
+        if not self.account.over_budget:
             return
         now = asyncio.get_running_loop().time()
         if now - self.busy_notice_at >= BUSY_NOTICE_INTERVAL_S:
@@ -350,10 +349,15 @@ class RaceSession:
                 next_tick = loop.time()
                 continue
             record, viewer, generation = self.record, self.viewer, self.generation
+            if record is None or viewer is None:  # no run yet (dispatch refuses intents before `start`)
+                self.needs_intro, self.pending_steps, self.running = False, 0, False
+                continue
             if self.needs_intro:
                 self.needs_intro = False
                 info = await viewer.info(self.speed)
-                text, hit = (await viewer.frame(self.cursor, intro=True)) if info is not None else (None, False)
+                if info is None:
+                    continue  # withdrawn: a new start replaced this run while it was being prepared
+                text, hit = await viewer.frame(self.cursor, intro=True)
                 if text is None or generation != self.generation:
                     continue  # withdrawn: a new start replaced this run while it was being prepared
                 self.count(hit)
@@ -427,6 +431,8 @@ class RaceSession:
         while self.pending_point is not None:
             (x, y), self.pending_point = self.pending_point, None
             viewer, step = self.viewer, self.cursor
+            if viewer is None:  # no run yet (dispatch refuses `infer` before `start`)
+                continue
             try:
                 result = await viewer.infer(step, x, y)
             except Exception:
