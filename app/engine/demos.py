@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from app.engine.backprop import BackpropMLP
 from app.engine.datasets import make_dataset
@@ -97,7 +98,7 @@ NEXT_LAYER_WEIGHTS = ((1.0, -0.5), (-0.6, 1.0), (0.7, 0.8))  # (units, inputs)
 NEXT_LAYER_BIAS = (0.1, 0.0, -0.2)
 
 
-def next_layer_response(y) -> list[float]:
+def next_layer_response(y: ArrayLike) -> list[float]:
     """ReLU(W h + b) with h = y / (||y|| + eps): it depends on y's direction only."""
     h = normalize(np.asarray(y, dtype=np.float64).reshape(-1))
     response = np.asarray(NEXT_LAYER_WEIGHTS) @ h + np.asarray(NEXT_LAYER_BIAS)

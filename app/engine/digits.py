@@ -21,11 +21,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, ClassVar, TypedDict
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from app.engine.backprop import BackpropMLP
 from app.engine.ff import (
@@ -39,7 +41,7 @@ from app.engine.ff import (
     wrong_labels,
 )
 from app.engine.mnist import DigitData, load_sample
-from app.engine.optim import Adam
+from app.engine.optim import Adam, Optimizer
 from app.engine.readout import SoftmaxReadout
 
 N_LABELS = 10
@@ -54,12 +56,12 @@ INPUT_MODES = ("length", "none")
 DTYPES = ("float32", "float64")
 
 
-def to_unit_pixels(images: np.ndarray, dtype=np.float32) -> np.ndarray:
+def to_unit_pixels(images: np.ndarray, dtype: DTypeLike = np.float32) -> np.ndarray:
     """(n, rows, cols) or (n, d) images to (n, d) floats in [0, 1]: uint8 divided by 255, floats kept."""
     images = np.asarray(images)
     flat = images.reshape(len(images), -1)
     if flat.dtype == np.uint8:
-        return flat.astype(dtype) / dtype(255.0)
+        return flat.astype(dtype) / 255.0  # a Python float keeps the array's dtype
     return flat.astype(dtype, copy=True)
 
 
@@ -104,6 +106,8 @@ class ImageReadout(SoftmaxReadout):
     """ff.SoftmaxReadout on images: the neutral label (every label pixel strength/10) is written
     into the first 10 pixels instead of appended; training, probabilities and predict are ff's."""
 
+    network: DigitFF
+
     def features(self, images: np.ndarray) -> np.ndarray:
         activities = self.network.hidden_activities(self.network.embed(images, None))
         return with_bias_column(np.concatenate([normalize(activities[i]) for i in self.layer_indices], axis=1))
@@ -117,13 +121,13 @@ class DigitFF:
         input_size: int,
         hidden_sizes: tuple[int, ...],
         theta: float,
-        optimizer,
+        optimizer: Optimizer,
         rng: np.random.Generator,
         label_strength: float = 1.0,
         input_normalization: str = "length",
         input_scale: float = 1.0,
         inference: str = "all",
-        readout_optimizer=None,
+        readout_optimizer: Optimizer | None = None,
         dtype: str = "float32",
         init_scale: float = 1.0,
         weight_decay: float = 0.0,
@@ -293,7 +297,7 @@ class MinibatchMLP(BackpropMLP):
     which a new minibatch never matches, so each batch builds [x, 1] and the one-hot targets once
     and nothing is kept between batches. The forward and backward sweeps are BackpropMLP's."""
 
-    def _inputs(self, points: np.ndarray, labels: np.ndarray):
+    def _inputs(self, points: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = np.ones((len(points), points.shape[1] + 1))
         x[:, :-1] = points
         onehot = np.zeros((len(labels), self.sizes[-1]))
@@ -386,13 +390,13 @@ class DigitsSettings:
         object.__setattr__(self, "readout", bool(self.readout))
         object.__setattr__(self, "decay", bool(self.decay))
 
-    def _check(self, name: str, value, integer: bool) -> None:
+    def _check(self, name: str, value: Any, integer: bool) -> None:
         lo, hi = self.BOUNDS[name]
         kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
         if isinstance(value, bool) or not isinstance(value, kinds) or not np.isfinite(value) or not lo <= value <= hi:
             raise ValueError(f"{name} must be {'an integer' if integer else 'a number'} in [{lo}, {hi}]; got {value!r}")
 
-    def replace(self, **changes) -> DigitsSettings:
+    def replace(self, **changes: Any) -> DigitsSettings:
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict:
@@ -571,7 +575,7 @@ class DigitsRun:
         table = self.ff.goodness_table(x)
         return [float(np.mean(np.argmax(table[:, :, i], axis=1) != y)) for i in range(table.shape[2])]
 
-    def infer(self, image) -> DigitInference:
+    def infer(self, image: ArrayLike) -> DigitInference:
         """One image (28x28 or 784 values; uint8 0-255, or floats in [0, 1]) under both nets."""
         pixels = np.asarray(image)
         if pixels.size != self.train_x.shape[1]:
@@ -629,7 +633,10 @@ def report(run: DigitsRun) -> dict:
 
 
 def train(
-    settings: DigitsSettings, data: DigitData | None = None, on_epoch=None, run: DigitsRun | None = None
+    settings: DigitsSettings,
+    data: DigitData | None = None,
+    on_epoch: Callable[[DigitsRun, DigitsMetrics], None] | None = None,
+    run: DigitsRun | None = None,
 ) -> tuple[DigitsRun, dict]:
     """Train to the end (continuing `run` if given); on_epoch(run, metrics) after every epoch, with
     the figures on the whole held-out set. Returns the run and report(run)."""

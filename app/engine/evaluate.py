@@ -53,7 +53,14 @@ class RaceEvaluator:
     """Read-only embedded inputs for (train, test, grid) and the scratch to push them through."""
 
     def __init__(
-        self, train_x, train_y, test_x, test_y, grid, n_labels: int, input_normalization: str = "none"
+        self,
+        train_x: np.ndarray,
+        train_y: np.ndarray,
+        test_x: np.ndarray,
+        test_y: np.ndarray,
+        grid: np.ndarray,
+        n_labels: int,
+        input_normalization: str = "none",
     ) -> None:
         self.n_labels = n_labels
         self.train_y, self.test_y = train_y, test_y
@@ -88,7 +95,7 @@ class RaceEvaluator:
             array.flags.writeable = False
         self._scratch = Scratch()
 
-    def __deepcopy__(self, memo) -> RaceEvaluator:
+    def __deepcopy__(self, memo: dict) -> RaceEvaluator:
         # Everything but the scratch is read-only: share it. Scratch is per instance (see module doc).
         clone = object.__new__(RaceEvaluator)
         clone.__dict__.update(self.__dict__)
@@ -98,14 +105,14 @@ class RaceEvaluator:
 
     # -- forward passes: the nets' own, over a range of rows ----------------------------------
 
-    def ff_goodness(self, net, start: int, stop: int) -> np.ndarray:
+    def ff_goodness(self, net: FFNetwork, start: int, stop: int) -> np.ndarray:
         """(n_layers, stop - start): each layer's goodness for FF rows [start, stop)."""
         table = self._scratch.table("ff_goodness", len(net.layers), self.ff_ends[-1])[:, : stop - start]
         for _ in forward_pass(net.layers, self.ff_inputs[start:stop], self._scratch, goodness_out=table):
             pass
         return table
 
-    def bp_logits(self, net, start: int, stop: int) -> np.ndarray:
+    def bp_logits(self, net: BackpropMLP, start: int, stop: int) -> np.ndarray:
         """(classes, stop - start): backprop's logits for rows [start, stop), one row per class,
         so that the reductions over classes run along contiguous memory (7x cheaper here)."""
         logits = self._scratch.table("bp_logits", net.sizes[-1], self.bp_ends[-1])[:, : stop - start]
@@ -119,7 +126,7 @@ class RaceEvaluator:
         begin = self.ff_ends[k - 1] if k else 0
         return array[..., begin : self.ff_ends[k]].reshape(*array.shape[:-1], self.n_labels, self.sizes[k])
 
-    def _totals(self, net, table: np.ndarray) -> np.ndarray:
+    def _totals(self, net: FFNetwork, table: np.ndarray) -> np.ndarray:
         """Each row's goodness summed over the layers the net's inference rule counts."""
         counted = net.counted_layers
         return (table if len(counted) == len(table) else table[list(counted)]).sum(axis=0)
@@ -150,7 +157,7 @@ class RaceEvaluator:
             train_acc, test_acc, loss, means[0].tolist(), means[1].tolist(), layer_test, grid_p, layer_grid
         )
 
-    def ff_grid(self, net) -> np.ndarray:
+    def ff_grid(self, net: FFNetwork) -> np.ndarray:
         """P(label 0) over the grid alone: the grid rows of every label, nothing else."""
         totals = self._totals(net, self.ff_goodness(net, self.ff_ends[1], self.ff_ends[2]))
         return _softmax_first(totals.reshape(self.n_labels, self.sizes[2]))
@@ -175,7 +182,7 @@ class RaceEvaluator:
         grid_p = e[0, self.bp_ends[1] :] / sums[self.bp_ends[1] :] if grid else None
         return BackpropEvaluation(train_acc, test_acc, loss, grid_p)
 
-    def bp_grid(self, net) -> np.ndarray:
+    def bp_grid(self, net: BackpropMLP) -> np.ndarray:
         return _softmax_first(self.bp_logits(net, self.bp_ends[1], self.bp_ends[2]))
 
 

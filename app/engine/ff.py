@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from functools import partial
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from app.engine.optim import Optimizer
+from app.engine.trace import NoRecorder
 
 try:  # einsum's C entry point: at 300 rows np.einsum's Python wrapper costs as much again (1 us)
     from numpy._core.multiarray import c_einsum as _einsum
@@ -40,7 +46,9 @@ def goodness(y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return _einsum("...j,...j->...", y, y, out=out)
 
 
-def normalize(y, epsilon: float = EPSILON, g: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+def normalize(
+    y: ArrayLike, epsilon: float = EPSILON, g: np.ndarray | None = None, out: np.ndarray | None = None
+) -> np.ndarray:
     """h = y / (||y|| + eps) along the last axis: the length (the goodness) removed, the direction
     kept. ||y|| = sqrt(G), so a caller that has the goodness passes it as `g`; `out` receives h.
     Training, evaluation and inference all normalize with this function."""
@@ -54,6 +62,10 @@ def normalize(y, epsilon: float = EPSILON, g: np.ndarray | None = None, out: np.
 def sigmoid(z: np.ndarray) -> np.ndarray:
     # tanh form: never overflows, for any z.
     return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def mean_layer_loss(g: np.ndarray, theta: float, target: np.ndarray | float) -> float:
+    return float(np.mean(layer_loss(g, theta, target)))
 
 
 def layer_loss(g: np.ndarray, theta: float, target: np.ndarray | float) -> np.ndarray:
@@ -141,7 +153,7 @@ class FFLayer:
         self,
         h_with_bias: np.ndarray,
         y: np.ndarray,
-        target,
+        target: np.ndarray | float,
         theta: float,
         g: np.ndarray | None = None,
         out: np.ndarray | None = None,
@@ -169,13 +181,13 @@ class FFLayer:
 
 
 def forward_pass(
-    layers,
+    layers: Sequence[FFLayer],
     x: np.ndarray,
-    scratch=None,
+    scratch: Scratch | None = None,
     goodness_out: np.ndarray | None = None,
-    recorder=NO_RECORDER,
+    recorder: NoRecorder = NO_RECORDER,
     polarity: str | None = None,
-):
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
     """The FF forward pass, the one that training, evaluation and inference share.
 
     For every layer i = 1..L yields (i, h, y, G): the layer's input h with its bias column, its
@@ -222,13 +234,13 @@ class FFNetwork(LazyGradient):
         hidden_sizes: tuple[int, ...],
         n_labels: int,
         theta: float,
-        optimizer,
+        optimizer: Optimizer,
         rng: np.random.Generator,
         input_size: int = 2,
         schedule: str = "separate",
         init_scale: float = 1.0,
         readout: bool = False,
-        readout_optimizer=None,
+        readout_optimizer: Optimizer | None = None,
         input_normalization: str = "none",
         inference: str = "all",
     ) -> None:
@@ -276,7 +288,9 @@ class FFNetwork(LazyGradient):
         self._bind_layers()  # the layers must use the copy's own flat array
 
     # inputs -------------------------------------------------------------------------------
-    def _batches(self, points: np.ndarray, labels: np.ndarray, rng: np.random.Generator):
+    def _batches(
+        self, points: np.ndarray, labels: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Positive and negative inputs; with 2 labels they never change, so they are built once."""
         key = (id(points), id(labels), points.shape)
         if self.n_labels == 2 and key == self._cache_key:
@@ -305,21 +319,21 @@ class FFNetwork(LazyGradient):
         points: np.ndarray,
         labels: np.ndarray,
         rng: np.random.Generator,
-        recorder=NO_RECORDER,
+        recorder: NoRecorder = NO_RECORDER,
     ) -> None:
         """One FF step on a full batch: a positive pass, then a negative pass (or both at once
         with schedule='joint'); each layer updates from its own loss as the pass flows through it."""
         recorder = recorder or NO_RECORDER
         positive, negative, targets = self._batches(points, labels, rng)
-        if self.schedule == "separate":
+        if negative is None:  # the joint schedule: positives and negatives in one pass
+            self._pass(positive, targets, "positive+negative", recorder)
+        else:
             self._pass(positive, 1.0, "positive", recorder)
             self._pass(negative, 0.0, "negative", recorder)
-        else:
-            self._pass(positive, targets, "positive+negative", recorder)
         if self.readout is not None:
             self.readout.train_step(points, labels)
 
-    def _pass(self, x: np.ndarray, target, polarity: str, recorder) -> None:
+    def _pass(self, x: np.ndarray, target: np.ndarray | float, polarity: str, recorder: NoRecorder) -> None:
         """One pass: each layer's gradient from its own input, output and loss, then one update.
 
         A layer's new weights are settled by its gradient; nothing reads them again in this pass
@@ -333,7 +347,7 @@ class FFNetwork(LazyGradient):
                 i,
                 polarity,
                 "layer {layer} goodness loss",
-                loss=lambda g=g: float(np.mean(layer_loss(g, theta, target))),
+                loss=partial(mean_layer_loss, g, theta, target),
             )
             self.layers[i - 1].local_gradient(h, y, target, theta, g, out=gradients[i - 1])
             recorder.record("update", i, polarity, "layer {layer} updated from its own loss")

@@ -81,16 +81,16 @@ class RaceSettings:
             self._check_int("hidden_sizes", width)
         object.__setattr__(self, "hidden_sizes", tuple(int(w) for w in sizes))
 
-    def _range_error(self, name: str, kind: str, value) -> ValueError:
+    def _range_error(self, name: str, kind: str, value: Any) -> ValueError:
         lo, hi = self.BOUNDS[name]
         return ValueError(f"{name} must be {kind} in [{lo}, {hi}]; got {value!r}")
 
-    def _check_int(self, name: str, value) -> None:
+    def _check_int(self, name: str, value: Any) -> None:
         lo, hi = self.BOUNDS[name]
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
             raise self._range_error(name, "an integer", value)
 
-    def _check_number(self, name: str, value) -> None:
+    def _check_number(self, name: str, value: Any) -> None:
         lo, hi = self.BOUNDS[name]
         ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
         if not ok or not np.isfinite(value) or not lo <= value <= hi:
@@ -102,7 +102,7 @@ class RaceSettings:
         defaults = {f.name: f.default for f in dataclasses.fields(cls)}
         return {name: (lo, hi, defaults[name]) for name, (lo, hi) in cls.BOUNDS.items()}
 
-    def replace(self, **changes) -> RaceSettings:
+    def replace(self, **changes: Any) -> RaceSettings:
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict:
@@ -255,7 +255,10 @@ class Race:
             raise ValueError(f"repeats must be a positive integer; got {repeats!r}")
         race = self.fork()
         x, y, negatives = race.train.x, race.train.y, race.negative_rng
-        steps = {"ff": lambda: race.ff.train_step(x, y, negatives), "backprop": lambda: race.backprop.train_step(x, y)}
+        steps: dict[str, Callable[[], None]] = {
+            "ff": lambda: race.ff.train_step(x, y, negatives),
+            "backprop": lambda: race.backprop.train_step(x, y),
+        }
         samples: dict[str, list[int]] = {name: [] for name in steps}
         clock = time.perf_counter_ns
         for _ in range(repeats):
@@ -330,7 +333,9 @@ class RaceRun:
     train_seconds: float  # the training steps only, not the evaluation
 
 
-def run_to_end(race: Race, on_step=None, target: float = TARGET_ACCURACY) -> RaceRun:
+def run_to_end(
+    race: Race, on_step: Callable[[int, int, float, float], None] | None = None, target: float = TARGET_ACCURACY
+) -> RaceRun:
     """Train the race to its last step, noting when each net's TRAINING accuracy first reaches
     `target`. The one definition of "steps to 95%": the CLI and the scorecard both report this."""
     reached: dict[str, int | None] = {"ff": None, "backprop": None}

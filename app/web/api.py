@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,6 +21,7 @@ from app.engine.race import RaceSettings
 from app.web.routing import CUT_SHORT, Router, detail
 from app.web.widget_settings import GOODNESS_THETA_DEFAULT
 
+T = TypeVar("T")
 router = Router(prefix="/api", tags=["api"])
 
 
@@ -36,7 +38,7 @@ class GoodnessRequest(BaseModel):
     actions: list[GoodnessAction] = Field(default_factory=list)
 
 
-async def in_worker(request: Request, function, *args):
+async def in_worker(request: Request, function: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(request.app.state.executor, function, *args)
 
 

@@ -21,6 +21,7 @@ import asyncio
 import json
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -100,7 +101,7 @@ class Viewer:
                     future.cancel()
                     record.unwant(self, step)
 
-    def want_ahead(self, steps) -> None:
+    def want_ahead(self, steps: Iterable[int]) -> None:
         """The steps this running session will ask for next, computed while it plays the current ones.
         They are asked for in batches: only once fewer than half of them are ready or asked for,
         then all of them, so that the engine gets several frames of a run per turn rather than one
@@ -217,7 +218,7 @@ class RunRecord:
             found.update(viewer for viewer, _ in self.info_waiters)
         return found
 
-    def priority(self, now: float, standings: dict):
+    def priority(self, now: float, standings: dict[str, float]) -> tuple | None:
         """The scheduler's sort key for this run (its best requester's), or None with nothing asked."""
         requesters = self.requesters()
         if not requesters:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from typing import Any
 
 import jinja2
 from fastapi import FastAPI, Request
@@ -31,7 +33,7 @@ log = logging.getLogger("app.web")
 
 
 @jinja2.pass_context
-def relative_url_for(context: dict, name: str, /, **path_params) -> str:
+def relative_url_for(context: dict, name: str, /, **path_params: Any) -> str:
     """Templates' url_for: a path on this server, never an absolute URL built from the request's
     Host header (which the client chose)."""
     return context["request"].url_for(name, **path_params).path
@@ -65,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     scheduler = EngineScheduler(pool, settings.engine_slice_s, metrics)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await pool.start()
         # Measured now, in a worker thread, so the first reader of the article never waits for it.
         warm_scorecard = asyncio.create_task(app.state.scorecard.figures())

@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from app.engine.datasets import CLASS_NAMES
-from app.engine.race import PointInference, Race, RaceSnapshot
+from app.engine.race import NetMetrics, PointInference, Race, RaceSnapshot
 
 # Shorter floats keep a frame under the 5 KB budget: 4 decimals is finer than any pixel or
 # percentage the page draws; coordinates of the data points need only 3.
@@ -35,7 +35,7 @@ def short(value: float, decimals: int = METRIC_DECIMALS) -> float:
     return round(value, decimals)
 
 
-def _metrics(net) -> dict:
+def _metrics(net: NetMetrics) -> dict:
     return {
         "train_accuracy": short(net.train_accuracy),
         "test_accuracy": short(net.test_accuracy),

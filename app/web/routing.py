@@ -3,6 +3,7 @@ answers, so that the OpenAPI document (/openapi.json) lists them all."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import APIRouter
@@ -14,7 +15,9 @@ class Router(APIRouter):
     monitors probe with it; a 405 reads as a broken link). HEAD is registered as its own route,
     so each method keeps its own OpenAPI operation id."""
 
-    def add_api_route(self, path: str, endpoint, *, methods=None, **kwargs) -> None:
+    def add_api_route(
+        self, path: str, endpoint: Callable[..., Any], *, methods: Iterable[str] | None = None, **kwargs: Any
+    ) -> None:
         methods = {method.upper() for method in (methods or ["GET"])}
         if "GET" in methods and "HEAD" not in methods:
             super().add_api_route(path, endpoint, methods=sorted(methods), **kwargs)

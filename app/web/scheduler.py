@@ -21,6 +21,12 @@ several sessions share (one run many watch) is computed once and its cost split 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # cache.py imports this module
+    from app.web.cache import RunRecord
+    from app.web.metrics import Metrics
+
 import asyncio
 import itertools
 import logging
@@ -139,7 +145,7 @@ class Account:
 class EngineScheduler:
     """Hands each free slot its next slice: the waiting runs of that slot, best requester first."""
 
-    def __init__(self, pool: EnginePool, slice_s: float, metrics=None) -> None:
+    def __init__(self, pool: EnginePool, slice_s: float, metrics: Metrics | None = None) -> None:
         self.pool = pool
         self.slice_s = slice_s
         self.metrics = metrics
@@ -151,7 +157,7 @@ class EngineScheduler:
 
     # -- what records call -----------------------------------------------------------------------
 
-    def wake(self, record) -> None:
+    def wake(self, record: RunRecord) -> None:
         """The record has work asked for: place it in a slot (once), and make sure that slot serves."""
         if self._closed:
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import Executor
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def measure_scorecard() -> dict:
 class Scorecard:
     """Lazily measured on first use, in a worker thread; concurrent first callers share the work."""
 
-    def __init__(self, executor) -> None:
+    def __init__(self, executor: Executor) -> None:
         self._executor = executor
         self._lock = asyncio.Lock()
         self._figures: dict | None = None

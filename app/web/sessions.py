@@ -18,6 +18,11 @@ session's Account (app/web/scheduler.py): a client past its compute budget is to
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.web.transport import Delivery
+
 import asyncio
 import json
 import logging
@@ -80,7 +85,7 @@ class RaceSession:
         cache: RunCache,
         metrics: Metrics,
         account: Account,
-        delivery=None,
+        delivery: Delivery | None = None,
     ) -> None:
         self.ws = websocket
         self.settings = settings
@@ -237,7 +242,7 @@ class RaceSession:
             return
         self.dispatch(message)
 
-    def dispatch(self, message) -> None:
+    def dispatch(self, message: Start | Pause | Resume | Step | Reset | Speed | Infer) -> None:
         if isinstance(message, Start):
             self.start(message)
         elif isinstance(message, Speed):

@@ -17,6 +17,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from websockets.http11 import Request
+
+    from app.config import Settings
+
 import asyncio
 import itertools
 import logging
@@ -36,7 +43,7 @@ log = logging.getLogger("app.web.transport")
 
 
 @lru_cache(maxsize=1)
-def environment_settings():
+def environment_settings() -> Settings:
     """The FF_* settings of this process: `python -m app serve` names these classes by import path,
     so that every uvicorn worker process loads them and reads the same environment as create_app()."""
     from app.config import Settings
@@ -116,7 +123,7 @@ class DeliveryWebSocketProtocol(WebSocketsSansIOProtocol):
 
     window: int | None = None
 
-    def handle_connect(self, event) -> None:
+    def handle_connect(self, event: Request) -> None:
         self.delivery = Delivery(self, self.window or environment_settings().send_window_bytes)
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
@@ -160,7 +167,7 @@ class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
     header_timeout: float | None = None  # None: the environment's setting
     _header_timer: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport) -> None:
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._timeout_s = (
             environment_settings().header_timeout_s if self.header_timeout is None else self.header_timeout
