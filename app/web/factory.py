@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -69,10 +68,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await pool.start()
-        # Measured now, in a worker thread, so the first reader of the article never waits for it.
-        warm_scorecard = asyncio.create_task(app.state.scorecard.figures())
+        # Measured before the server takes requests (a second of CPU, once per process), so the
+        # first reader of the article never waits for it.
+        await app.state.scorecard.measure()
         yield
-        warm_scorecard.cancel()
         await scheduler.close()
         executor.shutdown(wait=False, cancel_futures=True)
         pool.shutdown()
