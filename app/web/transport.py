@@ -167,6 +167,7 @@ class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
     header_timeout: float | None = None  # None: the environment's setting
     _header_timer: asyncio.TimerHandle | None = None
 
+    # uvicorn's own signature (asyncio.Transport, narrower than asyncio.Protocol's), ignored as uvicorn does.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._timeout_s = (
