@@ -11,10 +11,16 @@ RUN groupadd --gid 10001 explainer \
     && useradd --create-home --uid 10001 --gid 10001 --shell /usr/sbin/nologin explainer
 
 WORKDIR /srv/explainer
-# Dependencies first (from pyproject.toml), so code edits do not rebuild this layer.
-COPY pyproject.toml README.md ./
+# Dependencies first, from pyproject.toml alone: a code edit reuses this layer (only a change to
+# pyproject.toml rebuilds it). Then the package itself, without dependencies: quick.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install --no-compile -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+COPY README.md ./
 COPY app ./app
-RUN pip install --no-compile .
+RUN pip install --no-compile --no-deps .
 # templates/ and static/ are not part of the Python package: they sit next to it here and the
 # settings point at them explicitly.
 COPY templates ./templates

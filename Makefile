@@ -8,7 +8,10 @@ BENCH_STAMP := $(VENV)/.installed-bench
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test bench chromium clean
+.PHONY: run test lint fix bench chromium node clean
+
+JS_TOOLS := tools/js
+JS_STAMP := $(JS_TOOLS)/node_modules/.installed
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,11 +32,33 @@ run: $(STAMP)
 chromium:
 	@sh scripts/ensure-chromium.sh
 
-test: $(STAMP) chromium
+node:
+	@sh scripts/ensure-node.sh
+
+# TypeScript, exactly as tools/js/package-lock.json pins it (a check of static/js, not a build).
+$(JS_STAMP): $(JS_TOOLS)/package.json $(JS_TOOLS)/package-lock.json | node
+	cd $(JS_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Every static check, each run even when an earlier one fails; fails if any failed.
+lint: $(STAMP) $(JS_STAMP)
+	@status=0; \
+	echo "ruff check"; $(VENV)/bin/ruff check . || status=1; \
+	echo "ruff format --check"; $(VENV)/bin/ruff format --check . || status=1; \
+	echo "mypy (app/)"; $(PY) -m mypy || status=1; \
+	echo "tsc (static/js)"; $(JS_TOOLS)/node_modules/.bin/tsc --project $(JS_TOOLS) && echo "tsc: no errors" || status=1; \
+	exit $$status
+
+# Formats the tree and applies ruff's safe fixes; what remains, `make lint` names.
+fix: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: lint chromium
 	$(PY) -m pytest
 
 bench: $(BENCH_STAMP)
 	$(PY) -m app bench
 
 clean:
-	rm -rf $(VENV) tests/artifacts .pytest_cache .hypothesis
+	rm -rf $(VENV) $(JS_TOOLS)/node_modules tests/artifacts .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # templates/ and static/ live at the repository top level, next to the app package; an installed
@@ -148,7 +149,7 @@ class Settings(BaseSettings):
 
     @field_validator("allowed_origins", "public_origin", mode="before")
     @classmethod
-    def _split_origins(cls, value):
+    def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
         return value
@@ -157,11 +158,11 @@ class Settings(BaseSettings):
     def frame_interval_s(self) -> float:
         return 1.0 / self.frame_rate
 
-    def speed_problem(self, speed) -> str | None:
+    def speed_problem(self, speed: object) -> str | None:
         return speed_problem(speed, self.max_steps_per_frame)
 
 
-def speed_problem(speed, top: int) -> str | None:
+def speed_problem(speed: object, top: int) -> str | None:
     """Why `speed` (steps per frame) is not one a client may ask for, or None when it is; the
     websocket and the embed query both answer with this sentence."""
     if isinstance(speed, int) and not isinstance(speed, bool) and 1 <= speed <= top:
@@ -169,7 +170,7 @@ def speed_problem(speed, top: int) -> str | None:
     return f"speed must be an integer in [1, {top}]; got {speed!r}."
 
 
-def _default_text(name: str, field) -> str:
+def _default_text(name: str, field: FieldInfo) -> str:
     default = field.get_default(call_default_factory=True)
     if isinstance(default, Path):
         try:

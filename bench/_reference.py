@@ -93,7 +93,7 @@ class PlainRace:
             grads.append((h.T @ delta, delta.sum(axis=0)))
             if i:
                 delta = (delta @ self.bp[i].W.T) * (h > 0)
-        for layer, (dW, db) in zip(reversed(self.bp), grads):
+        for layer, (dW, db) in zip(reversed(self.bp), grads, strict=True):
             layer.update(dW, db)
 
     def step(self):
@@ -117,7 +117,7 @@ def check_against(race_factory, steps: int = 50, rtol: float = 1e-9) -> float:
         plain.step()
     engine = [layer.params for layer in race.ff.layers] + list(race.backprop.params)
     worst = 0.0
-    for a, b in zip(engine, plain.parameters()):
+    for a, b in zip(engine, plain.parameters(), strict=True):
         worst = max(worst, float(np.max(np.abs(a - b)) / np.max(np.abs(b))))
     if not worst <= rtol:
         raise AssertionError(f"the reference and the engine disagree after {steps} steps: {worst:.2e} > {rtol:.0e}")

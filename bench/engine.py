@@ -21,6 +21,7 @@ import platform
 import statistics
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,11 +60,11 @@ def torch_race_step(settings, race):
     onehot = torch.nn.functional.one_hot(y, 2).to(dtype)
     x_pos, x_neg = torch.cat([x, onehot], 1), torch.cat([x, 1 - onehot], 1)
     sizes = (4, *settings.hidden_sizes)
-    ff_layers = [torch.nn.Linear(a, b, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:])]
+    ff_layers = [torch.nn.Linear(a, b, dtype=dtype) for a, b in pairwise(sizes)]
     ff_opts = [torch.optim.Adam(layer.parameters(), lr=settings.learning_rate) for layer in ff_layers]
     bp_sizes = (2, *settings.hidden_sizes, 2)
     mods = []
-    for a, b in zip(bp_sizes[:-1], bp_sizes[1:]):
+    for a, b in pairwise(bp_sizes):
         mods += [torch.nn.Linear(a, b, dtype=dtype), torch.nn.ReLU()]
     mlp = torch.nn.Sequential(*mods[:-1])
     bp_opt = torch.optim.Adam(mlp.parameters(), lr=settings.learning_rate)
@@ -72,7 +73,7 @@ def torch_race_step(settings, race):
     def step() -> None:
         for data, sign in ((x_pos, -1.0), (x_neg, 1.0)):  # positive pass, then negative pass
             h = data
-            for layer, opt in zip(ff_layers, ff_opts):
+            for layer, opt in zip(ff_layers, ff_opts, strict=True):
                 out = torch.relu(layer(h.detach()))  # detach: no gradient crosses layers
                 g = out.pow(2).sum(1)
                 loss = torch.nn.functional.softplus(sign * (g - theta)).mean()
@@ -201,7 +202,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"FF local gradient (300 x 5 -> 12): the engine's folded form {gradient['folded']:.1f} us, the formula as "
-        f"written {gradient['as written']:.1f} us (folded / written = {gradient['folded'] / gradient['as written']:.2f})"
+        f"written {gradient['as written']:.1f} us "
+        f"(folded / written = {gradient['folded'] / gradient['as written']:.2f})"
     )
     if torch_step is None:
         print("PyTorch: not installed (pip install -e '.[bench]'); comparison skipped")

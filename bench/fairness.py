@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -97,7 +98,7 @@ async def bystander(port: int, seed: int) -> dict:
         pass
     ws.close()
     streamed = arrivals[1:]  # the first frame comes with the race's introduction
-    gaps = sorted(b - a for a, b in zip(streamed, streamed[1:]))
+    gaps = sorted(b - a for a, b in pairwise(streamed))
     span = streamed[-1] - streamed[0] if len(streamed) > 1 else 0.0
     return {
         "first_frame_ms": round((arrivals[0] - sent) * 1000, 1) if arrivals else None,
@@ -185,7 +186,7 @@ def scenario(kind: str) -> dict:
                     if process.poll() is None:
                         process.kill()
                         process.wait()
-            user, system = (after - before for after, before in zip(cpu_times(server.pids()), cpu_before))
+            user, system = (after - before for after, before in zip(cpu_times(server.pids()), cpu_before, strict=True))
             result = {
                 "attack": kind,
                 **json.loads(victims_out.read_text()),

@@ -76,7 +76,7 @@ def main() -> None:
     )
     print("| category | score |")
     print("| --- | ---: |")
-    for key, category in result["categories"].items():
+    for category in result["categories"].values():
         print(f"| {category['title']} | {round(category['score'] * 100)} |")
     for name in METRICS:
         audit = result["audits"][name]

@@ -132,7 +132,8 @@ def main() -> None:
     for name in ("first", "repeat"):
         visit = visits[name]
         print(
-            f"| {name} visit, every widget mounted | {visit['requests']} | {visit['bytes']:,} (HTML {visit['html']:,}) |"
+            f"| {name} visit, every widget mounted | {visit['requests']} "
+            f"| {visit['bytes']:,} (HTML {visit['html']:,}) |"
         )
     print(f"| one default race ({race['frames']} frames) | 1 websocket | {race['messages_bytes']:,} |")
 

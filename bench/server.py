@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -64,7 +65,7 @@ async def one_client(port: int, settings: dict, start_at: float, timeout_s: floa
     except TimeoutError:
         pass
     ws.close()
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    gaps = [b - a for a, b in pairwise(arrivals)]
     # The race's first frame comes with its introduction, so rates are measured from the first
     # streamed frame (step > 0) on.
     streamed = arrivals[1:]
@@ -185,8 +186,8 @@ def trial(server: Server, clients: int, distinct: bool, steps: int, seed_base: i
                     process.kill()
                     process.wait()
         wall = time.monotonic() - wall_before
-        main_user, main_system = (a - b for a, b in zip(cpu_times(server.main_pids()), main_before))
-        all_user, all_system = (a - b for a, b in zip(cpu_times(server.pids()), all_before))
+        main_user, main_system = (a - b for a, b in zip(cpu_times(server.main_pids()), main_before, strict=True))
+        all_user, all_system = (a - b for a, b in zip(cpu_times(server.pids()), all_before, strict=True))
         reports = [json.loads(out.read_text()) for out in outputs if out.exists()]
     results = [r for report in reports for r in report["clients"]]
     ok = [r for r in results if "error" not in r]
@@ -319,7 +320,7 @@ def main() -> None:
             verdicts.append(("two clients per seed (a run per pair)", best, rows, 40))
     finally:
         server.stop()
-    for label, best, rows, target in verdicts:
+    for label, best, _rows, target in verdicts:
         if best is None:
             print(f"  {label}: no tested N met the bar (target {target})")
             continue

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -49,7 +50,7 @@ def main() -> None:
     first = frames[0][0]
     lags = sorted(((arrival - first) * 80 - step) / 80 for arrival, step in frames)
     steps = [step for _, step in frames]
-    jump = max(b - a for a, b in zip(steps, steps[1:]))
+    jump = max(b - a for a, b in pairwise(steps))
     print(
         f"  {args.rate} B/s for {seconds:g} s: {len(frames)} frames, steps in order {steps == sorted(steps)}, "
         f"largest jump {jump} steps, {conflated:.0f} frames conflated; lag median {lags[len(lags) // 2]:.2f} s, "

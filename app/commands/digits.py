@@ -6,9 +6,10 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 
-from app.engine.digits import DigitsRun, DigitsSettings, train
-from app.engine.mnist import CREDIT, load
+from app.engine.digits import DigitsMetrics, DigitsRun, DigitsSettings, train
+from app.engine.mnist import CREDIT, DigitData, load
 
 HELP = (
     "train Forward-Forward and a backprop MLP on real MNIST digits (the bundled 4,000 / 1,000 "
@@ -104,7 +105,9 @@ class _Bar:
         sys.stderr.flush()
 
 
-def _train_with_bar(settings: DigitsSettings, data, on_epoch) -> dict:
+def _train_with_bar(
+    settings: DigitsSettings, data: DigitData | None, on_epoch: Callable[[DigitsRun, DigitsMetrics], None] | None
+) -> dict:
     """train() in small chunks, drawing the bar between them (same result: same batches, same order)."""
     bar = _Bar()
     run = DigitsRun(settings, data)
@@ -130,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         )
     tty = sys.stderr.isatty()
 
-    def print_epoch(run: DigitsRun, metrics) -> None:
+    def print_epoch(run: DigitsRun, metrics: DigitsMetrics) -> None:
         print(
             f"epoch {run.epoch:>3}/{settings.epochs}  held-out accuracy  FF {1 - metrics.ff_error:6.2%}  "
             f"backprop {1 - metrics.backprop_error:6.2%}  ({run.seconds['ff'] + run.seconds['backprop']:.1f} s)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 
 from app.engine.datasets import DATASET_NAMES
 from app.engine.race import Race, RaceSettings, run_to_end
@@ -33,7 +34,7 @@ def _progress(step: int, steps: int, ff: float, bp: float) -> None:
     sys.stdout.flush()
 
 
-def train(settings: RaceSettings, on_step=None) -> dict:
+def train(settings: RaceSettings, on_step: Callable[[int, int, float, float], None] | None = None) -> dict:
     """Run the race to the end; only the training steps are timed, evaluation is not."""
     race = Race(settings)
     run = run_to_end(race, on_step)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when serving, not by the other commands
+    from app.config import Settings
 
 HELP = "serve the explainer (FastAPI under uvicorn; settings from FF_* environment variables)"
 
@@ -13,7 +17,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: FF_WORKERS, else 1)")
 
 
-def uvicorn_options(settings, args) -> dict:
+def uvicorn_options(settings: Settings, args: argparse.Namespace) -> dict:
     """uvicorn's own limits come from the same settings table as the app's."""
     return {
         "host": args.host,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
+from app.engine.optim import Optimizer
 from app.engine.params import FlatParameters, LazyGradient
 from app.engine.scratch import FRESH, Scratch
-from app.engine.trace import NO_RECORDER
+from app.engine.trace import NO_RECORDER, NoRecorder
 
 
 def softmax(logits: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -39,18 +42,20 @@ class BackpropMLP(LazyGradient):
     """sizes = (inputs, hidden..., classes); each layer's bias is the last row of its matrix, and
     the matrices are views of one flat array (params.py): one optimizer update per step."""
 
-    def __init__(self, sizes: tuple[int, ...], optimizer, rng: np.random.Generator, init_scale: float = 1.0) -> None:
+    def __init__(
+        self, sizes: tuple[int, ...], optimizer: Optimizer, rng: np.random.Generator, init_scale: float = 1.0
+    ) -> None:
         self.sizes = tuple(sizes)
         self.optimizer = optimizer
         matrices = []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        for n_in, n_out in pairwise(sizes):
             w = np.zeros((n_in + 1, n_out))
             w[:-1] = rng.normal(0.0, init_scale * np.sqrt(2.0 / n_in), (n_in, n_out))  # He init
             matrices.append(w)
         self.parameters = FlatParameters.holding(matrices)
         self._gradient: FlatParameters | None = None
         self._cache_key: tuple | None = None
-        self._cached: tuple | None = None
+        self._cached: tuple[np.ndarray, np.ndarray] | None = None
         self._scratch = Scratch()
 
     def __getstate__(self) -> dict:
@@ -70,18 +75,20 @@ class BackpropMLP(LazyGradient):
     def n_layers(self) -> int:
         return len(self.params)
 
-    def _inputs(self, points: np.ndarray, labels: np.ndarray):
+    def _inputs(self, points: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # The race trains on the same arrays every step: build [x, 1] and the one-hot targets once.
         key = (id(points), id(labels), points.shape)
-        if key != self._cache_key:
+        cached = self._cached
+        if key != self._cache_key or cached is None:
             x = np.ones((len(points), points.shape[1] + 1))
             x[:, :-1] = points
             onehot = np.zeros((len(labels), self.sizes[-1]))
             onehot[np.arange(len(labels)), labels] = 1.0
             for array in (x, onehot):
                 array.flags.writeable = False
-            self._cache_key, self._cached = key, (x, onehot)
-        return self._cached
+            cached = (x, onehot)
+            self._cache_key, self._cached = key, cached
+        return cached
 
     @property
     def cached_inputs(self) -> tuple[np.ndarray, ...]:
@@ -90,7 +97,11 @@ class BackpropMLP(LazyGradient):
         return self._cached or ()
 
     def forward(
-        self, x: np.ndarray, scratch=None, logits_out: np.ndarray | None = None, recorder=NO_RECORDER
+        self,
+        x: np.ndarray,
+        scratch: Scratch | None = None,
+        logits_out: np.ndarray | None = None,
+        recorder: NoRecorder = NO_RECORDER,
     ) -> tuple[list[np.ndarray], np.ndarray]:
         """The forward sweep, the one that training, evaluation and inference share: for inputs
         x = [points, 1], the activations [x, [h_1, 1], ..., [h_L-1, 1]] with h_i = ReLU([h_i-1, 1] @ P_i)
@@ -128,7 +139,7 @@ class BackpropMLP(LazyGradient):
         return cross_entropy(self.logits(points), labels)
 
     # training -----------------------------------------------------------------------------
-    def _sweep(self, points: np.ndarray, labels: np.ndarray, recorder) -> list[np.ndarray]:
+    def _sweep(self, points: np.ndarray, labels: np.ndarray, recorder: NoRecorder) -> list[np.ndarray]:
         """The forward sweep keeping every activation, then the backward sweep from the loss down,
         writing each layer's gradient into self.gradient (returned as its per-layer views).
 
@@ -163,7 +174,7 @@ class BackpropMLP(LazyGradient):
             recorder.release("input" if i == 1 else "activity", None if i == 1 else i - 1, i)
         return gradients
 
-    def train_step(self, points: np.ndarray, labels: np.ndarray, recorder=NO_RECORDER) -> None:
+    def train_step(self, points: np.ndarray, labels: np.ndarray, recorder: NoRecorder = NO_RECORDER) -> None:
         """One full-batch step: the sweeps, then one optimizer update of the flat array (the same
         as updating each layer in the backward sweep: no gradient reads the new weights)."""
         self._sweep(points, labels, recorder or NO_RECORDER)

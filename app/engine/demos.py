@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from app.engine.backprop import BackpropMLP
 from app.engine.datasets import make_dataset
@@ -17,7 +20,8 @@ GOODNESS_UNITS = 8
 GOODNESS_INPUTS = 6
 GOODNESS_MAX_STEPS = 500
 GOODNESS_THETA_RANGE = (1.0, 10.0)  # the widget's slider; below 1 the layer barely moves
-POLARITIES = ("positive", "negative")
+Polarity = Literal["positive", "negative"]
+POLARITIES: tuple[Polarity, ...] = get_args(Polarity)
 # Plain SGD (no momentum) so each step is one visible push; at this rate ten positive steps
 # move sigma(G - theta) well up from the start (0.38) without jumping straight to 1.
 GOODNESS_LEARNING_RATE = 0.03
@@ -26,7 +30,7 @@ GOODNESS_LEARNING_RATE = 0.03
 def _goodness_state(layer: FFLayer, x: np.ndarray, theta: float, polarity: str | None, step: int) -> dict:
     y = layer.forward(x)[0]
     g = float(goodness(y[None])[0])
-    p = float(sigmoid(np.float64(g - theta)))
+    p = float(sigmoid(np.asarray(g - theta)))
     target = 0.0 if polarity == "negative" else 1.0
     return {
         "step": step,
@@ -94,7 +98,7 @@ NEXT_LAYER_WEIGHTS = ((1.0, -0.5), (-0.6, 1.0), (0.7, 0.8))  # (units, inputs)
 NEXT_LAYER_BIAS = (0.1, 0.0, -0.2)
 
 
-def next_layer_response(y) -> list[float]:
+def next_layer_response(y: ArrayLike) -> list[float]:
     """ReLU(W h + b) with h = y / (||y|| + eps): it depends on y's direction only."""
     h = normalize(np.asarray(y, dtype=np.float64).reshape(-1))
     response = np.asarray(NEXT_LAYER_WEIGHTS) @ h + np.asarray(NEXT_LAYER_BIAS)
@@ -113,7 +117,8 @@ def normalization_layer() -> dict:
 
 # --- (c) step traces of one real training step of small 3-hidden-layer nets ---------------------
 
-TRACE_ALGORITHMS = ("backprop", "forward-forward")
+TraceAlgorithm = Literal["backprop", "forward-forward"]
+TRACE_ALGORITHMS: tuple[TraceAlgorithm, ...] = get_args(TraceAlgorithm)
 TRACE_HIDDEN = (8, 8, 8)
 TRACE_BATCH = 16
 
@@ -126,13 +131,13 @@ def step_trace(algorithm: str, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     recorder = StepRecorder()
     if algorithm == "backprop":
-        net = BackpropMLP((2, *TRACE_HIDDEN, 2), SGDMomentum(0.05), rng)
-        net.train_step(data.x, data.y, recorder=recorder)
-        layer_sizes = list(net.sizes)
+        mlp = BackpropMLP((2, *TRACE_HIDDEN, 2), SGDMomentum(0.05), rng)
+        mlp.train_step(data.x, data.y, recorder=recorder)
+        layer_sizes = list(mlp.sizes)
     else:
-        net = FFNetwork(TRACE_HIDDEN, 2, 2.0, SGDMomentum(0.05), rng)
-        net.train_step(data.x, data.y, rng, recorder=recorder)
-        layer_sizes = [net.layers[0].n_in, *TRACE_HIDDEN]
+        ff = FFNetwork(TRACE_HIDDEN, 2, 2.0, SGDMomentum(0.05), rng)
+        ff.train_step(data.x, data.y, rng, recorder=recorder)
+        layer_sizes = [ff.layers[0].n_in, *TRACE_HIDDEN]
     return {
         "algorithm": algorithm,
         "layer_sizes": layer_sizes,

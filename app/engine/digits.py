@@ -21,10 +21,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from itertools import pairwise
+from typing import Any, ClassVar, TypedDict
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from app.engine.backprop import BackpropMLP
 from app.engine.ff import (
@@ -38,7 +41,7 @@ from app.engine.ff import (
     wrong_labels,
 )
 from app.engine.mnist import DigitData, load_sample
-from app.engine.optim import Adam
+from app.engine.optim import Adam, Optimizer
 from app.engine.readout import SoftmaxReadout
 
 N_LABELS = 10
@@ -53,12 +56,12 @@ INPUT_MODES = ("length", "none")
 DTYPES = ("float32", "float64")
 
 
-def to_unit_pixels(images: np.ndarray, dtype=np.float32) -> np.ndarray:
+def to_unit_pixels(images: np.ndarray, dtype: DTypeLike = np.float32) -> np.ndarray:
     """(n, rows, cols) or (n, d) images to (n, d) floats in [0, 1]: uint8 divided by 255, floats kept."""
     images = np.asarray(images)
     flat = images.reshape(len(images), -1)
     if flat.dtype == np.uint8:
-        return flat.astype(dtype) / dtype(255.0)
+        return flat.astype(dtype) / 255.0  # a Python float keeps the array's dtype
     return flat.astype(dtype, copy=True)
 
 
@@ -90,9 +93,20 @@ def hard_negative_labels(
 # --- the FF network on images ------------------------------------------------------------------
 
 
+class BatchStats(TypedDict):
+    """What one minibatch of FF training reports: per layer, mean goodness and mean loss."""
+
+    goodness_positive: list[float]
+    goodness_negative: list[float]
+    loss: list[float]
+    negative_labels: np.ndarray  # the wrong label each negative carried
+
+
 class ImageReadout(SoftmaxReadout):
     """ff.SoftmaxReadout on images: the neutral label (every label pixel strength/10) is written
     into the first 10 pixels instead of appended; training, probabilities and predict are ff's."""
+
+    network: DigitFF
 
     def features(self, images: np.ndarray) -> np.ndarray:
         activities = self.network.hidden_activities(self.network.embed(images, None))
@@ -107,13 +121,13 @@ class DigitFF:
         input_size: int,
         hidden_sizes: tuple[int, ...],
         theta: float,
-        optimizer,
+        optimizer: Optimizer,
         rng: np.random.Generator,
         label_strength: float = 1.0,
         input_normalization: str = "length",
         input_scale: float = 1.0,
         inference: str = "all",
-        readout_optimizer=None,
+        readout_optimizer: Optimizer | None = None,
         dtype: str = "float32",
         init_scale: float = 1.0,
         weight_decay: float = 0.0,
@@ -138,7 +152,7 @@ class DigitFF:
         self.weight_decay = float(weight_decay)
         self.peer_normalization = float(peer_normalization)
         sizes = (input_size, *hidden_sizes)
-        self.layers = [FFLayer(a, b, rng, init_scale) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.layers = [FFLayer(a, b, rng, init_scale) for a, b in pairwise(sizes)]
         for layer in self.layers:
             layer.params = layer.params.astype(self.dtype)
         # Peer normalization: each unit's running mean activity on positive data (Hinton's meanstates).
@@ -200,7 +214,7 @@ class DigitFF:
         rng: np.random.Generator,
         negatives: str = "hard",
         temperature: float = 1.0,
-    ) -> dict:
+    ) -> BatchStats:
         """One FF update of every layer on a minibatch: positives (true label) and negatives (a
         wrong label) flow through together; each layer is updated from its own loss on both, before
         its normalized output (computed before the update) flows to the next layer.
@@ -214,7 +228,7 @@ class DigitFF:
         n = len(labels)
         h = np.concatenate([self.embed(images, labels), self.embed(images, wrong)])
         targets = np.concatenate([np.ones(n, dtype=self.dtype), np.zeros(n, dtype=self.dtype)])
-        stats = {"goodness_positive": [], "goodness_negative": [], "loss": []}
+        stats = BatchStats(goodness_positive=[], goodness_negative=[], loss=[], negative_labels=wrong)
         for i, layer in enumerate(self.layers, start=1):
             y = layer.forward(h)
             g = goodness(y)
@@ -237,7 +251,6 @@ class DigitFF:
                 h = self._next_input(y, g)
         if self.readout is not None:
             self.readout.train_step(images, labels)
-        stats["negative_labels"] = wrong
         return stats
 
     # inference --------------------------------------------------------------------------------
@@ -284,7 +297,7 @@ class MinibatchMLP(BackpropMLP):
     which a new minibatch never matches, so each batch builds [x, 1] and the one-hot targets once
     and nothing is kept between batches. The forward and backward sweeps are BackpropMLP's."""
 
-    def _inputs(self, points: np.ndarray, labels: np.ndarray):
+    def _inputs(self, points: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = np.ones((len(points), points.shape[1] + 1))
         x[:, :-1] = points
         onehot = np.zeros((len(labels), self.sizes[-1]))
@@ -377,13 +390,13 @@ class DigitsSettings:
         object.__setattr__(self, "readout", bool(self.readout))
         object.__setattr__(self, "decay", bool(self.decay))
 
-    def _check(self, name: str, value, integer: bool) -> None:
+    def _check(self, name: str, value: Any, integer: bool) -> None:
         lo, hi = self.BOUNDS[name]
         kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
         if isinstance(value, bool) or not isinstance(value, kinds) or not np.isfinite(value) or not lo <= value <= hi:
             raise ValueError(f"{name} must be {'an integer' if integer else 'a number'} in [{lo}, {hi}]; got {value!r}")
 
-    def replace(self, **changes) -> DigitsSettings:
+    def replace(self, **changes: Any) -> DigitsSettings:
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict:
@@ -481,7 +494,7 @@ class DigitsRun:
         self.batch_in_epoch = 0  # minibatches done in the current epoch
         self._order = self._order_rng.permutation(self.data.train_size)
         self.seconds = {"ff": 0.0, "backprop": 0.0}  # training time of each net, evaluation excluded
-        self.last_stats: dict | None = None
+        self.last_stats: BatchStats | None = None
         # The fixed held-out subset for cheap evaluation: the same digits whatever the seed, as
         # balanced over the classes as the test set allows.
         self.eval_index = _balanced_subset(self.test_y, min(s.eval_size, self.data.test_size))
@@ -562,7 +575,7 @@ class DigitsRun:
         table = self.ff.goodness_table(x)
         return [float(np.mean(np.argmax(table[:, :, i], axis=1) != y)) for i in range(table.shape[2])]
 
-    def infer(self, image) -> DigitInference:
+    def infer(self, image: ArrayLike) -> DigitInference:
         """One image (28x28 or 784 values; uint8 0-255, or floats in [0, 1]) under both nets."""
         pixels = np.asarray(image)
         if pixels.size != self.train_x.shape[1]:
@@ -620,7 +633,10 @@ def report(run: DigitsRun) -> dict:
 
 
 def train(
-    settings: DigitsSettings, data: DigitData | None = None, on_epoch=None, run: DigitsRun | None = None
+    settings: DigitsSettings,
+    data: DigitData | None = None,
+    on_epoch: Callable[[DigitsRun, DigitsMetrics], None] | None = None,
+    run: DigitsRun | None = None,
 ) -> tuple[DigitsRun, dict]:
     """Train to the end (continuing `run` if given); on_epoch(run, metrics) after every epoch, with
     the figures on the whole held-out set. Returns the run and report(run)."""

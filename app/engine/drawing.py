@@ -9,6 +9,7 @@ digit give the same image; MNIST's strokes are about a seventh of the digit's he
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -77,7 +78,7 @@ def rasterize(strokes: Sequence[Sequence[Sequence[float]]]) -> np.ndarray:
     canvas = np.zeros((fine, fine))
     for stroke in arrays:
         pixels = stroke * scale + offset
-        segments = zip(pixels, pixels[1:]) if len(pixels) > 1 else [(pixels[0], pixels[0])]
+        segments = pairwise(pixels) if len(pixels) > 1 else [(pixels[0], pixels[0])]
         for a, b in segments:
             x0, y0 = np.floor(np.minimum(a, b) - pen - 1).astype(int).clip(0, fine)
             x1, y1 = np.ceil(np.maximum(a, b) + pen + 2).astype(int).clip(0, fine)

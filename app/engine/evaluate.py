@@ -21,28 +21,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.engine.ff import embed_label, forward_pass
+from app.engine.backprop import BackpropMLP
+from app.engine.ff import FFNetwork, embed_label, forward_pass
 from app.engine.scratch import Scratch
 
 
 @dataclass(frozen=True)
 class FFEvaluation:
     train_accuracy: float
-    test_accuracy: float | None
-    loss: float | None
-    goodness_positive: list[float] | None
-    goodness_negative: list[float] | None
-    grid: np.ndarray | None  # (n_grid,) P(label 0)
-    layer_test_accuracy: list[float] | None = None  # each layer's goodness alone deciding
-    layer_grid_goodness: np.ndarray | None = None  # (layers, labels, n_grid) goodness on the grid
+    test_accuracy: float
+    loss: float
+    goodness_positive: list[float]
+    goodness_negative: list[float]
+    layer_test_accuracy: list[float]  # each layer's goodness alone deciding
+    grid: np.ndarray | None  # (n_grid,) P(label 0); None when the grid was not asked for
+    layer_grid_goodness: np.ndarray | None  # (layers, labels, n_grid) goodness on the grid; idem
 
 
 @dataclass(frozen=True)
 class BackpropEvaluation:
     train_accuracy: float
-    test_accuracy: float | None
-    loss: float | None
-    grid: np.ndarray | None  # (n_grid,) P(label 0)
+    test_accuracy: float
+    loss: float
+    grid: np.ndarray | None  # (n_grid,) P(label 0); None when the grid was not asked for
 
 
 TRAIN, TEST, GRID = 1, 2, 3  # how many segments to evaluate: a prefix of [train | test | grid]
@@ -52,7 +53,14 @@ class RaceEvaluator:
     """Read-only embedded inputs for (train, test, grid) and the scratch to push them through."""
 
     def __init__(
-        self, train_x, train_y, test_x, test_y, grid, n_labels: int, input_normalization: str = "none"
+        self,
+        train_x: np.ndarray,
+        train_y: np.ndarray,
+        test_x: np.ndarray,
+        test_y: np.ndarray,
+        grid: np.ndarray,
+        n_labels: int,
+        input_normalization: str = "none",
     ) -> None:
         self.n_labels = n_labels
         self.train_y, self.test_y = train_y, test_y
@@ -87,7 +95,7 @@ class RaceEvaluator:
             array.flags.writeable = False
         self._scratch = Scratch()
 
-    def __deepcopy__(self, memo) -> RaceEvaluator:
+    def __deepcopy__(self, memo: dict) -> RaceEvaluator:
         # Everything but the scratch is read-only: share it. Scratch is per instance (see module doc).
         clone = object.__new__(RaceEvaluator)
         clone.__dict__.update(self.__dict__)
@@ -97,14 +105,14 @@ class RaceEvaluator:
 
     # -- forward passes: the nets' own, over a range of rows ----------------------------------
 
-    def ff_goodness(self, net, start: int, stop: int) -> np.ndarray:
+    def ff_goodness(self, net: FFNetwork, start: int, stop: int) -> np.ndarray:
         """(n_layers, stop - start): each layer's goodness for FF rows [start, stop)."""
         table = self._scratch.table("ff_goodness", len(net.layers), self.ff_ends[-1])[:, : stop - start]
         for _ in forward_pass(net.layers, self.ff_inputs[start:stop], self._scratch, goodness_out=table):
             pass
         return table
 
-    def bp_logits(self, net, start: int, stop: int) -> np.ndarray:
+    def bp_logits(self, net: BackpropMLP, start: int, stop: int) -> np.ndarray:
         """(classes, stop - start): backprop's logits for rows [start, stop), one row per class,
         so that the reductions over classes run along contiguous memory (7x cheaper here)."""
         logits = self._scratch.table("bp_logits", net.sizes[-1], self.bp_ends[-1])[:, : stop - start]
@@ -118,20 +126,24 @@ class RaceEvaluator:
         begin = self.ff_ends[k - 1] if k else 0
         return array[..., begin : self.ff_ends[k]].reshape(*array.shape[:-1], self.n_labels, self.sizes[k])
 
-    def _totals(self, net, table: np.ndarray) -> np.ndarray:
+    def _totals(self, net: FFNetwork, table: np.ndarray) -> np.ndarray:
         """Each row's goodness summed over the layers the net's inference rule counts."""
         counted = net.counted_layers
         return (table if len(counted) == len(table) else table[list(counted)]).sum(axis=0)
 
-    def ff(self, net, theta: float, upto: int = GRID) -> FFEvaluation:
+    def ff_train_accuracy(self, net: FFNetwork) -> float:
+        """FF's accuracy on the training points: the train segment alone (the CLI's per-step check)."""
+        totals = self._totals(net, self.ff_goodness(net, 0, self.ff_ends[TRAIN - 1]))
+        return _accuracy(self._segment(totals, 0), self.train_y)
+
+    def ff(self, net: FFNetwork, theta: float, grid: bool = True) -> FFEvaluation:
+        upto = GRID if grid else TEST
         table = self.ff_goodness(net, 0, self.ff_ends[upto - 1])
         totals = self._totals(net, table)
         # argmax over labels picks the first label on a tie, as FFNetwork.predict does.
         train_acc = _accuracy(self._segment(totals, 0), self.train_y)
-        if upto == TRAIN:
-            return FFEvaluation(train_acc, None, None, None, None, None)
         test_acc = _accuracy(self._segment(totals, 1), self.test_y)
-        layer_test = _accuracy(self._segment(table, 1), self.test_y)  # each layer alone
+        layer_test = _layer_accuracies(self._segment(table, 1), self.test_y)  # each layer alone
         train = self._segment(table, 0)  # (layers, labels, n)
         means = np.einsum("kln,sln->sk", train, self.mean_weights)  # (pos/neg, layers)
         z = self._scratch.rows("ff_loss", len(train), train[0].size).reshape(train.shape)
@@ -139,24 +151,26 @@ class RaceEvaluator:
         z *= self.loss_sign
         np.logaddexp(0.0, z, out=z)
         loss = float(np.einsum("kln,ln->", z, self.loss_weights))
-        grid = _softmax_first(self._segment(totals, 2)) if upto == GRID else None
-        layer_grid = self._segment(table, 2).copy() if upto == GRID else None
+        grid_p = _softmax_first(self._segment(totals, 2)) if grid else None
+        layer_grid = self._segment(table, 2).copy() if grid else None
         return FFEvaluation(
-            train_acc, test_acc, loss, means[0].tolist(), means[1].tolist(), grid, layer_test, layer_grid
+            train_acc, test_acc, loss, means[0].tolist(), means[1].tolist(), layer_test, grid_p, layer_grid
         )
 
-    def ff_grid(self, net) -> np.ndarray:
+    def ff_grid(self, net: FFNetwork) -> np.ndarray:
         """P(label 0) over the grid alone: the grid rows of every label, nothing else."""
         totals = self._totals(net, self.ff_goodness(net, self.ff_ends[1], self.ff_ends[2]))
         return _softmax_first(totals.reshape(self.n_labels, self.sizes[2]))
 
-    def backprop(self, net, upto: int = GRID) -> BackpropEvaluation:
-        stop = self.bp_ends[upto - 1]
+    def backprop_train_accuracy(self, net: BackpropMLP) -> float:
+        """Backprop's accuracy on the training points: the train segment alone."""
+        return _accuracy(self.bp_logits(net, 0, self.bp_ends[TRAIN - 1]), self.train_y)
+
+    def backprop(self, net: BackpropMLP, grid: bool = True) -> BackpropEvaluation:
+        stop = self.bp_ends[(GRID if grid else TEST) - 1]
         logits = self.bp_logits(net, 0, stop)
         n_train, n_test, _ = self.sizes
         train_acc = _accuracy(logits[:, :n_train], self.train_y)
-        if upto == TRAIN:
-            return BackpropEvaluation(train_acc, None, None, None)
         test_acc = _accuracy(logits[:, n_train : n_train + n_test], self.test_y)
         # The log-sum-exp of cross_entropy and the softmax of the grid share one exp.
         z = self._scratch.table("bp_z", len(logits), self.bp_ends[-1])[:, :stop]
@@ -165,19 +179,21 @@ class RaceEvaluator:
         np.exp(z, out=e)
         sums = e.sum(axis=0)
         loss = float(np.mean(np.log(sums[:n_train]) - z[self.train_y, self._train_index]))
-        grid = e[0, self.bp_ends[1] :] / sums[self.bp_ends[1] :] if upto == GRID else None
-        return BackpropEvaluation(train_acc, test_acc, loss, grid)
+        grid_p = e[0, self.bp_ends[1] :] / sums[self.bp_ends[1] :] if grid else None
+        return BackpropEvaluation(train_acc, test_acc, loss, grid_p)
 
-    def bp_grid(self, net) -> np.ndarray:
+    def bp_grid(self, net: BackpropMLP) -> np.ndarray:
         return _softmax_first(self.bp_logits(net, self.bp_ends[1], self.bp_ends[2]))
 
 
-def _accuracy(scores: np.ndarray, labels: np.ndarray):
-    """The fraction of points whose highest score (over axis -2: labels or classes) is their label;
-    for (..., labels, n) scores, a list with one fraction per leading index."""
+def _accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The fraction of points whose highest score (over axis -2 of (labels or classes, n)) is their label."""
+    return np.count_nonzero(np.argmax(scores, axis=-2) == labels) / len(labels)
+
+
+def _layer_accuracies(scores: np.ndarray, labels: np.ndarray) -> list[float]:
+    """_accuracy for each leading index of (layers, labels, n) scores."""
     right = np.argmax(scores, axis=-2) == labels
-    if right.ndim == 1:
-        return np.count_nonzero(right) / len(labels)
     # count_nonzero with an axis goes through a slower Python path: one row at a time is cheaper.
     return [np.count_nonzero(row) / len(labels) for row in right]
 

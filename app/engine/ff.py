@@ -1,8 +1,17 @@
-"""Forward-Forward (Hinton 2022): layers that learn locally to give real data high goodness and fake data low goodness."""
+"""Forward-Forward (Hinton 2022): layers that learn locally, real data to high goodness and fake data to low."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from functools import partial
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
+
+from app.engine.optim import Optimizer
+from app.engine.trace import NoRecorder
 
 try:  # einsum's C entry point: at 300 rows np.einsum's Python wrapper costs as much again (1 us)
     from numpy._core.multiarray import c_einsum as _einsum
@@ -12,6 +21,9 @@ except ImportError:  # pragma: no cover - NumPy 1.x
 from app.engine.params import FlatParameters, LazyGradient
 from app.engine.scratch import FRESH, Scratch
 from app.engine.trace import NO_RECORDER
+
+if TYPE_CHECKING:  # readout.py imports this module
+    from app.engine.readout import SoftmaxReadout
 
 EPSILON = 1e-8  # in h = y / (||y|| + eps): only keeps an all-zero activity vector finite
 SCHEDULES = ("separate", "joint")
@@ -34,7 +46,9 @@ def goodness(y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return _einsum("...j,...j->...", y, y, out=out)
 
 
-def normalize(y, epsilon: float = EPSILON, g: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+def normalize(
+    y: ArrayLike, epsilon: float = EPSILON, g: np.ndarray | None = None, out: np.ndarray | None = None
+) -> np.ndarray:
     """h = y / (||y|| + eps) along the last axis: the length (the goodness) removed, the direction
     kept. ||y|| = sqrt(G), so a caller that has the goodness passes it as `g`; `out` receives h.
     Training, evaluation and inference all normalize with this function."""
@@ -48,6 +62,10 @@ def normalize(y, epsilon: float = EPSILON, g: np.ndarray | None = None, out: np.
 def sigmoid(z: np.ndarray) -> np.ndarray:
     # tanh form: never overflows, for any z.
     return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def mean_layer_loss(g: np.ndarray, theta: float, target: np.ndarray | float) -> float:
+    return float(np.mean(layer_loss(g, theta, target)))
 
 
 def layer_loss(g: np.ndarray, theta: float, target: np.ndarray | float) -> np.ndarray:
@@ -135,7 +153,7 @@ class FFLayer:
         self,
         h_with_bias: np.ndarray,
         y: np.ndarray,
-        target,
+        target: np.ndarray | float,
         theta: float,
         g: np.ndarray | None = None,
         out: np.ndarray | None = None,
@@ -163,13 +181,13 @@ class FFLayer:
 
 
 def forward_pass(
-    layers,
+    layers: Sequence[FFLayer],
     x: np.ndarray,
-    scratch=None,
+    scratch: Scratch | None = None,
     goodness_out: np.ndarray | None = None,
-    recorder=NO_RECORDER,
+    recorder: NoRecorder = NO_RECORDER,
     polarity: str | None = None,
-):
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
     """The FF forward pass, the one that training, evaluation and inference share.
 
     For every layer i = 1..L yields (i, h, y, G): the layer's input h with its bias column, its
@@ -184,7 +202,8 @@ def forward_pass(
     n, last = len(x), len(layers)
     recorder.hold("input", None, x)
     recorder.record("pass", None, polarity, "{polarity} pass begins")
-    h, held = x, ("input", None)
+    h = x
+    held: tuple[str, int | None] = ("input", None)
     for i, layer in enumerate(layers, start=1):
         y = layer.forward(h, out=buffers.rows(("y", i), n, layer.n_out))
         g = goodness(y, out=buffers.rows(("g", i), n) if goodness_out is None else goodness_out[i - 1])
@@ -215,13 +234,13 @@ class FFNetwork(LazyGradient):
         hidden_sizes: tuple[int, ...],
         n_labels: int,
         theta: float,
-        optimizer,
+        optimizer: Optimizer,
         rng: np.random.Generator,
         input_size: int = 2,
         schedule: str = "separate",
         init_scale: float = 1.0,
         readout: bool = False,
-        readout_optimizer=None,
+        readout_optimizer: Optimizer | None = None,
         input_normalization: str = "none",
         inference: str = "all",
     ) -> None:
@@ -241,22 +260,21 @@ class FFNetwork(LazyGradient):
         self.schedule = schedule
         self.optimizer = optimizer
         sizes = (input_size + n_labels, *hidden_sizes)
-        self.layers = [FFLayer(a, b, rng, init_scale) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.layers = [FFLayer(a, b, rng, init_scale) for a, b in pairwise(sizes)]
         self.parameters = FlatParameters.holding([layer.params for layer in self.layers])
         self._gradient: FlatParameters | None = None
         self._bind_layers()
+        self.readout: SoftmaxReadout | None = None
         if readout:
             from app.engine.readout import SoftmaxReadout
 
             self.readout = SoftmaxReadout(self, readout_optimizer or optimizer, rng)
-        else:
-            self.readout = None
         self._cache_key: tuple | None = None
         self._buffers: dict = {}
         self._scratch = Scratch()
 
     def _bind_layers(self) -> None:
-        for layer, view in zip(self.layers, self.parameters.views):
+        for layer, view in zip(self.layers, self.parameters.views, strict=True):
             layer.params = view
 
     def __getstate__(self) -> dict:
@@ -270,16 +288,18 @@ class FFNetwork(LazyGradient):
         self._bind_layers()  # the layers must use the copy's own flat array
 
     # inputs -------------------------------------------------------------------------------
-    def _batches(self, points: np.ndarray, labels: np.ndarray, rng: np.random.Generator):
+    def _batches(
+        self, points: np.ndarray, labels: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Positive and negative inputs; with 2 labels they never change, so they are built once."""
         key = (id(points), id(labels), points.shape)
         if self.n_labels == 2 and key == self._cache_key:
             return self._buffers["positive"], self._buffers["negative"], self._buffers["targets"]
         positive = self.embed(points, labels)
-        negative = self.embed(points, wrong_labels(labels, self.n_labels, rng))
+        wrong = self.embed(points, wrong_labels(labels, self.n_labels, rng))
+        negative: np.ndarray | None = wrong
         if self.schedule == "joint":
-            positive = np.concatenate([positive, negative])
-            negative = None
+            positive, negative = np.concatenate([positive, wrong]), None
         n = len(labels)
         targets = np.concatenate([np.ones(n), np.zeros(n)])
         self._cache_key = key
@@ -299,21 +319,21 @@ class FFNetwork(LazyGradient):
         points: np.ndarray,
         labels: np.ndarray,
         rng: np.random.Generator,
-        recorder=NO_RECORDER,
+        recorder: NoRecorder = NO_RECORDER,
     ) -> None:
         """One FF step on a full batch: a positive pass, then a negative pass (or both at once
         with schedule='joint'); each layer updates from its own loss as the pass flows through it."""
         recorder = recorder or NO_RECORDER
         positive, negative, targets = self._batches(points, labels, rng)
-        if self.schedule == "separate":
+        if negative is None:  # the joint schedule: positives and negatives in one pass
+            self._pass(positive, targets, "positive+negative", recorder)
+        else:
             self._pass(positive, 1.0, "positive", recorder)
             self._pass(negative, 0.0, "negative", recorder)
-        else:
-            self._pass(positive, targets, "positive+negative", recorder)
         if self.readout is not None:
             self.readout.train_step(points, labels)
 
-    def _pass(self, x: np.ndarray, target, polarity: str, recorder) -> None:
+    def _pass(self, x: np.ndarray, target: np.ndarray | float, polarity: str, recorder: NoRecorder) -> None:
         """One pass: each layer's gradient from its own input, output and loss, then one update.
 
         A layer's new weights are settled by its gradient; nothing reads them again in this pass
@@ -327,7 +347,7 @@ class FFNetwork(LazyGradient):
                 i,
                 polarity,
                 "layer {layer} goodness loss",
-                loss=lambda: float(np.mean(layer_loss(g, theta, target))),
+                loss=partial(mean_layer_loss, g, theta, target),
             )
             self.layers[i - 1].local_gradient(h, y, target, theta, g, out=gradients[i - 1])
             recorder.record("update", i, polarity, "layer {layer} updated from its own loss")

@@ -69,7 +69,9 @@ class DigitData:
 # --- the committed sample ----------------------------------------------------------------------
 
 
-def stratified_split(labels: np.ndarray, test_per_class: int = TEST_PER_CLASS, seed: int = SPLIT_SEED):
+def stratified_split(
+    labels: np.ndarray, test_per_class: int = TEST_PER_CLASS, seed: int = SPLIT_SEED
+) -> tuple[np.ndarray, np.ndarray]:
     """(train_index, test_index): for every class, a seeded permutation of its indices, the first
     `test_per_class` held out; each index array sorted, so the file keeps the source's order."""
     rng = np.random.default_rng(seed)

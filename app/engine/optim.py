@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import numpy as np
 
 OPTIMIZER_NAMES: tuple[str, ...] = ("adam", "sgd")
+
+
+class Optimizer(Protocol):
+    """What the nets need of an optimizer: update `param` in place from `grad` (state kept per `key`)."""
+
+    learning_rate: float  # a schedule may change it between updates
+
+    def update(self, key: int, param: np.ndarray, grad: np.ndarray) -> None: ...
 
 
 class SGDMomentum:
@@ -61,7 +70,7 @@ class Adam:
         param -= scratch
 
 
-def make_optimizer(name: str, learning_rate: float):
+def make_optimizer(name: str, learning_rate: float) -> Optimizer:
     if name == "adam":
         return Adam(learning_rate)
     if name == "sgd":

@@ -11,6 +11,8 @@ fork) and pickling rebuild them from the copied flat array."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +34,7 @@ class FlatParameters:
             start = stop
 
     @classmethod
-    def holding(cls, matrices) -> FlatParameters:
+    def holding(cls, matrices: Sequence[np.ndarray]) -> FlatParameters:
         """A flat array holding copies of `matrices`, in order."""
         return cls([m.shape for m in matrices], np.concatenate([np.ravel(m) for m in matrices]))
 
@@ -40,7 +42,7 @@ class FlatParameters:
         """Another flat array of the same layout (for gradients)."""
         return FlatParameters(self.shapes)
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[FlatParameters], tuple[Any, ...]]:
         # Copies and pickles carry the flat array and the layout; the views are rebuilt from them.
         return FlatParameters, (self.shapes, self.flat)
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from app.engine.backprop import BackpropMLP
 from app.engine.datasets import DATASET_NAMES, EXTENT, NOISE_RANGE, race_data
-from app.engine.evaluate import GRID, TEST, TRAIN, RaceEvaluator
+from app.engine.evaluate import RaceEvaluator
 from app.engine.ff import INFERENCE_RULES, INPUT_NORMALIZATIONS, SCHEDULES, FFNetwork
 from app.engine.optim import OPTIMIZER_NAMES, make_optimizer
 
@@ -81,16 +81,16 @@ class RaceSettings:
             self._check_int("hidden_sizes", width)
         object.__setattr__(self, "hidden_sizes", tuple(int(w) for w in sizes))
 
-    def _range_error(self, name: str, kind: str, value) -> ValueError:
+    def _range_error(self, name: str, kind: str, value: Any) -> ValueError:
         lo, hi = self.BOUNDS[name]
         return ValueError(f"{name} must be {kind} in [{lo}, {hi}]; got {value!r}")
 
-    def _check_int(self, name: str, value) -> None:
+    def _check_int(self, name: str, value: Any) -> None:
         lo, hi = self.BOUNDS[name]
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
             raise self._range_error(name, "an integer", value)
 
-    def _check_number(self, name: str, value) -> None:
+    def _check_number(self, name: str, value: Any) -> None:
         lo, hi = self.BOUNDS[name]
         ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
         if not ok or not np.isfinite(value) or not lo <= value <= hi:
@@ -102,7 +102,7 @@ class RaceSettings:
         defaults = {f.name: f.default for f in dataclasses.fields(cls)}
         return {name: (lo, hi, defaults[name]) for name, (lo, hi) in cls.BOUNDS.items()}
 
-    def replace(self, **changes) -> RaceSettings:
+    def replace(self, **changes: Any) -> RaceSettings:
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict:
@@ -255,7 +255,10 @@ class Race:
             raise ValueError(f"repeats must be a positive integer; got {repeats!r}")
         race = self.fork()
         x, y, negatives = race.train.x, race.train.y, race.negative_rng
-        steps = {"ff": lambda: race.ff.train_step(x, y, negatives), "backprop": lambda: race.backprop.train_step(x, y)}
+        steps: dict[str, Callable[[], None]] = {
+            "ff": lambda: race.ff.train_step(x, y, negatives),
+            "backprop": lambda: race.backprop.train_step(x, y),
+        }
         samples: dict[str, list[int]] = {name: [] for name in steps}
         clock = time.perf_counter_ns
         for _ in range(repeats):
@@ -274,8 +277,8 @@ class Race:
     def train_accuracies(self) -> tuple[float, float]:
         """(FF, backprop) accuracy on the training points with the current weights."""
         return (
-            self._evaluator.ff(self.ff, self.ff.theta, TRAIN).train_accuracy,
-            self._evaluator.backprop(self.backprop, TRAIN).train_accuracy,
+            self._evaluator.ff_train_accuracy(self.ff),
+            self._evaluator.backprop_train_accuracy(self.backprop),
         )
 
     def decision_grids(self) -> tuple[np.ndarray, np.ndarray]:
@@ -288,14 +291,12 @@ class Race:
 
     def snapshot(self, grid: bool = True) -> RaceSnapshot:
         """Both nets' metrics (and grids) from one batched pass per net; see app/engine/evaluate.py."""
-        upto = GRID if grid else TEST
-        ff = self._evaluator.ff(self.ff, self.ff.theta, upto)
-        bp = self._evaluator.backprop(self.backprop, upto)
-        grid_ff = grid_bp = maps = None
-        if grid:
-            size = self.settings.grid_size
-            grid_ff, grid_bp = ff.grid.reshape(size, size), bp.grid.reshape(size, size)
-            maps = layer_maps(ff.layer_grid_goodness, size)
+        ff = self._evaluator.ff(self.ff, self.ff.theta, grid)
+        bp = self._evaluator.backprop(self.backprop, grid)
+        size = self.settings.grid_size
+        grid_ff = None if ff.grid is None else ff.grid.reshape(size, size)
+        grid_bp = None if bp.grid is None else bp.grid.reshape(size, size)
+        maps = None if ff.layer_grid_goodness is None else layer_maps(ff.layer_grid_goodness, size)
         return RaceSnapshot(
             self.step_count,
             NetMetrics(ff.train_accuracy, ff.test_accuracy, ff.loss),
@@ -332,7 +333,9 @@ class RaceRun:
     train_seconds: float  # the training steps only, not the evaluation
 
 
-def run_to_end(race: Race, on_step=None, target: float = TARGET_ACCURACY) -> RaceRun:
+def run_to_end(
+    race: Race, on_step: Callable[[int, int, float, float], None] | None = None, target: float = TARGET_ACCURACY
+) -> RaceRun:
     """Train the race to its last step, noting when each net's TRAINING accuracy first reaches
     `target`. The one definition of "steps to 95%": the CLI and the scorecard both report this."""
     reached: dict[str, int | None] = {"ff": None, "backprop": None}

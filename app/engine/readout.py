@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from app.engine.optim import Optimizer
+
+if TYPE_CHECKING:  # both modules import this one
+    from app.engine.digits import DigitFF
+    from app.engine.ff import FFNetwork
+
 import numpy as np
 
 from app.engine.ff import normalize, normalize_input, with_bias_column
@@ -13,7 +21,13 @@ class SoftmaxReadout:
     into the FF layers. skip_first_layer follows the paper's deep nets; in the race's shallow
     net the first layer carries most of the evidence, so the default reads every layer."""
 
-    def __init__(self, network, optimizer, rng: np.random.Generator, skip_first_layer: bool = False) -> None:
+    def __init__(
+        self,
+        network: FFNetwork | DigitFF,
+        optimizer: Optimizer,
+        rng: np.random.Generator,
+        skip_first_layer: bool = False,
+    ) -> None:
         self.network = network
         self.optimizer = optimizer
         sizes = [layer.n_out for layer in network.layers]

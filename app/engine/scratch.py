@@ -10,15 +10,18 @@ shared between copies and never travel with them."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 
 class Scratch:
-    def __init__(self, dtype=np.float64) -> None:
+    def __init__(self, dtype: DTypeLike = np.float64) -> None:
         self.dtype = np.dtype(dtype)
         self._buffers: dict = {}
 
-    def rows(self, name, n: int, width: int | None = None, ones_column: bool = False) -> np.ndarray:
+    def rows(self, name: Hashable, n: int, width: int | None = None, ones_column: bool = False) -> np.ndarray:
         """A C-contiguous (n,) or (n, width) array: the first n rows of the buffer `name`. With
         ones_column its last column is 1 (set once; callers write only the other columns)."""
         key = (name, width)  # one name may serve several widths (layers of other sizes)
@@ -29,7 +32,7 @@ class Scratch:
             self._buffers[key] = buffer
         return buffer if len(buffer) == n else buffer[:n]
 
-    def table(self, name, layers: int, n: int) -> np.ndarray:
+    def table(self, name: Hashable, layers: int, n: int) -> np.ndarray:
         """A (layers, n) array whose every row is contiguous: the first n columns of `name`."""
         buffer = self._buffers.get(name)
         if buffer is None or buffer.shape[0] != layers or buffer.shape[1] < n:
@@ -40,10 +43,10 @@ class Scratch:
     def nbytes(self) -> int:
         return sum(buffer.nbytes for buffer in self._buffers.values())
 
-    def __deepcopy__(self, memo) -> Scratch:
+    def __deepcopy__(self, memo: dict) -> Scratch:
         return Scratch(self.dtype)
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Scratch], tuple[DTypeLike]]:
         return Scratch, (self.dtype,)
 
 
@@ -53,11 +56,11 @@ class FreshArrays:
 
     dtype = np.dtype(np.float64)
 
-    def rows(self, name, n: int, width: int | None = None, ones_column: bool = False) -> np.ndarray:
+    def rows(self, name: Hashable, n: int, width: int | None = None, ones_column: bool = False) -> np.ndarray:
         shape = (n,) if width is None else (n, width)
         return np.ones(shape) if ones_column else np.empty(shape)
 
-    def table(self, name, layers: int, n: int) -> np.ndarray:
+    def table(self, name: Hashable, layers: int, n: int) -> np.ndarray:
         return np.empty((layers, n))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -57,7 +58,14 @@ class NoRecorder:
     def drop(self, kind: str, index: int | None) -> None:
         pass
 
-    def record(self, kind, layer=None, polarity=None, detail="", loss=None) -> None:
+    def record(
+        self,
+        kind: str,
+        layer: int | None = None,
+        polarity: str | None = None,
+        detail: str = "",
+        loss: float | Callable[[], float] | None = None,
+    ) -> None:
         pass
 
 
@@ -85,7 +93,14 @@ class StepRecorder(NoRecorder):
         """The step drops an array without an event of its own (the next event shows it gone)."""
         del self.held[array_name(kind, index)]
 
-    def record(self, kind, layer=None, polarity=None, detail="", loss=None) -> None:
+    def record(
+        self,
+        kind: str,
+        layer: int | None = None,
+        polarity: str | None = None,
+        detail: str = "",
+        loss: float | Callable[[], float] | None = None,
+    ) -> None:
         """`detail` may name {layer}, {next} (layer + 1) and {polarity}; `loss` may be a number or
         a function giving one, called only here (so a step with NO_RECORDER never computes it)."""
         if kind not in EVENT_KINDS:

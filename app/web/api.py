@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -11,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from app.engine.demos import (
     GOODNESS_MAX_STEPS,
     GOODNESS_THETA_RANGE,
-    POLARITIES,
-    TRACE_ALGORITHMS,
+    Polarity,
+    TraceAlgorithm,
     goodness_layer_history,
     step_trace,
 )
@@ -20,12 +21,13 @@ from app.engine.race import RaceSettings
 from app.web.routing import CUT_SHORT, Router, detail
 from app.web.widget_settings import GOODNESS_THETA_DEFAULT
 
+T = TypeVar("T")
 router = Router(prefix="/api", tags=["api"])
 
 
 class GoodnessAction(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    polarity: Literal[POLARITIES]
+    polarity: Polarity
     steps: int = Field(ge=0, le=GOODNESS_MAX_STEPS)
 
 
@@ -36,12 +38,12 @@ class GoodnessRequest(BaseModel):
     actions: list[GoodnessAction] = Field(default_factory=list)
 
 
-async def in_worker(request: Request, function, *args):
+async def in_worker(request: Request, function: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(request.app.state.executor, function, *args)
 
 
 @router.get("/trace")
-async def trace(request: Request, algorithm: Literal[TRACE_ALGORITHMS] = Query(...)) -> dict:
+async def trace(request: Request, algorithm: Annotated[TraceAlgorithm, Query()]) -> dict:
     # Deterministic (seed 0), so each algorithm's trace is recorded once per process.
     traces: dict = request.app.state.traces
     if algorithm not in traces:
@@ -76,14 +78,16 @@ async def goodness(request: Request) -> dict:
     try:
         payload = GoodnessRequest.model_validate_json(body or b"{}")
     except ValidationError as invalid:
-        raise HTTPException(422, invalid.errors(include_url=False, include_input=False, include_context=False))
+        raise HTTPException(
+            422, invalid.errors(include_url=False, include_input=False, include_context=False)
+        ) from None
     if len(payload.actions) > settings.goodness_max_actions:
         raise HTTPException(422, f"at most {settings.goodness_max_actions} actions")
     actions = [(action.polarity, action.steps) for action in payload.actions]
     try:  # the replay checks the actions' total steps (one check, the engine's)
         history = await in_worker(request, goodness_layer_history, payload.seed, payload.theta, actions)
     except ValueError as invalid:
-        raise HTTPException(422, str(invalid))
+        raise HTTPException(422, str(invalid)) from None
     return {"seed": payload.seed, "theta": payload.theta, "history": history}
 
 

@@ -21,6 +21,7 @@ import asyncio
 import json
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -70,6 +71,7 @@ class Viewer:
             if await future is WITHDRAWN:
                 return None
         info = record.info
+        assert info is not None  # absorb() sets record.info before it wakes any waiter
         return json.dumps({**info, "settings": {**info["settings"], "speed": speed}}, separators=(",", ":"))
 
     async def frame(self, step: int, intro: bool = False) -> tuple[str | None, bool]:
@@ -99,7 +101,7 @@ class Viewer:
                     future.cancel()
                     record.unwant(self, step)
 
-    def want_ahead(self, steps) -> None:
+    def want_ahead(self, steps: Iterable[int]) -> None:
         """The steps this running session will ask for next, computed while it plays the current ones.
         They are asked for in batches: only once fewer than half of them are ready or asked for,
         then all of them, so that the engine gets several frames of a run per turn rather than one
@@ -216,7 +218,7 @@ class RunRecord:
             found.update(viewer for viewer, _ in self.info_waiters)
         return found
 
-    def priority(self, now: float, standings: dict):
+    def priority(self, now: float, standings: dict[str, float]) -> tuple | None:
         """The scheduler's sort key for this run (its best requester's), or None with nothing asked."""
         requesters = self.requesters()
         if not requesters:
@@ -262,9 +264,9 @@ class RunRecord:
                 self.frames[step] = text
             for viewer in self.wanted.pop(step, ()):
                 viewer.ahead.discard(step)
-                future = viewer.awaiting.get(step)
-                if future is not None and not future.done():
-                    future.set_result(text)
+                awaited = viewer.awaiting.get(step)
+                if awaited is not None and not awaited.done():
+                    awaited.set_result(text)
         for step, x, y, inference in result.infers:
             for viewer, (s, cx, cy, future) in list(self.clicks.items()):
                 if (s, cx, cy) == (step, x, y):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import Request
@@ -25,7 +26,7 @@ router = Router(tags=["embed"])
 PROVIDER_NAME = "Forward-Forward, explained"
 
 
-def embed_query(request: Request, slug: str, query) -> WidgetQuery:
+def embed_query(request: Request, slug: str, query: Mapping[str, str]) -> WidgetQuery:
     return widget_query(WIDGETS[slug], query, max_speed=request.app.state.settings.max_steps_per_frame)
 
 
@@ -121,6 +122,7 @@ def positive_int(text: str | None) -> int | None:
 
 @router.get(
     "/oembed",
+    response_model=None,  # a dict, or an error response: no model to infer from the annotation
     responses={
         400: {"description": "maxwidth or maxheight is not a positive integer.", "model": OEmbedError},
         404: {"description": "url is not an embed URL of this server, or has bad settings.", "model": OEmbedError},
@@ -129,7 +131,7 @@ def positive_int(text: str | None) -> int | None:
 )
 async def oembed(
     request: Request, url: str = "", format: str = "json", maxwidth: str | None = None, maxheight: str | None = None
-):
+) -> dict | JSONResponse:
     """oEmbed 1.0 (https://oembed.com): the rich type, whose html is the widget's iframe.
 
     The returned width and height never exceed maxwidth and maxheight (the spec's rule). The widget

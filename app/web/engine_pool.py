@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from app.web import engine_worker
@@ -29,7 +29,7 @@ class EngineCrashed(RuntimeError):
     """The worker process computing a slice died before answering."""
 
 
-def _context():
+def _context() -> multiprocessing.context.ForkServerContext:
     # forkserver: workers fork from a clean server process that has already imported the engine,
     # never from this one (its threads and event loop must not be copied into a child).
     context = multiprocessing.get_context("forkserver")
@@ -62,11 +62,12 @@ class Slot:
                 self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"engine-slot-{self.index}")
         return self.executor
 
-    def submit(self, items: list[Item], slice_s: float):
+    def submit(self, items: list[Item], slice_s: float) -> Future[list[ItemResult]]:
         drop, self.drop = self.drop, []
         executor = self.ensure()
         if self.processes:
             return executor.submit(engine_worker.execute, items, slice_s, drop)
+        assert self.workshop is not None  # ensure() made it: an in-thread slot has its Workshop here
         return executor.submit(self.workshop.execute, items, slice_s, drop)
 
     def pids(self) -> list[int]:
@@ -133,7 +134,7 @@ class EnginePool:
         if slot.executor is None:
             return False
         if not slot.processes:
-            return key in slot.workshop.runs
+            return slot.workshop is not None and key in slot.workshop.runs
         return await asyncio.wrap_future(slot.executor.submit(engine_worker.holds, key))
 
     def pids(self) -> list[int]:

@@ -19,6 +19,7 @@ import select
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.engine.race import PointInference, Race, RaceSettings
@@ -112,13 +113,13 @@ class Workshop:
             self.runs.popitem(last=False)
         return state
 
-    def execute(self, items: list[Item], slice_s: float, drop: list[tuple] = ()) -> list[ItemResult]:
+    def execute(self, items: list[Item], slice_s: float, drop: Sequence[tuple] = ()) -> list[ItemResult]:
         """Work through `items` in order until the slice's time is spent (the first item always
         makes progress); items not reached are left out of the answer."""
         for key in drop:
             self.runs.pop(key, None)
         deadline = time.perf_counter() + slice_s
-        results = []
+        results: list[ItemResult] = []
         for item in items:
             if results and time.perf_counter() >= deadline:
                 break
@@ -130,7 +131,7 @@ class Workshop:
         state = self.run(item.key, item.settings)
         info = race_info(state.producer) if item.want_info else None
         frames: dict[int, str] = {}
-        infers = []
+        infers: list[tuple[int, float, float, PointInference]] = []
         complete = True
         for step in item.frames:
             text = state.frame(step, deadline)
@@ -193,12 +194,18 @@ def _exit_with(pid: int) -> None:
     os._exit(0)
 
 
+def _this_workshop() -> Workshop:
+    if _workshop is None:
+        raise RuntimeError("not an engine worker process: start_worker did not run here")
+    return _workshop
+
+
 def execute(items: list[Item], slice_s: float, drop: list[tuple]) -> list[ItemResult]:
-    return _workshop.execute(items, slice_s, drop)
+    return _this_workshop().execute(items, slice_s, drop)
 
 
 def holds(key: tuple) -> bool:
-    return key in _workshop.runs
+    return key in _this_workshop().runs
 
 
 def ready() -> int:

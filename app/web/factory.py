@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from typing import Any
 
 import jinja2
 from fastapi import FastAPI, Request
@@ -31,13 +32,14 @@ log = logging.getLogger("app.web")
 
 
 @jinja2.pass_context
-def relative_url_for(context: dict, name: str, /, **path_params) -> str:
+def relative_url_for(context: dict, name: str, /, **path_params: Any) -> str:
     """Templates' url_for: a path on this server, never an absolute URL built from the request's
     Host header (which the client chose)."""
     return context["request"].url_for(name, **path_params).path
 
 
-async def client_went_away(request: Request, _exc: ClientDisconnect) -> JSONResponse:
+# Registered for ClientDisconnect only; typed Exception as Starlette's handler signature requires.
+async def client_went_away(request: Request, _exc: Exception) -> JSONResponse:
     """A request whose body ended before its Content-Length: one log line, and a 400 (which the
     client, gone, will usually not read), instead of a traceback."""
     client = f"{request.client.host}:{request.client.port}" if request.client else "a client"
@@ -64,12 +66,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     scheduler = EngineScheduler(pool, settings.engine_slice_s, metrics)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await pool.start()
-        # Measured now, in a worker thread, so the first reader of the article never waits for it.
-        warm_scorecard = asyncio.create_task(app.state.scorecard.figures())
+        # Measured before the server takes requests (a second of CPU, once per process), so the
+        # first reader of the article never waits for it.
+        await app.state.scorecard.measure()
         yield
-        warm_scorecard.cancel()
         await scheduler.close()
         executor.shutdown(wait=False, cancel_futures=True)
         pool.shutdown()

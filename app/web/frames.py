@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from app.engine.datasets import CLASS_NAMES
-from app.engine.race import PointInference, Race, RaceSnapshot
+from app.engine.race import NetMetrics, PointInference, Race, RaceSnapshot
 
 # Shorter floats keep a frame under the 5 KB budget: 4 decimals is finer than any pixel or
 # percentage the page draws; coordinates of the data points need only 3.
@@ -35,7 +35,7 @@ def short(value: float, decimals: int = METRIC_DECIMALS) -> float:
     return round(value, decimals)
 
 
-def _metrics(net) -> dict:
+def _metrics(net: NetMetrics) -> dict:
     return {
         "train_accuracy": short(net.train_accuracy),
         "test_accuracy": short(net.test_accuracy),
@@ -60,7 +60,10 @@ def encode_layer_maps(maps: np.ndarray, theta: float) -> dict:
 
 
 def frame_text(snapshot: RaceSnapshot, steps: int, theta: float) -> str:
-    size = int(snapshot.grid_ff.shape[0])
+    grid_ff, grid_bp, maps = snapshot.grid_ff, snapshot.grid_backprop, snapshot.layer_maps
+    if grid_ff is None or grid_bp is None or maps is None:
+        raise ValueError("a frame needs a snapshot with its grids: Race.snapshot(grid=True)")
+    size = int(grid_ff.shape[0])
     message = {
         "type": "frame",
         "step": snapshot.step,
@@ -74,8 +77,8 @@ def frame_text(snapshot: RaceSnapshot, steps: int, theta: float) -> str:
             "positive": [short(g) for g in snapshot.goodness_positive],
             "negative": [short(g) for g in snapshot.goodness_negative],
         },
-        "grid": {"size": size, "ff": encode_grid(snapshot.grid_ff), "backprop": encode_grid(snapshot.grid_backprop)},
-        "layers": encode_layer_maps(snapshot.layer_maps, theta),
+        "grid": {"size": size, "ff": encode_grid(grid_ff), "backprop": encode_grid(grid_bp)},
+        "layers": encode_layer_maps(maps, theta),
     }
     return json.dumps(message, separators=(",", ":"))
 
@@ -85,7 +88,7 @@ def race_info(race: Race) -> dict:
     s = race.settings
     train = [
         [round(float(x), POINT_DECIMALS), round(float(y), POINT_DECIMALS), int(label)]
-        for (x, y), label in zip(race.train.x, race.train.y)
+        for (x, y), label in zip(race.train.x, race.train.y, strict=True)
     ]
     return {
         "type": "race",

@@ -3,6 +3,15 @@ and the writer that drains it no faster than the client reads."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from starlette.websockets import WebSocket
+
+    from app.web.metrics import Metrics
+    from app.web.transport import Delivery
+
 import asyncio
 import time
 from collections import Counter, deque
@@ -55,7 +64,7 @@ class Lease:
 class RateLimiter:
     """At most `limit` messages in any sliding one-second window; memory is `limit` timestamps."""
 
-    def __init__(self, limit: int, window_s: float = 1.0, clock=time.monotonic) -> None:
+    def __init__(self, limit: int, window_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
         self.window_s = window_s
         self._clock = clock
@@ -142,7 +151,14 @@ class SocketWriter:
     plus the outbox. Without a Delivery (Starlette's test client) each send is bounded by the
     slow-reader timeout instead."""
 
-    def __init__(self, websocket, outbox: Outbox, slow_reader_timeout_s: float, metrics, delivery=None) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        outbox: Outbox,
+        slow_reader_timeout_s: float,
+        metrics: Metrics,
+        delivery: Delivery | None = None,
+    ) -> None:
         self.ws = websocket
         self.outbox = outbox
         self.timeout_s = slow_reader_timeout_s
@@ -156,7 +172,7 @@ class SocketWriter:
         while True:
             if not await self.outbox.wait():
                 return
-            if self.delivery is not None and not await self.wait_for_reader():
+            if self.delivery is not None and not await self.wait_for_reader(self.delivery):
                 self.metrics.refuse("slow_reader")
                 return
             kind, text = self.outbox.pop()
@@ -180,11 +196,10 @@ class SocketWriter:
             self.metrics.frames_conflated.inc(self.outbox.conflated - self.conflated_reported)
             self.conflated_reported = self.outbox.conflated
 
-    async def wait_for_reader(self) -> bool:
+    async def wait_for_reader(self, delivery: Delivery) -> bool:
         """Until the client has confirmed reading enough that the next message fits the window (and
         the transport takes more); meanwhile newer frames replace the waiting one. False when the
         client has confirmed nothing for the slow-reader timeout."""
-        delivery = self.delivery
         acked = delivery.acked
         while (delivery.in_flight >= delivery.window or not delivery.writable) and not delivery.closed:
             try:

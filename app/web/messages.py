@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -74,7 +74,7 @@ class Infer(Strict):
 ClientMessage = Annotated[Start | Pause | Resume | Step | Reset | Speed | Infer, Field(discriminator="type")]
 CLIENT_MESSAGES = (Start, Pause, Resume, Step, Reset, Speed, Infer)
 client_message_adapter: TypeAdapter = TypeAdapter(ClientMessage)
-CLIENT_TYPES = tuple(model.model_fields["type"].annotation.__args__[0] for model in CLIENT_MESSAGES)
+CLIENT_TYPES = tuple(get_args(model.model_fields["type"].annotation)[0] for model in CLIENT_MESSAGES)
 
 
 # ---------------------------------------------------------------------------- server -> client
@@ -172,7 +172,7 @@ class Inference(Strict):
     backprop: BackpropInference
 
 
-class ErrorCode(str, Enum):
+class ErrorCode(StrEnum):
     bad_json = "bad_json"  # not JSON, or not a JSON object
     unknown_type = "unknown_type"  # `type` missing or not one of CLIENT_TYPES
     bad_message = "bad_message"  # a known type with wrong, missing or extra fields

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 import app as package
+from app.config import Settings
 from app.engine.datasets import CLASS_NAMES
 from app.engine.demos import GOODNESS_THETA_RANGE, normalization_layer
 from app.engine.race import RaceSettings
@@ -16,7 +19,7 @@ from app.web.widget_settings import GOODNESS_THETA_DEFAULT, GOODNESS_THETA_STEP,
 router = Router(tags=["pages"])
 
 
-def race_defaults(settings) -> dict:
+def race_defaults(settings: Settings) -> dict:
     """Each race setting with its default and bounds, read from the engine's one table (and the
     server's for speed), so the widget's inputs and the server's validation agree."""
     bounds = RaceSettings.bounds()
@@ -65,7 +68,7 @@ async def page_context(request: Request) -> dict:
     }
 
 
-async def render(request: Request, template: str, *, status_code: int = 200, **extra) -> HTMLResponse:
+async def render(request: Request, template: str, *, status_code: int = 200, **extra: Any) -> HTMLResponse:
     context = await page_context(request)
     context.update(extra)
     return request.app.state.templates.TemplateResponse(request, template, context, status_code=status_code)

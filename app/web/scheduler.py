@@ -21,6 +21,12 @@ several sessions share (one run many watch) is computed once and its cost split 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # cache.py imports this module
+    from app.web.cache import RunRecord
+    from app.web.metrics import Metrics
+
 import asyncio
 import itertools
 import logging
@@ -139,7 +145,7 @@ class Account:
 class EngineScheduler:
     """Hands each free slot its next slice: the waiting runs of that slot, best requester first."""
 
-    def __init__(self, pool: EnginePool, slice_s: float, metrics=None) -> None:
+    def __init__(self, pool: EnginePool, slice_s: float, metrics: Metrics | None = None) -> None:
         self.pool = pool
         self.slice_s = slice_s
         self.metrics = metrics
@@ -151,7 +157,7 @@ class EngineScheduler:
 
     # -- what records call -----------------------------------------------------------------------
 
-    def wake(self, record) -> None:
+    def wake(self, record: RunRecord) -> None:
         """The record has work asked for: place it in a slot (once), and make sure that slot serves."""
         if self._closed:
             return
@@ -183,7 +189,8 @@ class EngineScheduler:
         """The best waiting runs of a slot, leaving out those in a slice already (`busy`)."""
         waiting = self._waiting[index]
         ready = []
-        now, standings = time.monotonic(), {}
+        now = time.monotonic()
+        standings: dict[str, float] = {}
         for record, sequence in list(waiting.items()):
             if record in busy:
                 continue
@@ -236,13 +243,13 @@ class EngineScheduler:
             raise
         except Exception as failure:  # a crashed worker, or a bug: this slice's work fails
             log.warning("engine slice failed on slot %d: %r", index, failure)
-            for record, item in zip(records, items):
+            for record, item in zip(records, items, strict=True):
                 record.fail(item, failure)
             if self.metrics is not None:
                 self.metrics.engine_failures.inc()
             return
         answered = {result.key: result for result in results}
-        for record, item in zip(records, items):
+        for record, item in zip(records, items, strict=True):
             result = answered.get(record.key)
             if result is None:
                 continue

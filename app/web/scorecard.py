@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from concurrent.futures import Executor
 
 import numpy as np
 
@@ -35,18 +37,39 @@ def measure_scorecard() -> dict:
     }
 
 
-class Scorecard:
-    """Lazily measured on first use, in a worker thread; concurrent first callers share the work."""
+_measured: dict | None = None  # per process: the figures depend on this engine and machine only
+_measure_lock = threading.Lock()
 
-    def __init__(self, executor) -> None:
+
+def process_scorecard() -> dict:
+    """measure_scorecard() once per process (apps created later in it, as the tests do, reuse it)."""
+    global _measured
+    with _measure_lock:
+        if _measured is None:
+            _measured = measure_scorecard()
+        return _measured
+
+
+class Scorecard:
+    """Measured at start-up (the app's lifespan awaits measure() before the server takes requests),
+    in a worker thread, so no reader waits for it; without a lifespan, on first use."""
+
+    def __init__(self, executor: Executor) -> None:
         self._executor = executor
         self._lock = asyncio.Lock()
         self._figures: dict | None = None
 
-    async def figures(self) -> dict:
+    @property
+    def measured(self) -> bool:
+        return self._figures is not None
+
+    async def measure(self) -> dict:
         if self._figures is None:
             async with self._lock:
                 if self._figures is None:
                     loop = asyncio.get_running_loop()
-                    self._figures = await loop.run_in_executor(self._executor, measure_scorecard)
+                    self._figures = await loop.run_in_executor(self._executor, process_scorecard)
         return self._figures
+
+    async def figures(self) -> dict:
+        return await self.measure()

@@ -18,6 +18,11 @@ session's Account (app/web/scheduler.py): a client past its compute budget is to
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.web.transport import Delivery
+
 import asyncio
 import json
 import logging
@@ -79,8 +84,8 @@ class RaceSession:
         settings: Settings,
         cache: RunCache,
         metrics: Metrics,
-        account: Account | None,
-        delivery=None,
+        account: Account,
+        delivery: Delivery | None = None,
     ) -> None:
         self.ws = websocket
         self.settings = settings
@@ -237,7 +242,7 @@ class RaceSession:
             return
         self.dispatch(message)
 
-    def dispatch(self, message) -> None:
+    def dispatch(self, message: Start | Pause | Resume | Step | Reset | Speed | Infer) -> None:
         if isinstance(message, Start):
             self.start(message)
         elif isinstance(message, Speed):
@@ -291,8 +296,7 @@ class RaceSession:
 
     def notice_budget(self) -> None:
         """Tell a client past its compute budget why its request will take a while (rate-limited)."""
-        account = self.account
-        if account is None or not account.over_budget:
+        if not self.account.over_budget:
             return
         now = asyncio.get_running_loop().time()
         if now - self.busy_notice_at >= BUSY_NOTICE_INTERVAL_S:
@@ -350,10 +354,15 @@ class RaceSession:
                 next_tick = loop.time()
                 continue
             record, viewer, generation = self.record, self.viewer, self.generation
+            if record is None or viewer is None:  # no run yet (dispatch refuses intents before `start`)
+                self.needs_intro, self.pending_steps, self.running = False, 0, False
+                continue
             if self.needs_intro:
                 self.needs_intro = False
                 info = await viewer.info(self.speed)
-                text, hit = (await viewer.frame(self.cursor, intro=True)) if info is not None else (None, False)
+                if info is None:
+                    continue  # withdrawn: a new start replaced this run while it was being prepared
+                text, hit = await viewer.frame(self.cursor, intro=True)
                 if text is None or generation != self.generation:
                     continue  # withdrawn: a new start replaced this run while it was being prepared
                 self.count(hit)
@@ -427,6 +436,8 @@ class RaceSession:
         while self.pending_point is not None:
             (x, y), self.pending_point = self.pending_point, None
             viewer, step = self.viewer, self.cursor
+            if viewer is None:  # no run yet (dispatch refuses `infer` before `start`)
+                continue
             try:
                 result = await viewer.infer(step, x, y)
             except Exception:

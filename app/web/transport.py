@@ -17,6 +17,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from websockets.http11 import Request
+
+    from app.config import Settings
+
 import asyncio
 import itertools
 import logging
@@ -36,7 +43,7 @@ log = logging.getLogger("app.web.transport")
 
 
 @lru_cache(maxsize=1)
-def environment_settings():
+def environment_settings() -> Settings:
     """The FF_* settings of this process: `python -m app serve` names these classes by import path,
     so that every uvicorn worker process loads them and reads the same environment as create_app()."""
     from app.config import Settings
@@ -116,7 +123,7 @@ class DeliveryWebSocketProtocol(WebSocketsSansIOProtocol):
 
     window: int | None = None
 
-    def handle_connect(self, event) -> None:
+    def handle_connect(self, event: Request) -> None:
         self.delivery = Delivery(self, self.window or environment_settings().send_window_bytes)
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
@@ -157,18 +164,21 @@ class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
     """See the module docstring: a request's headers must be complete `header_timeout` seconds after
     the connection opened or the request began; else 408 and the connection is closed."""
 
-    header_timeout: float | None = None
+    header_timeout: float | None = None  # None: the environment's setting
+    _header_timer: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport) -> None:
+    # uvicorn's own signature (asyncio.Transport, narrower than asyncio.Protocol's), ignored as uvicorn does.
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if self.header_timeout is None:
-            self.header_timeout = environment_settings().header_timeout_s
-        self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+        self._timeout_s = (
+            environment_settings().header_timeout_s if self.header_timeout is None else self.header_timeout
+        )
+        self._header_timer = self.loop.call_later(self._timeout_s, self._headers_too_slow)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._cancel_header_timer()
-        self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+        self._header_timer = self.loop.call_later(self._timeout_s, self._headers_too_slow)
 
     def on_headers_complete(self) -> None:
         self._cancel_header_timer()
@@ -179,9 +189,8 @@ class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def _cancel_header_timer(self) -> None:
-        timer = getattr(self, "_header_timer", None)
-        if timer is not None:
-            timer.cancel()
+        if self._header_timer is not None:
+            self._header_timer.cancel()
             self._header_timer = None
 
     def _headers_too_slow(self) -> None:
@@ -190,8 +199,8 @@ class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
             return
         if self.cycle is not None and not self.cycle.response_complete:
             return  # a request is being answered; its headers were complete in time
-        client = "%s:%d" % self.client if self.client else "a client"
-        log.warning("closed %s: request headers not complete within %g s", client, self.header_timeout)
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+        log.warning("closed %s: request headers not complete within %g s", client, self._timeout_s)
         body = b"Request headers not received in time."
         self.transport.write(
             b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"

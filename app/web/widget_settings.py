@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.config import speed_problem
 from app.engine.demos import GOODNESS_THETA_RANGE
@@ -101,11 +102,11 @@ class WidgetQuery:
         return out
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     return format(value, "g") if isinstance(value, float) else str(value)
 
 
-def _typed(text: str):
+def _typed(text: str) -> int | float | str:
     """Numbers become numbers; anything else stays text, so the engine's check names it as given."""
     if INTEGER.fullmatch(text):
         return int(text)
@@ -122,8 +123,9 @@ def race_values(query: Mapping[str, str]) -> tuple[dict, list[str]]:
         if name not in query:
             continue
         value = _typed(query[name].strip())
+        setting: dict[str, Any] = {name: value}  # any value: RaceSettings checks it
         try:
-            RaceSettings(**{name: value})
+            RaceSettings(**setting)
         except ValueError as invalid:
             errors.append(f"{invalid}.")
             continue
@@ -134,7 +136,9 @@ def race_values(query: Mapping[str, str]) -> tuple[dict, list[str]]:
 def _speed(text: str, max_speed: int) -> tuple[int | None, str | None]:
     value = _typed(text.strip())
     problem = speed_problem(value, max_speed)
-    return (value, None) if problem is None else (None, problem)
+    if isinstance(value, int) and problem is None:
+        return value, None
+    return None, problem
 
 
 def _goodness_theta(text: str) -> tuple[float | None, str | None]:

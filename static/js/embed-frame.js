@@ -12,8 +12,9 @@ function showOnlyChosenControls() {
   if (chosen === undefined) return;
   const keep = new Set(chosen.split(",").filter(Boolean));
   for (const element of document.querySelectorAll("[data-embed-control]")) {
+    if (!(element instanceof HTMLElement)) continue;
     // hidden, not removed: the widget's module still finds (and drives) every element.
-    element.hidden = !keep.has(element.dataset.embedControl);
+    element.hidden = !keep.has(element.dataset.embedControl ?? "");
   }
 }
 

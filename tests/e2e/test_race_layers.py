@@ -33,7 +33,8 @@ def printed(totals: list[float]) -> list[str]:
     """The totals as the readout must print them: 2 decimals, more until different ones differ (to 6)."""
     for digits in range(2, 7):
         texts = [f"{t:.{digits}f}" for t in totals]
-        if all(a == b or ta != tb for a, ta in zip(totals, texts) for b, tb in zip(totals, texts)):
+        pairs = list(zip(totals, texts, strict=True))
+        if all(a == b or ta != tb for a, ta in pairs for b, tb in pairs):
             break
     return texts
 
@@ -86,7 +87,7 @@ def test_each_layer_shows_its_goodness_maps_and_its_own_held_out_accuracy(page):
 
     expect(maps).to_have_count(layers * labels)
     late = maps.evaluate_all(MAP_PIXELS)
-    for before, after in zip(early, late):
+    for before, after in zip(early, late, strict=True):
         assert after["colours"] > 1, "a blank layer map"
         assert after["url"] != before["url"], "a layer map did not change with training"
 
@@ -129,7 +130,7 @@ def test_every_goodness_bar_in_the_readout_is_drawn_to_one_scale(page):
         assert len(bars) == len(values)
         largest = max(range(len(values)), key=lambda i: values[i])
         per_unit = bars[largest]["width"] / bars[largest]["track"] / values[largest]
-        for value, bar in zip(values, bars):
+        for value, bar in zip(values, bars, strict=True):
             # An outlined bar is never narrower than its two borders.
             expected = max(per_unit * value * bar["track"], bar["outlined"])
             assert bar["width"] == pytest.approx(expected, abs=1.5), (value, bars, values)

@@ -102,5 +102,5 @@ def test_the_browser_formula_matches_the_engine(page):
            }""",
         [in_page, vectors],
     )
-    for y, response in zip(vectors, browser):
+    for y, response in zip(vectors, browser, strict=True):
         assert response == pytest.approx(next_layer_response(y), abs=1e-12), y

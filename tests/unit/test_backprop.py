@@ -15,7 +15,7 @@ def test_gradients_match_finite_differences(sizes):
     for w in net.params:  # non-zero biases, so every parameter's gradient is exercised
         w[-1] = np.random.default_rng(2).normal(0, 0.3, w.shape[1])
     grads = net.gradients(data.x, data.y)
-    for w, grad in zip(net.params, grads):
+    for w, grad in zip(net.params, grads, strict=True):
         numeric = np.zeros_like(w)
         for idx in np.ndindex(w.shape):
             old = w[idx]
@@ -34,7 +34,7 @@ def test_gradients_do_not_change_the_weights():
     net = BackpropMLP((2, 12, 12, 2), SGDMomentum(0.1), np.random.default_rng(0))
     before = [w.copy() for w in net.params]
     net.gradients(data.x, data.y)
-    for a, b in zip(before, net.params):
+    for a, b in zip(before, net.params, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -64,5 +64,5 @@ def test_one_update_per_step_is_each_layer_updated_in_the_backward_sweep():
         net.train_step(data.x, data.y)
         for i, grad in reversed(list(enumerate(lone.gradients(data.x, data.y)))):
             per_layer.update(i, lone.params[i], grad)
-    for a, b in zip(net.params, lone.params):
+    for a, b in zip(net.params, lone.params, strict=True):
         np.testing.assert_array_equal(a, b)

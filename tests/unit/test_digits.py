@@ -154,7 +154,7 @@ def test_each_layer_gets_the_gradient_of_its_own_loss_on_its_own_input():
     wrong = stats["negative_labels"]
     h = np.concatenate([net.embed(images, labels), net.embed(images, wrong)])
     targets = np.concatenate([np.ones(6), np.zeros(6)])
-    for (key, grad), layer in zip(learner.calls, net.layers):
+    for (_key, grad), layer in zip(learner.calls, net.layers, strict=True):
 
         def mean_loss(layer=layer, h=h):
             return float(np.mean(layer_loss(goodness(layer.forward(h)), net.theta, targets)))
@@ -210,9 +210,9 @@ def test_a_run_is_deterministic_from_its_seed():
     a, b, c = (DigitsRun(DigitsSettings(seed=s, **TINY), data) for s in (4, 4, 5))
     for run in (a, b, c):
         run.train_batches(5)
-    for la, lb in zip(a.ff.layers, b.ff.layers):
+    for la, lb in zip(a.ff.layers, b.ff.layers, strict=True):
         np.testing.assert_array_equal(la.params, lb.params)
-    for pa, pb in zip(a.backprop.params, b.backprop.params):
+    for pa, pb in zip(a.backprop.params, b.backprop.params, strict=True):
         np.testing.assert_array_equal(pa, pb)
     assert a.evaluate() == b.evaluate()
     assert not np.array_equal(a.ff.layers[0].params, c.ff.layers[0].params)
@@ -226,7 +226,7 @@ def test_training_in_chunks_equals_training_by_epochs():
     while not whole.done:
         whole.train_epoch()
     assert chunked.batches_done == whole.batches_done == 2 * 4
-    for la, lb in zip(chunked.ff.layers, whole.ff.layers):
+    for la, lb in zip(chunked.ff.layers, whole.ff.layers, strict=True):
         np.testing.assert_array_equal(la.params, lb.params)
 
 

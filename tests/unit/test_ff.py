@@ -217,7 +217,7 @@ def test_one_update_per_pass_is_each_layer_updated_as_the_pass_flows():
     data = make_dataset("disk-ring", n=50, seed=3)
     net = small_net(Adam(0.03), hidden=(6, 5, 4))
     layers = [FFLayer(layer.n_in, layer.n_out, np.random.default_rng(0)) for layer in net.layers]
-    for lone, layer in zip(layers, net.layers):
+    for lone, layer in zip(layers, net.layers, strict=True):
         lone.params = layer.params.copy()
     per_layer = Adam(0.03)
     positive, negative = embed_label(data.x, data.y, 2), embed_label(data.x, 1 - data.y, 2)
@@ -230,7 +230,7 @@ def test_one_update_per_pass_is_each_layer_updated_as_the_pass_flows():
                 g = goodness(y)
                 per_layer.update(i, layer.params, layer.local_gradient(h, y, target, 2.0, g))
                 h = with_bias_column(normalize(y, g=g))
-    for lone, layer in zip(layers, net.layers):
+    for lone, layer in zip(layers, net.layers, strict=True):
         np.testing.assert_array_equal(lone.params, layer.params)
 
 
@@ -239,7 +239,7 @@ def test_inference_and_training_share_one_forward_pass():
     data = make_dataset("disk-ring", n=30, seed=6)
     net = small_net(SGDMomentum(0.01))
     seen = []
-    for i, _, _, g in forward_pass(net.layers, net.embed(data.x, np.zeros(30, int))):
+    for _i, _, _, g in forward_pass(net.layers, net.embed(data.x, np.zeros(30, int))):
         seen.append(g.copy())
     table = net.goodness_table(data.x)
     for layer, g in enumerate(seen):

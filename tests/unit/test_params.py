@@ -16,7 +16,7 @@ def test_views_are_the_flat_array_in_order():
     matrices = [np.arange(6.0).reshape(3, 2), np.arange(4.0).reshape(2, 2) + 10]
     flat = FlatParameters.holding(matrices)
     np.testing.assert_array_equal(flat.flat, [0, 1, 2, 3, 4, 5, 10, 11, 12, 13])
-    for view, matrix in zip(flat.views, matrices):
+    for view, matrix in zip(flat.views, matrices, strict=True):
         np.testing.assert_array_equal(view, matrix)
         assert view.base is flat.flat and view.flags.c_contiguous
     flat.flat += 1.0

@@ -43,7 +43,7 @@ def test_settings_are_frozen_and_publish_their_bounds():
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.seed = 3
     bounds = RaceSettings.bounds()
-    for name, (lo, hi, default) in bounds.items():
+    for name, (lo, hi, _default) in bounds.items():
         assert lo <= hi
         value = getattr(settings, name)
         if name == "hidden_sizes":
@@ -62,9 +62,9 @@ def test_same_seed_gives_identical_weights_after_100_steps():
     c = Race(RaceSettings(seed=12))
     for _ in range(100):
         a.step(), b.step(), c.step()
-    for x, y in zip(a.ff.layers, b.ff.layers):
+    for x, y in zip(a.ff.layers, b.ff.layers, strict=True):
         np.testing.assert_array_equal(x.params, y.params)
-    for x, y in zip(a.backprop.params, b.backprop.params):
+    for x, y in zip(a.backprop.params, b.backprop.params, strict=True):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a.ff.layers[0].params, c.ff.layers[0].params)
 
@@ -138,14 +138,14 @@ def test_a_fork_goes_on_exactly_as_the_original_but_apart():
     race.advance_to(20)
     fork = race.fork()
     assert fork.step_count == 20 and fork.train.x is race.train.x
-    assert all(a is b for a, b in zip(fork.ff.cached_inputs, race.ff.cached_inputs))
+    assert all(a is b for a, b in zip(fork.ff.cached_inputs, race.ff.cached_inputs, strict=True))
     fork.advance_to(50)
     assert race.step_count == 20  # the original did not move
     race.advance_to(50)
-    for a, b in zip(race.ff.layers, fork.ff.layers):
+    for a, b in zip(race.ff.layers, fork.ff.layers, strict=True):
         np.testing.assert_array_equal(a.params, b.params)
         assert a.params.base is not b.params.base
-    for a, b in zip(race.backprop.params, fork.backprop.params):
+    for a, b in zip(race.backprop.params, fork.backprop.params, strict=True):
         np.testing.assert_array_equal(a, b)
     assert race.snapshot(grid=False) == fork.snapshot(grid=False)
 
@@ -167,7 +167,7 @@ def test_time_steps_times_each_net_on_a_fork():
     times = race.time_steps(repeats=5)
     assert times.ff > 0 and times.backprop > 0 and times.repeats == 5
     assert race.step_count == 5
-    for a, b in zip(before, race.ff.layers):
+    for a, b in zip(before, race.ff.layers, strict=True):
         np.testing.assert_array_equal(a, b.params)
     with pytest.raises(ValueError, match="repeats"):
         race.time_steps(0)

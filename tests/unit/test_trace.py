@@ -35,8 +35,8 @@ def run_backprop(recorder, seed=0):
 def test_recording_does_not_change_the_step():
     for run in (run_ff, run_backprop):
         a, b = run(NO_RECORDER), run(MeasuringRecorder())
-        params = (lambda n: [l.params for l in n.layers]) if run is run_ff else (lambda n: n.params)
-        for x, y in zip(params(a), params(b)):
+        params = (lambda n: [layer.params for layer in n.layers]) if run is run_ff else (lambda n: n.params)
+        for x, y in zip(params(a), params(b), strict=True):
             np.testing.assert_array_equal(x, y)
 
 
@@ -73,7 +73,7 @@ def test_ff_updates_each_layer_as_each_pass_flows_and_holds_little():
     ]
     # Each layer is updated before the next layer's forward: no waiting for a round trip.
     order = [(e.kind, e.polarity, e.layer) for e in rec.events if e.kind in ("forward", "update")]
-    assert order == [(k, p, l) for p in ("positive", "negative") for l in (1, 2, 3) for k in ("forward", "update")]
+    assert order == [(k, p, n) for p in ("positive", "negative") for n in (1, 2, 3) for k in ("forward", "update")]
     # Never more than one layer's input and output alive at a time.
     assert max(len(e.held) for e in rec.events) <= 2
     assert rec.events[-1].bytes_held == 0

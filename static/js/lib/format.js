@@ -8,7 +8,7 @@ export function formatBytes(bytes) {
 
 /** `digits` decimals, a dash for a missing number, and never the "-0.00" that rounding a tiny
  *  negative number produces. */
-export function fixed(value, digits = 3) {
+export function fixed(/** @type {number} */ value, digits = 3) {
   if (!Number.isFinite(value)) return "–";
   const text = value.toFixed(digits);
   return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text;
@@ -17,8 +17,11 @@ export function fixed(value, digits = 3) {
 /** A fraction as a percentage with one decimal: 0.953 -> "95.3%". */
 export const percent = (value) => `${fixed(value * 100, 1)}%`;
 
-/** GET or POST JSON; throws an Error whose message is fit to show the reader. */
+/** GET or POST JSON; throws an Error whose message is fit to show the reader.
+ *  @param {string} url
+ *  @param {{body?: unknown, signal?: AbortSignal}} [options] */
 export async function requestJSON(url, { body, signal } = {}) {
+  /** @type {RequestInit} */
   const init = body === undefined
     ? { signal, headers: { Accept: "application/json" } }
     : { method: "POST", signal, body: JSON.stringify(body),

@@ -38,6 +38,7 @@ export function dot(context, x, y, radius, fill, stroke) {
   }
 }
 
+/** @param {string | null} [fill] */
 export function diamond(context, x, y, radius, stroke, fill = null) {
   context.beginPath();
   context.moveTo(x, y - radius);

@@ -20,6 +20,27 @@ export function backoffDelay(attempt, { baseDelay, maxDelay, factor } = DEFAULTS
   return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
 }
 
+/** @typedef {import("./messages.js").ServerMessage} ServerMessage */
+/** @typedef {import("./messages.js").ClientMessage} ClientMessage */
+/**
+ * @typedef {object} SocketStatus
+ * @property {"connecting" | "open" | "reconnecting" | "reconnected" | "closed"} state
+ * @property {number} [attempt]
+ * @property {number} [delay]
+ * @property {number} [code]
+ * @property {string} [reason]
+ */
+/**
+ * @typedef {object} ConnectOptions
+ * @property {(message: ServerMessage) => void} [onMessage]
+ * @property {(status: SocketStatus) => void} [onStatus]
+ * @property {(info: {reconnected: boolean}) => void} [onOpen]
+ * @property {(code: number) => boolean} [shouldRetry]
+ * @property {number} [baseDelay]
+ * @property {number} [maxDelay]
+ * @property {number} [factor]
+ */
+
 /**
  * Open a self-reconnecting JSON socket.
  *
@@ -31,19 +52,24 @@ export function backoffDelay(attempt, { baseDelay, maxDelay, factor } = DEFAULTS
  *                       timeout: reconnecting at once would defeat it); reconnect() reopens.
  *
  * Returns {send, close, drop, reconnect, get connected}.
+ *
+ * @param {string} path
+ * @param {ConnectOptions} [options]
  */
 export function connect(path, {
   onMessage, onStatus = () => {}, onOpen = () => {}, shouldRetry = () => true, ...options
 } = {}) {
   const config = { ...DEFAULTS, ...options };
+  /** @type {WebSocket | null} */
   let socket = null;
   let attempt = 0;
   let everOpened = false;
   let closedByUs = false;
+  /** @type {ReturnType<typeof setTimeout> | null} */
   let retryTimer = null;
 
   function open() {
-    clearTimeout(retryTimer);
+    clearTimeout(retryTimer ?? undefined);
     retryTimer = null;
     onStatus({ state: everOpened ? "reconnecting" : "connecting", attempt });
     let ws;
@@ -82,6 +108,7 @@ export function connect(path, {
     // "error" is always followed by "close", which is where recovery happens.
   }
 
+  /** @param {{code: number, reason: string}} closed */
   function scheduleRetry({ code, reason }) {
     const delay = backoffDelay(attempt, config);
     attempt += 1;
@@ -102,7 +129,8 @@ export function connect(path, {
   open();
 
   return {
-    /** Send a message; false when the socket is not open (the caller resyncs in onOpen). */
+    /** Send a message; false when the socket is not open (the caller resyncs in onOpen).
+     *  @param {ClientMessage} message */
     send(message) {
       if (!socket || socket.readyState !== WebSocket.OPEN) return false;
       socket.send(JSON.stringify(message));
@@ -111,7 +139,7 @@ export function connect(path, {
     /** Close for good: no reconnection. */
     close() {
       closedByUs = true;
-      clearTimeout(retryTimer);
+      clearTimeout(retryTimer ?? undefined);
       window.removeEventListener("online", retryNow);
       document.removeEventListener("visibilitychange", onVisible);
       socket?.close(1000, "closed by the page");

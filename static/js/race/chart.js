@@ -55,6 +55,7 @@ export class CurvesChart {
     const minAccuracy = Math.min(0.5, ...this.history.flatMap((h) => [h.ff.test_accuracy, h.backprop.test_accuracy]));
     this.panel({ ...box(0), w: panelW, h: panelH }, "held-out accuracy", "test_accuracy", ["ff", "backprop"],
       Math.floor(minAccuracy * 10) / 10, 1, (v) => `${Math.round(v * 100)}%`);
+    /** @type {["ff" | "backprop", string[]][]} */
     const lossPanels = [
       ["ff", ["Forward-Forward loss (sum of layer losses)", "FF loss (sum of layer losses)", "FF loss (layer sum)"]],
       ["backprop", ["backprop loss (cross-entropy)", "backprop loss (cross-ent.)"]],

@@ -11,6 +11,11 @@ export class Controls {
    * Each receives validated settings; invalid ones are reported next to the fields instead.
    * onPress(action): after a press by the reader (a click, a tap, Enter) was carried out.
    */
+  /**
+   * @param {*} root
+   * @param {*} handlers
+   * @param {{onPress?: (action: string) => void}} [options]
+   */
   constructor(root, handlers, { onPress = () => {} } = {}) {
     this.root = root;
     this.fields = root.querySelector('[data-ref="settings"]');  // a fieldset: .elements as a form's
@@ -79,6 +84,7 @@ export class Controls {
     return settings;
   }
 
+  /** @param {HTMLElement | null} [element] */
   showError(message, element = null) {
     this.error.textContent = message;
     this.error.hidden = !message;

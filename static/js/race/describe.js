@@ -108,6 +108,9 @@ export function inferenceSentence(inference, classes = null) {
 export class Milestones {
   constructor(announce) {
     this.announce = announce;
+    /** @type {Record<string, boolean>} */
+    this.reached = {};
+    this.finished = false;
     this.reset();
   }
 

@@ -7,10 +7,10 @@ const PAD = 6; // keeps edge points and the marker from being clipped by the can
 
 /** "#0072b2" or any CSS colour -> [r, g, b], via the canvas's own colour parser. */
 export function toRgb(color) {
-  const probe = document.createElement("canvas").getContext("2d");
+  const probe = /** @type {CanvasRenderingContext2D} */ (document.createElement("canvas").getContext("2d"));
   probe.fillStyle = "#000";
   probe.fillStyle = color;
-  const hex = probe.fillStyle; // normalised to #rrggbb for opaque colours
+  const hex = String(probe.fillStyle); // normalised to #rrggbb for opaque colours
   if (hex.startsWith("#")) return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
   const parts = hex.match(/[\d.]+/g) || [0, 0, 0];
   return parts.slice(0, 3).map(Number);
@@ -66,10 +66,10 @@ export class FieldView {
   // The shade is painted once per frame at grid resolution; drawImage then scales it smoothly,
   // which costs far less than filling size*size rectangles on every redraw.
   paintShade() {
-    const { size, values } = this.grid;
+    const { size, values } = /** @type {{size: number, values: Uint8Array}} */ (this.grid);
     this.shadeCanvas.width = size;
     this.shadeCanvas.height = size;
-    const shade = this.shadeCanvas.getContext("2d");
+    const shade = /** @type {CanvasRenderingContext2D} */ (this.shadeCanvas.getContext("2d"));
     const image = shade.createImageData(size, size);
     const strength = 0.42; // light enough that the points on top stay the loudest thing
     for (let i = 0; i < size * size; i += 1) {

@@ -13,6 +13,7 @@ function colourScale(container) {
   const [low, mid, ink] = ["--race-goodness-low", "--race-goodness-mid", "--race-goodness-high"]
     .map((name) => toRgb(cssVar(name, container)));
   const high = mid.map((c, i) => c * 0.55 + ink[i] * 0.45);
+  /** @type {[number, number[]][]} */
   const stops = [[0, low], [0.55, mid], [1, high]];
   const table = new Uint8ClampedArray(256 * 3);
   for (let v = 0; v < 256; v += 1) {
@@ -169,7 +170,7 @@ export class LayerMaps {
     }
     this.offscreen.width = size;
     this.offscreen.height = size;
-    const small = this.offscreen.getContext("2d");
+    const small = /** @type {CanvasRenderingContext2D} */ (this.offscreen.getContext("2d"));
     const image = small.createImageData(size, size);
     for (let i = 0; i < size * size; i += 1) {
       const v = values[i] ?? 0;

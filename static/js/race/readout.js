@@ -13,6 +13,12 @@ export function element(tag, className, text) {
 }
 
 /** A bar with its number; `fraction` in [0, 1] of the table's one scale. */
+/**
+ * @param {number} value
+ * @param {number} fraction
+ * @param {string} modifier
+ * @param {{ref?: string, digits?: number}} [options] ref: the data-ref the tests find the number by
+ */
 function bar(value, fraction, modifier, { ref, digits = 2 } = {}) {
   const cell = element("td");
   const wrap = element("div", "race-bar-cell");

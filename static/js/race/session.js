@@ -124,7 +124,7 @@ export class RaceSession {
   }
 
   finishCatchUp(frame) {
-    const { running } = this.catchUp;
+    const { running } = /** @type {{target: number, running: boolean}} */ (this.catchUp);
     this.catchUp = null;
     this.setPhase(frame.step >= frame.steps ? "finished" : running ? "running" : "paused");
     this.view.restored(frame.step);

@@ -20,7 +20,7 @@ export function mount(root) {
       value: element.querySelector(".memory-value"),
       status: element.querySelector(".steps-status"),
       title: element.querySelector(".pane-title").textContent,
-      trace: null,
+      trace: /** @type {any} */ (null), // the recorded trace (GET /api/trace), set before the first draw
     };
   });
   const playButton = root.querySelector('[data-action="play"]');
