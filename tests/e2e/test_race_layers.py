@@ -48,7 +48,7 @@ def race_socket(page) -> list:
 def ask(race, sockets, position: dict | None = None, point: tuple[float, float] | None = None) -> dict:
     """Click the FF picture at `position` (CSS pixels), or ask about `point` (data coordinates,
     finer than a click can aim); return the server's answer once the readout shows it."""
-    with sockets[-1].expect_event("framereceived", lambda payload: '"type":"inference"' in payload) as event:
+    with sockets[-1].expect_event("framereceived", lambda payload: isinstance(payload, str) and '"type":"inference"' in payload) as event:
         if position is not None:
             race.locator("[data-ref=ff-canvas]").click(position=position)
         else:
