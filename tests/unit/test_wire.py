@@ -14,7 +14,18 @@ from hypothesis import strategies as st
 from app.engine.race import Race, RaceSettings
 from app.web.frames import frame_text
 from app.web.limits import OutFrame, SocketWriter
-from app.web.wire import DELTA, HEADER, KEY, NO_BASE, FrameCodec, FrameParts, WireDecoder, WireError, encode_key
+from app.web.wire import (
+    DELTA,
+    HEADER,
+    KEY,
+    NO_BASE,
+    SUBPROTOCOL,
+    FrameCodec,
+    FrameParts,
+    WireDecoder,
+    WireError,
+    encode_key,
+)
 
 STEPS = 60
 
@@ -162,3 +173,20 @@ def test_a_corrupt_message_is_a_wire_error():
     ):
         with pytest.raises(WireError):
             WireDecoder().decode(bad)
+
+
+def test_the_protocol_document_and_the_page_decoder_state_the_same_format():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    protocol = (root / "docs" / "protocol.md").read_text()
+    section = protocol.split("## Binary frames", 1)[1].split("\n## ", 1)[0]
+    assert f"`{SUBPROTOCOL}`" in section
+    assert f"a {HEADER.size}-byte header" in section
+    assert f"kind: {KEY} = KEY" in section and f"{DELTA} = DELTA" in section
+    assert f"0x{NO_BASE:X}" in section
+    script = (root / "static" / "js" / "race" / "wire.js").read_text()
+    constants = dict(re.findall(r"^(?:export )?const (\w+) = (\S+);", script, re.M))
+    assert constants["SUBPROTOCOL"] == f'"{SUBPROTOCOL}"'
+    assert (int(constants["KEY"]), int(constants["DELTA"]), int(constants["HEADER_BYTES"])) == (KEY, DELTA, HEADER.size)
