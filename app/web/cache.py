@@ -173,7 +173,7 @@ class RunRecord:
         self.computed = 0  # frames the engine computed for this record (tests, metrics)
         self.crashes = 0  # slices with work for this run that failed in a row
         self.viewers = 0  # open viewers (sessions on this run)
-        self.codec = FrameCodec()  # the run's binary frames, encoded once for every client (wire.py)
+        self.codec = FrameCodec(deltas=max_frames)  # the run's binary frames, encoded once for all (wire.py)
 
     def viewer(self, account: Account) -> Viewer:
         self.viewers += 1

@@ -42,9 +42,13 @@ HEADER = struct.Struct(">BII")
 SKELETON_LENGTH = struct.Struct(">I")
 # zlib level 6 (its default): level 9 gains under 1% on these frames for more CPU (bench/wire.py).
 LEVEL = 6
-# Encoded messages a run keeps (per kind): at the default 4 steps per frame, 128 frames are 6 s of
-# race, which covers every session of a classroom playing it within seconds of each other.
-CACHED_PER_KIND = 128
+# What a run's FrameCodec keeps. Deltas: as many as the run keeps frame texts (RunRecord.max_frames),
+# so a classroom whose students press Train minutes apart still shares every one (a default race's
+# 226 deltas are about 180 KB, beside its 1 MB of frame texts). Keyframes (a late joiner, a skip, a
+# restore) only for the latest steps, and split frames only for the deltas being made.
+CACHED_DELTAS = 1000
+CACHED_KEYS = 64
+CACHED_PARTS = 8
 
 Json = dict[str, Any]
 
@@ -192,13 +196,13 @@ class _Lru(Generic[K, V]):
 
 class FrameCodec:
     """One run's binary frames, each encoded once however many clients are sent it: a KEY per step
-    and a DELTA per (base step, step) pair, the latest CACHED_PER_KIND of each kept. Frames of a run
+    and a DELTA per (base step, step) pair, the latest of each kept (see CACHED_*). Frames of a run
     are a pure function of their step, so a step names its text."""
 
-    def __init__(self, size: int = CACHED_PER_KIND) -> None:
-        self._parts: _Lru[int, FrameParts] = _Lru(size)
-        self._keys: _Lru[int, bytes] = _Lru(size)
-        self._deltas: _Lru[tuple[int, int], bytes] = _Lru(size)
+    def __init__(self, deltas: int = CACHED_DELTAS, keys: int = CACHED_KEYS, parts: int = CACHED_PARTS) -> None:
+        self._parts: _Lru[int, FrameParts] = _Lru(parts)
+        self._keys: _Lru[int, bytes] = _Lru(keys)
+        self._deltas: _Lru[tuple[int, int], bytes] = _Lru(deltas)
         self.encoded = 0  # messages compressed (tests, bench: shared work is done once)
 
     def parts(self, step: int, text: str) -> FrameParts:
