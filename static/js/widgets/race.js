@@ -105,7 +105,9 @@ export function mount(root) {
       showMetrics(text.bpMetrics, null);
       renderPrompt(readouts.ff, "No point chosen yet: its goodness for each label will show here.");
       readouts.backprop.replaceChildren();
-      requestDraw();
+      // No draw here: the server sends the race's first frame right behind this message, and that
+      // frame draws the new race; a draw now would show the data without its shading (and label
+      // the canvases "press Train") while that frame is being decoded.
     },
     frame(next) {
       frame = next;
