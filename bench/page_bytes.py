@@ -1,6 +1,6 @@
 """What a reader downloads: the article's bytes on the wire for a first visit and a repeat visit
 (Debian's Chromium, every widget scrolled into view), and the bytes of one default race over the
-websocket.
+websocket: as the page receives it (binary frames, app/web/wire.py) and as JSON text frames.
 
     python bench/page_bytes.py
 
@@ -99,30 +99,86 @@ def visit_bytes(base: str) -> dict:
     return {"first": first, "repeat": repeat}
 
 
-async def race_bytes(base: str) -> dict:
-    """The default race, start to finish, as the page runs it: every message's bytes."""
+def page_race_bytes(base: str) -> dict:
+    """The article's race as a reader runs it in Chromium: the preview it shows on scrolling into view
+    (start, reset) and Train at the default settings and speed, to the last step; every message the
+    page's socket receives, its websocket framing included."""
+    from playwright.sync_api import expect, sync_playwright
+
+    chromium = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+    sizes: list[tuple[bool, int]] = []  # (binary, payload bytes)
+
+    def watch(socket) -> None:
+        if "/ws/race" in socket.url:
+            socket.on(
+                "framereceived",
+                lambda p: sizes.append((isinstance(p, bytes), len(p if isinstance(p, bytes) else p.encode()))),
+            )
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("websocket", watch)
+        page.goto(base + "/", wait_until="load")
+        race = page.locator('[data-widget="race"]')
+        race.scroll_into_view_if_needed()
+        expect(race).to_have_attribute("data-step", "0", timeout=30_000)
+        steps = race.get_attribute("data-steps")
+        race.get_by_role("button", name="Train").click()
+        expect(race.locator("[data-ref=step]")).to_have_text(f"step {steps} / {steps}", timeout=120_000)
+        browser.close()
+    return {
+        "messages_bytes": sum(size + frame_header_bytes(size) for _, size in sizes),
+        "binary_messages": sum(binary for binary, _ in sizes),
+        "messages": len(sizes),
+    }
+
+
+def frame_header_bytes(payload: int) -> int:
+    """The websocket framing of one unmasked server message (RFC 6455, 5.2)."""
+    return 2 if payload < 126 else 4 if payload < 65536 else 10
+
+
+async def race_bytes(base: str, binary: bool) -> dict:
+    """The default race (900 steps, 4 steps per frame), start to finish: every message's bytes, its
+    websocket framing included. `binary`: as the page receives it (subprotocol ff-race-delta.1,
+    binary frames decoded and checked against a JSON client's); else JSON text frames."""
     import websockets
+
+    from app.web.wire import SUBPROTOCOL, WireDecoder
 
     url = base.replace("http", "ws", 1) + "/ws/race"
     total = frames = 0
-    async with websockets.connect(url, compression=None, max_size=2**22) as ws:
+    decoder = WireDecoder()
+    texts: list[str] = []
+    protocols = [SUBPROTOCOL] if binary else None
+    async with websockets.connect(url, compression=None, max_size=2**22, subprotocols=protocols) as ws:
+        assert ws.subprotocol == (SUBPROTOCOL if binary else None)
         await ws.send(json.dumps({"type": "start", "settings": {}}))
         async with asyncio.timeout(300):
             while True:
-                text = await ws.recv()
-                total += len(text.encode() if isinstance(text, str) else text)
+                data = await ws.recv()
+                size = len(data.encode() if isinstance(data, str) else data)
+                total += size + frame_header_bytes(size)
+                text = decoder.decode(data) if isinstance(data, bytes) else data
                 message = json.loads(text)
-                frames += message["type"] == "frame"
+                if message["type"] == "frame":
+                    frames += 1
+                    texts.append(text)
                 if message["type"] == "state" and message.get("done"):
                     break
-    return {"messages_bytes": total, "frames": frames}
+    return {"messages_bytes": total, "frames": frames, "texts": texts}
 
 
 def main() -> None:
     process, base = start_server()
     try:
         visits = visit_bytes(base)
-        race = asyncio.run(race_bytes(base))
+        race = asyncio.run(race_bytes(base, binary=True))
+        plain = asyncio.run(race_bytes(base, binary=False))
+        on_page = page_race_bytes(base)
+        if race["texts"] != plain["texts"]:
+            raise SystemExit("the binary frames did not decode to the JSON frames")
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -135,7 +191,15 @@ def main() -> None:
             f"| {name} visit, every widget mounted | {visit['requests']} "
             f"| {visit['bytes']:,} (HTML {visit['html']:,}) |"
         )
-    print(f"| one default race ({race['frames']} frames) | 1 websocket | {race['messages_bytes']:,} |")
+    print(
+        f"| one default race ({race['frames']} frames, binary frames as the page gets them) | 1 websocket "
+        f"| {race['messages_bytes']:,} |"
+    )
+    print(f"| the same race as JSON text frames (other clients) | 1 websocket | {plain['messages_bytes']:,} |")
+    print(
+        f"| the article's race in Chromium: preview, then Train to the end ({on_page['messages']} messages, "
+        f"{on_page['binary_messages']} binary) | 1 websocket | {on_page['messages_bytes']:,} |"
+    )
 
 
 if __name__ == "__main__":

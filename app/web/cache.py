@@ -29,6 +29,7 @@ import app as package
 from app.engine.race import PointInference, RaceSettings
 from app.web.engine_worker import Item, ItemResult
 from app.web.scheduler import Account, EngineScheduler
+from app.web.wire import FrameCodec
 
 WITHDRAWN = None  # the answer to a request withdrawn while it waited
 
@@ -174,6 +175,7 @@ class RunRecord:
         self.computed = 0  # frames the engine computed for this record (tests, metrics)
         self.crashes = 0  # slices with work for this run that failed in a row
         self.viewers = 0  # open viewers (sessions on this run)
+        self.codec = FrameCodec(deltas=max_frames)  # the run's binary frames, encoded once for all (wire.py)
 
     def viewer(self, account: Account) -> Viewer:
         self.viewers += 1

@@ -17,6 +17,8 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass
 
+from app.web.wire import FrameCodec
+
 
 class SessionRegistry:
     """Counts live race sessions in total and per client address (caps from the settings)."""
@@ -82,6 +84,19 @@ FRAME = "frame"
 MESSAGE = "message"
 
 
+@dataclass(frozen=True)
+class OutFrame:
+    """A `frame` on its way to one client: its JSON text, and what a binary client needs to be sent it
+    as a difference from the frame before it (app/web/wire.py)."""
+
+    text: str
+    step: int
+    # The step of the frame the session sent before this one on the same run, which an uninterrupted
+    # client holds (None: the first frame of a start, reset or restore).
+    base: int | None
+    codec: FrameCodec  # the run's shared encoder: a run's frames are encoded once for all clients
+
+
 class Outbox:
     """The bounded queue between a session and its socket writer.
 
@@ -93,7 +108,7 @@ class Outbox:
 
     def __init__(self, capacity: int = 32) -> None:
         self.capacity = capacity
-        self._items: deque[tuple[str, str]] = deque()
+        self._items: deque[tuple[str, str | OutFrame]] = deque()
         self._ready = asyncio.Event()
         self._closed = False
         self.conflated = 0
@@ -102,7 +117,7 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._items)
 
-    def put_frame(self, text: str) -> None:
+    def put_frame(self, text: str | OutFrame) -> None:
         for index, (kind, _) in enumerate(self._items):
             if kind == FRAME:
                 del self._items[index]
@@ -113,7 +128,7 @@ class Outbox:
     def put(self, text: str) -> None:
         self._put(MESSAGE, text)
 
-    def _put(self, kind: str, text: str) -> None:
+    def _put(self, kind: str, text: str | OutFrame) -> None:
         if self._closed:
             return
         if len(self._items) >= self.capacity:
@@ -136,10 +151,10 @@ class Outbox:
             await self._ready.wait()
         return True
 
-    def pop(self) -> tuple[str, str]:
+    def pop(self) -> tuple[str, str | OutFrame]:
         return self._items.popleft()
 
-    async def get(self) -> tuple[str, str] | None:
+    async def get(self) -> tuple[str, str | OutFrame] | None:
         return self.pop() if await self.wait() else None
 
 
@@ -149,7 +164,13 @@ class SocketWriter:
     the unconfirmed bytes reach the window (FF_SEND_WINDOW_BYTES) it holds back, so frames conflate
     in the outbox instead of queueing in socket buffers, and memory per connection is the window
     plus the outbox. Without a Delivery (Starlette's test client) each send is bounded by the
-    slow-reader timeout instead."""
+    slow-reader timeout instead.
+
+    A `binary` writer (the client chose app/web/wire.py's subprotocol) sends frames as binary
+    messages: a DELTA from the last frame it sent when that frame is the new frame's base (the frame
+    the session played before it, which is what every uninterrupted client holds), a KEY otherwise
+    (conflation dropped frames in between, the first frame of a connection, a start or a reset).
+    Both come from the run's FrameCodec, so each is compressed once however many clients get it."""
 
     def __init__(
         self,
@@ -158,13 +179,33 @@ class SocketWriter:
         slow_reader_timeout_s: float,
         metrics: Metrics,
         delivery: Delivery | None = None,
+        binary: bool = False,
     ) -> None:
         self.ws = websocket
         self.outbox = outbox
         self.timeout_s = slow_reader_timeout_s
         self.metrics = metrics
         self.delivery = delivery
+        self.binary = binary
+        self.last_frame: OutFrame | None = None  # the last frame sent (binary clients)
         self.conflated_reported = 0
+
+    def wire(self, item: str | OutFrame) -> str | bytes:
+        """What goes on the wire for an outbox item."""
+        if isinstance(item, str):
+            return item
+        if not self.binary:
+            return item.text
+        last, self.last_frame = self.last_frame, item
+        if last is not None and item.base is not None and last.codec is item.codec and last.step == item.base:
+            return item.codec.delta(last.step, last.text, item.step, item.text)
+        return item.codec.key(item.step, item.text)
+
+    async def send(self, data: str | bytes) -> None:
+        if isinstance(data, bytes):
+            await self.ws.send_bytes(data)
+        else:
+            await self.ws.send_text(data)
 
     async def run(self) -> None:
         """Ends normally when the outbox is closed and empty, or when the client has read nothing for
@@ -175,15 +216,16 @@ class SocketWriter:
             if self.delivery is not None and not await self.wait_for_reader(self.delivery):
                 self.metrics.refuse("slow_reader")
                 return
-            kind, text = self.outbox.pop()
+            kind, item = self.outbox.pop()
+            data = self.wire(item)
             if self.delivery is not None:
                 # wait_for_reader saw the transport writable: this send does not block.
-                await self.ws.send_text(text)
-                self.delivery.sent_message(len(text))
+                await self.send(data)
+                self.delivery.sent_message(len(data))
             else:
                 try:
                     async with asyncio.timeout(self.timeout_s):
-                        await self.ws.send_text(text)
+                        await self.send(data)
                 except TimeoutError:
                     self.metrics.refuse("slow_reader")
                     return

@@ -9,6 +9,7 @@ from app.web.messages import ErrorCode, error_text
 from app.web.scheduler import Account
 from app.web.sessions import TRY_AGAIN_LATER, RaceSession
 from app.web.transport import DELIVERY_EXTENSION
+from app.web.wire import chosen_subprotocol
 
 router = APIRouter()
 
@@ -61,9 +62,13 @@ async def race_socket(websocket: WebSocket) -> None:
             pass
         return
     try:  # from here on the lease is released whatever happens, the accept included
-        await websocket.accept()
+        subprotocol = chosen_subprotocol(websocket.scope)  # binary frames, if the client offers them
+        await websocket.accept(subprotocol=subprotocol)
         account = Account(client, state.budgets)
         delivery = websocket.scope.get("extensions", {}).get(DELIVERY_EXTENSION)
-        await RaceSession(websocket, settings, state.cache, state.metrics, account, delivery).run()
+        session = RaceSession(
+            websocket, settings, state.cache, state.metrics, account, delivery, binary_frames=subprotocol is not None
+        )
+        await session.run()
     finally:
         lease.release()

@@ -36,7 +36,7 @@ from app.engine.race import RaceSettings
 from app.web.cache import RunCache, RunRecord, Viewer
 from app.web.engine_pool import EngineCrashed
 from app.web.frames import inference_text
-from app.web.limits import Outbox, RateLimiter, SocketWriter
+from app.web.limits import Outbox, OutFrame, RateLimiter, SocketWriter
 from app.web.messages import (
     CLIENT_TYPES,
     ErrorCode,
@@ -86,6 +86,7 @@ class RaceSession:
         metrics: Metrics,
         account: Account,
         delivery: Delivery | None = None,
+        binary_frames: bool = False,
     ) -> None:
         self.ws = websocket
         self.settings = settings
@@ -94,7 +95,9 @@ class RaceSession:
         self.account = account
         self.busy_notice_at = float("-inf")
         self.outbox = Outbox()
-        self.writer = SocketWriter(websocket, self.outbox, settings.slow_reader_timeout_s, metrics, delivery)
+        self.writer = SocketWriter(
+            websocket, self.outbox, settings.slow_reader_timeout_s, metrics, delivery, binary=binary_frames
+        )
         self.limiter = RateLimiter(settings.messages_per_second)
         self.wake = asyncio.Event()
         # Playback state; the receiver writes intents, the player moves `cursor`.
@@ -367,7 +370,7 @@ class RaceSession:
                     continue  # withdrawn: a new start replaced this run while it was being prepared
                 self.count(hit)
                 self.outbox.put(info)
-                self.outbox.put_frame(text)
+                self.outbox.put_frame(OutFrame(text, self.cursor, None, record.codec))
                 self.send_state()
                 next_tick = loop.time() + interval
                 continue
@@ -403,8 +406,8 @@ class RaceSession:
             if generation != self.generation or not (single or self.running):
                 continue
             self.count(hit)
+            self.outbox.put_frame(OutFrame(text, target, self.cursor, record.codec))
             self.cursor = target
-            self.outbox.put_frame(text)
             if single:
                 self.pending_steps -= 1
             else:

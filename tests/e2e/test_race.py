@@ -9,6 +9,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from app.web.wire import WireDecoder
+
 RACE = "[data-widget=race]"
 # Generous: the race is ~11 s at normal speed; CI machines can be several times slower.
 RACE_TIMEOUT_MS = 90_000
@@ -32,12 +34,18 @@ def open_race(page: Page):
 
 
 def race_messages(page) -> list[dict]:
-    """Every message the race's socket receives, parsed, in order (register before page.goto)."""
+    """Every message the race's socket receives, parsed, in order (register before page.goto). Binary
+    frames (app/web/wire.py) are decoded as the page decodes them, one decoder per connection."""
     messages: list[dict] = []
 
     def watch(socket):
         if "/ws/race" in socket.url:
-            socket.on("framereceived", lambda payload: messages.append(json.loads(payload)))
+            decoder = WireDecoder()
+
+            def received(payload: str | bytes) -> None:
+                messages.append(json.loads(decoder.decode(payload) if isinstance(payload, bytes) else payload))
+
+            socket.on("framereceived", received)
 
     page.on("websocket", watch)
     return messages

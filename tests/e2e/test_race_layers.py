@@ -49,7 +49,11 @@ def race_socket(page) -> list:
 def ask(race, sockets, position: dict | None = None, point: tuple[float, float] | None = None) -> dict:
     """Click the FF picture at `position` (CSS pixels), or ask about `point` (data coordinates,
     finer than a click can aim); return the server's answer once the readout shows it."""
-    with sockets[-1].expect_event("framereceived", lambda payload: '"type":"inference"' in payload) as event:
+
+    def is_inference(payload: str | bytes) -> bool:  # frames arrive as bytes (binary), the rest as text
+        return isinstance(payload, str) and '"type":"inference"' in payload
+
+    with sockets[-1].expect_event("framereceived", is_inference) as event:
         if position is not None:
             race.locator("[data-ref=ff-canvas]").click(position=position)
         else:

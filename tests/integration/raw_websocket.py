@@ -33,6 +33,7 @@ class RawWebSocket:
         origin: str | None = None,
         answer_pings: bool = True,
         timeout_s: float = 10.0,
+        subprotocol: str | None = None,
     ) -> None:
         self.sock = socket.socket()
         if rcvbuf:
@@ -46,6 +47,8 @@ class RawWebSocket:
         self.close_code: int | None = None
         key = base64.b64encode(os.urandom(16)).decode()
         extra = f"Origin: {origin}\r\n" if origin else ""
+        if subprotocol:
+            extra += f"Sec-WebSocket-Protocol: {subprotocol}\r\n"
         self.sock.sendall(
             (
                 f"GET /ws/race HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
@@ -60,6 +63,10 @@ class RawWebSocket:
             self.buffer += chunk
         head, _, rest = bytes(self.buffer).partition(b"\r\n\r\n")
         self.status = int(head.split(b" ", 2)[1])
+        self.headers = {
+            name.strip().lower(): value.strip()
+            for name, _, value in (line.decode("latin-1").partition(":") for line in head.split(b"\r\n")[1:])
+        }
         self.buffer = bytearray(rest)
 
     def send(self, opcode: int, payload: bytes) -> None:

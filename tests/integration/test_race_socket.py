@@ -339,10 +339,12 @@ def test_a_late_tick_is_followed_by_a_full_interval_so_no_frame_is_conflated():
 
     from app.web.metrics import Metrics
     from app.web.sessions import RaceSession
+    from app.web.wire import FrameCodec
     from integration.conftest import make_settings
 
     class SlowFirstFrame:
         steps = 12
+        codec = FrameCodec()
 
         def want_ahead(self, steps):
             pass
@@ -361,7 +363,8 @@ def test_a_late_tick_is_followed_by_a_full_interval_so_no_frame_is_conflated():
         try:
             async with asyncio.timeout(5):
                 while not sent or '"done":true' not in sent[-1]:
-                    sent.append((await session.outbox.get())[1])
+                    item = (await session.outbox.get())[1]
+                    sent.append(getattr(item, "text", item))  # a frame (OutFrame) or a message
         finally:
             player.cancel()
         return [json.loads(text)["step"] for text in sent if '"frame"' in text], session.outbox.conflated

@@ -39,6 +39,8 @@ export function backoffDelay(attempt, { baseDelay, maxDelay, factor } = DEFAULTS
  * @property {number} [baseDelay]
  * @property {number} [maxDelay]
  * @property {number} [factor]
+ * @property {string | string[]} [protocols]   websocket subprotocols to offer
+ * @property {() => ({decode: (data: ArrayBuffer) => Promise<any>}) | null} [binaryDecoder]  a fresh decoder per connection
  */
 
 /**
@@ -50,6 +52,11 @@ export function backoffDelay(attempt, { baseDelay, maxDelay, factor } = DEFAULTS
  * onOpen({reconnected}) after every successful (re)connection, so the caller can resync.
  * shouldRetry(code)     false to stay closed after this close code (e.g. the server's idle
  *                       timeout: reconnecting at once would defeat it); reconnect() reopens.
+ * protocols             websocket subprotocols to offer (optional).
+ * binaryDecoder()       a new decoder for each connection, {decode(ArrayBuffer): Promise<message>},
+ *                       for binary messages (the race's frames, race/wire.js). Messages reach
+ *                       onMessage in the order they arrived, decoded or not; a binary message that
+ *                       cannot be decoded drops the connection (code 4002), so it heals by reconnecting.
  *
  * Returns {send, close, drop, reconnect, get connected}.
  *
@@ -57,7 +64,8 @@ export function backoffDelay(attempt, { baseDelay, maxDelay, factor } = DEFAULTS
  * @param {ConnectOptions} [options]
  */
 export function connect(path, {
-  onMessage, onStatus = () => {}, onOpen = () => {}, shouldRetry = () => true, ...options
+  onMessage, onStatus = () => {}, onOpen = () => {}, shouldRetry = () => true,
+  protocols = undefined, binaryDecoder = undefined, ...options
 } = {}) {
   const config = { ...DEFAULTS, ...options };
   /** @type {WebSocket | null} */
@@ -74,12 +82,23 @@ export function connect(path, {
     onStatus({ state: everOpened ? "reconnecting" : "connecting", attempt });
     let ws;
     try {
-      ws = new WebSocket(socketUrl(path));
+      ws = protocols ? new WebSocket(socketUrl(path), protocols) : new WebSocket(socketUrl(path));
     } catch (error) {
       scheduleRetry({ code: 0, reason: String(error) });
       return;
     }
     socket = ws;
+    ws.binaryType = "arraybuffer";
+    const decoder = binaryDecoder?.() ?? null;
+    /** @type {Promise<unknown>} */
+    let inbox = Promise.resolve(); // decoding may wait: this chain keeps messages in arrival order
+    let undecodable = false;
+    // A failing handler must not stop the chain (nor hide its error): report it as an event
+    // handler's error would be, and go on with the next message.
+    const later = (step) => { inbox = inbox.then(step).catch((error) => setTimeout(() => { throw error; })); };
+    const deliver = (message) => {
+      if (socket === ws && !undecodable) onMessage?.(message);
+    };
     ws.addEventListener("open", () => {
       const reconnected = everOpened;
       everOpened = true;
@@ -88,15 +107,36 @@ export function connect(path, {
       onOpen({ reconnected });
     });
     ws.addEventListener("message", (event) => {
-      let message;
-      try {
-        message = JSON.parse(event.data);
-      } catch {
-        return; // the server only sends JSON; anything else is not ours to interpret
+      const { data } = event;
+      if (typeof data === "string") {
+        let message;
+        try {
+          message = JSON.parse(data);
+        } catch {
+          return; // the server's text messages are JSON; anything else is not ours to interpret
+        }
+        later(() => deliver(message));
+        return;
       }
-      onMessage?.(message);
+      if (!decoder) return; // binary messages are only sent to a client that asked for them
+      later(async () => {
+        let message;
+        try {
+          message = await decoder.decode(data);
+        } catch (error) {
+          if (undecodable) return;
+          undecodable = true;
+          console.warn("Dropping the connection after a message that could not be decoded:", error);
+          ws.close(4002, "undecodable message");
+          return;
+        }
+        deliver(message);
+      });
     });
-    ws.addEventListener("close", (event) => {
+    // Through the inbox too: a message that arrived before the close (an `idle` error that decides
+    // shouldRetry) is handled before it, even while an earlier frame is still being decoded.
+    ws.addEventListener("close", (event) => later(() => closed(event)));
+    function closed(event) {
       if (socket !== ws) return; // a socket we already replaced
       socket = null;
       if (closedByUs || !shouldRetry(event.code)) {
@@ -104,7 +144,7 @@ export function connect(path, {
         return;
       }
       scheduleRetry({ code: event.code, reason: event.reason });
-    });
+    }
     // "error" is always followed by "close", which is where recovery happens.
   }
 

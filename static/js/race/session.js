@@ -2,6 +2,7 @@
 // a point) into protocol messages, tracks the race's phase, and restores the reader's race after
 // a dropped connection (the server forgets a session when its socket closes).
 import { connect } from "../lib/socket.js";
+import { FrameDecoder, SUBPROTOCOL, binaryFramesSupported } from "./wire.js";
 
 const AUTO_INFER_MS = 400; // refresh the chosen point's readout during training, gently
 
@@ -30,6 +31,10 @@ export class RaceSession {
       onStatus: (status) => view.connection(status),
       onOpen: ({ reconnected }) => this.opened(reconnected),
       shouldRetry: (code) => !(code === 1001 && this.idleClosed),
+      // Frames as compressed binary deltas (race/wire.js), decoded into the same frame objects.
+      ...(binaryFramesSupported()
+        ? { protocols: [SUBPROTOCOL], binaryDecoder: () => new FrameDecoder() }
+        : {}),
     });
   }
 

@@ -105,7 +105,9 @@ export function mount(root) {
       showMetrics(text.bpMetrics, null);
       renderPrompt(readouts.ff, "No point chosen yet: its goodness for each label will show here.");
       readouts.backprop.replaceChildren();
-      requestDraw();
+      // No draw here: the server sends the race's first frame right behind this message, and that
+      // frame draws the new race; a draw now would show the data without its shading (and label
+      // the canvases "press Train") while that frame is being decoded.
     },
     frame(next) {
       frame = next;
@@ -253,7 +255,14 @@ export function mount(root) {
 
   // Hooks for the browser tests and for trying the recovery path from the console.
   // choose(x, y) asks about a point in data coordinates, finer than any click can aim.
-  root.raceDebug = { dropConnection: () => session.dropConnection(), choose };
+  // What the page draws from the newest frame: its step, both decision grids' bytes and the layer
+  // maps (tests compare them with the server's frame for that step).
+  const shown = () => frame && {
+    step: frame.step,
+    grid: { ff: Array.from(fields.ff.grid?.values ?? []), backprop: Array.from(fields.backprop.grid?.values ?? []) },
+    layers: layers.frame?.layers ?? null,
+  };
+  root.raceDebug = { dropConnection: () => session.dropConnection(), choose, shown };
 
   return {
     ready,

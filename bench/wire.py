@@ -1,0 +1,174 @@
+"""The CPU cost of the race's binary frames (app/web/wire.py): encoding, once per frame per run on the
+server, and decoding, once per frame per client (Python's reference decoder, and the page's
+static/js/race/wire.js in Debian's Chromium).
+
+    python bench/wire.py            # the default race's 226 frames, 30 rounds
+    python bench/wire.py --quick    # 5 rounds, no browser
+
+Every figure is a median over rounds of the mean per frame, measured on the default race's real
+frames (900 steps, 4 steps per frame); `frame text` is the time to build the frame's JSON text
+from its snapshot (what the server already pays once per frame), as the reference."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+import zlib
+from itertools import pairwise
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.engine.cpu import cpu_model  # noqa: E402
+from app.engine.race import Race, RaceSettings  # noqa: E402
+from app.web.frames import frame_text  # noqa: E402
+from app.web.limits import OutFrame, SocketWriter  # noqa: E402
+from app.web.wire import FrameCodec, FrameParts, WireDecoder, encode_delta, encode_key  # noqa: E402
+
+
+def default_race() -> tuple[dict[int, str], list]:
+    race = Race(RaceSettings())
+    snapshots, texts = [], {}
+    while True:
+        snapshot = race.snapshot(grid=True)
+        snapshots.append(snapshot)
+        texts[race.step_count] = frame_text(snapshot, race.settings.steps, race.settings.theta)
+        if race.step_count >= race.settings.steps:
+            return texts, snapshots
+        race.advance_to(race.step_count + 4)
+
+
+def per_frame_us(work, count: int, rounds: int) -> float:
+    samples = []
+    for _ in range(rounds):
+        started = time.thread_time()
+        work()
+        samples.append((time.thread_time() - started) / count * 1e6)
+    return statistics.median(samples)
+
+
+def browser_decode_ms(messages: list[bytes], rounds: int) -> float:
+    """static/js/race/wire.js decoding the race's messages in Chromium: median of rounds' mean per frame."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+    source = (ROOT / "static" / "js" / "race" / "wire.js").read_text()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        page = browser.new_page()
+        page.route("http://bench.invalid/wire.js", lambda r: r.fulfill(body=source, content_type="text/javascript"))
+        page.route("http://bench.invalid/", lambda r: r.fulfill(body="<!doctype html><title>b</title>"))
+        page.goto("http://bench.invalid/")
+        result = page.evaluate(
+            """async ([encoded, rounds]) => {
+                const { FrameDecoder } = await import("/wire.js");
+                const buffers = encoded.map((b) => Uint8Array.from(atob(b), (c) => c.charCodeAt(0)).buffer);
+                const times = [];
+                for (let round = 0; round < rounds; round += 1) {
+                    const decoder = new FrameDecoder();
+                    const started = performance.now();
+                    for (const buffer of buffers) await decoder.decode(buffer);
+                    times.push((performance.now() - started) / buffers.length);
+                }
+                times.sort((a, b) => a - b);
+                return times[Math.floor(times.length / 2)];
+            }""",
+            [[base64.b64encode(m).decode() for m in messages], rounds],
+        )
+        browser.close()
+    return float(result)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--quick", action="store_true", help="5 rounds, no browser")
+    args, _unknown = parser.parse_known_args()
+    rounds = 5 if args.quick else args.rounds
+    texts, snapshots = default_race()
+    steps = sorted(texts)
+    n = len(steps)
+    parts = {step: FrameParts.of(texts[step]) for step in steps}
+    messages = [encode_key(parts[0])] + [encode_delta(parts[a], parts[b]) for a, b in pairwise(steps)]
+
+    def build_texts() -> None:
+        for snapshot in snapshots:
+            frame_text(snapshot, 900, 2.0)
+
+    def split() -> None:
+        for step in steps:
+            FrameParts.of(texts[step])
+
+    def deltas() -> None:
+        encode_key(parts[0])
+        for a, b in pairwise(steps):
+            encode_delta(parts[a], parts[b])
+
+    def keys() -> None:
+        for step in steps:
+            encode_key(parts[step])
+
+    def shared_stream() -> None:  # what the server pays per run: split + one key + a delta a frame
+        codec = FrameCodec()
+        codec.key(0, texts[0])
+        for a, b in pairwise(steps):
+            codec.delta(a, texts[a], b, texts[b])
+
+    def classroom(viewers: int):
+        def work() -> None:  # `viewers` sessions playing the run together: each frame to each of them
+            codec = FrameCodec()
+            writers = [SocketWriter(None, None, 1.0, None, binary=True) for _ in range(viewers)]
+            for base, step in zip([None, *steps[:-1]], steps, strict=True):
+                frame = OutFrame(texts[step], step, base, codec)
+                for writer in writers:
+                    writer.wire(frame)
+
+        return work
+
+    def decode() -> None:
+        decoder = WireDecoder()
+        for message in messages:
+            decoder.decode(message)
+
+    def deflate_per_client() -> None:  # permessage-deflate's cost: every client compresses every frame
+        compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+        for step in steps:
+            compressor.compress(texts[step].encode())
+            compressor.flush(zlib.Z_SYNC_FLUSH)
+
+    figures = {
+        "frame text (JSON, reference)": per_frame_us(build_texts, n, rounds),
+        "split a frame (parse, base64 -> bytes)": per_frame_us(split, n, rounds),
+        "encode a delta (difference + zlib)": per_frame_us(deltas, n, rounds),
+        "encode a keyframe (zlib)": per_frame_us(keys, n, rounds),
+        "per run: split + delta, through the run's FrameCodec": per_frame_us(shared_stream, n, rounds),
+        "a classroom of 60 viewers of one run, all of them": per_frame_us(classroom(60), n, rounds),
+        "one viewer of a run": per_frame_us(classroom(1), n, rounds),
+        "permessage-deflate, per viewer (zlib of the JSON text)": per_frame_us(deflate_per_client, n, rounds),
+        "decode (Python reference decoder)": per_frame_us(decode, n, rounds),
+    }
+    print(f"# bench/wire.py {' '.join(sys.argv[1:])}: {cpu_model()}, {os.cpu_count()} CPUs, load {os.getloadavg()}")
+    print(
+        f"# the default race: {n} frames; JSON {sum(map(len, texts.values())):,} B; "
+        f"binary {sum(map(len, messages)):,} B"
+    )
+    print("| per frame | CPU us |")
+    print("| --- | ---: |")
+    for name, value in figures.items():
+        print(f"| {name} | {value:.1f} |")
+    if not args.quick:
+        print(f"| decode in Chromium (static/js/race/wire.js), ms | {browser_decode_ms(messages, rounds):.3f} |")
+    print(json.dumps({name: round(value, 1) for name, value in figures.items()}))
+
+
+if __name__ == "__main__":
+    main()
