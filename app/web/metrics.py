@@ -15,7 +15,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 import app as package
 from app.web.routing import Router
 
-
 # A frame is due every 50 ms at the default 20 fps: up to a frame late is unnoticed, past 250 ms a
 # reader sees the race stutter.
 FRAME_LATENESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)

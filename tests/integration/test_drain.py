@@ -17,12 +17,11 @@ from urllib.parse import urlsplit
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
+import app.web.scorecard as scorecard_module
+from app.web.readiness import SERVICE_RESTART
 from bench._wsload import connect, frame_step
 from integration.conftest import alive, descendants, serve_in_subprocess
 from integration.test_soak import metrics
-
-import app.web.scorecard as scorecard_module
-from app.web.readiness import SERVICE_RESTART
 
 
 def wait_until(predicate, timeout_s: float = 30.0, what: str = "condition"):
