@@ -8,7 +8,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test bench chromium clean
+.PHONY: run test bench chromium test-tools clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,11 @@ run: $(STAMP)
 chromium:
 	@sh scripts/ensure-chromium.sh
 
-test: $(STAMP) chromium
+# kubectl, nginx and promtool for the deploy and replica tests (Debian's packages; see the script).
+test-tools: | $(PY)
+	@VENV=$(VENV) sh scripts/ensure-test-tools.sh
+
+test: $(STAMP) chromium test-tools
 	$(PY) -m pytest
 
 bench: $(BENCH_STAMP)
