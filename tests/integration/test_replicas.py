@@ -141,9 +141,8 @@ def test_a_class_races_through_rolling_restarts_and_a_crash_losing_nothing(nginx
             gaps["SIGTERM" if code == 1012 else "SIGKILL"].append(gap)
     for kind, values in gaps.items():
         if values:
-            print(
-                f"{kind}: {len(values)} reconnects, gap median {sorted(values)[len(values) // 2]:.3f} s, max {max(values):.3f} s"
-            )
+            median = sorted(values)[len(values) // 2]
+            print(f"{kind}: {len(values)} reconnects, gap median {median:.3f} s, max {max(values):.3f} s")
 
     lost = {index: sorted(set(FRAME_STEPS) - set(client.steps)) for index, client in enumerate(clients)}
     print("lost steps:", {index: steps[:10] for index, steps in lost.items() if steps})
