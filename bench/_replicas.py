@@ -255,10 +255,11 @@ class ClassClient:
                     race.send_text(json.dumps({"type": "resume"}))
                 else:
                     race.send_text(json.dumps({"type": "start", "settings": self.settings}))
-                code = await self._until_done_or_closed(race, stop_at)
-                if code is None:
+                closed = await self._until_done_or_closed(race, stop_at)
+                if closed is None:
                     race.close()
                     return
+                code = closed
                 self.closes.append(code)
             if self._last_new_at is not None and self._pending_close is None:
                 self._pending_close = code

@@ -5,6 +5,11 @@ frames once). Scenarios are the ways a class picks settings.
 
     .venv/bin/python bench/shared_cache.py [--clients 30] [--steps 300]
 
+Then what a shared cache would change for a restore (a drained replica's readers arriving on another
+one): 30 readers on 5 seeds restore at step 450 of a 900-step run on one fresh replica, first when
+it holds none of the runs (as after a restart: a replay from step 0), then again when it holds them
+(as a shared cache of checkpoints would make every restore); the time to each reader's first new frame.
+
 Needs nginx (scripts/ensure-test-tools.sh). Prints one JSON line per scenario, with the CPU model.
 """
 
@@ -22,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.engine.cpu import cpu_model  # noqa: E402
 from bench._replicas import ClassClient, Nginx, Replica, find_tool, scrape  # noqa: E402
+from bench._wsload import connect, frame_step  # noqa: E402
 
 REPLICAS = 3
 
@@ -45,6 +51,56 @@ async def race(port: int, seeds: list[int], steps: int, speed: int) -> None:
 
     await asyncio.gather(*(start(index, client) for index, client in enumerate(clients)))
     assert all(client.done for client in clients)
+
+
+async def restore_times(port: int, readers: int, at_step: int) -> list[float]:
+    """Seconds from sending `start` at `at_step` (+ `resume`) to the first frame past it, per reader."""
+    loop = asyncio.get_running_loop()
+
+    async def one(index: int) -> float:
+        arrived = loop.create_future()
+
+        def on_text(payload: bytes, now: float) -> None:
+            step = frame_step(payload)
+            if step is not None and step > at_step and not arrived.done():
+                arrived.set_result(now)
+
+        race = await connect("127.0.0.1", port, on_text)
+        sent = loop.time()
+        race.send_text(json.dumps({"type": "start", "settings": {"seed": 2000 + index % 5}, "at_step": at_step}))
+        race.send_text(json.dumps({"type": "resume"}))
+        first = await asyncio.wait_for(arrived, 120)
+        race.close()
+        return first - sent
+
+    return sorted(await asyncio.gather(*(one(index) for index in range(readers))))
+
+
+def restore_cost(readers: int = 30, at_step: int = 450) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        replica = Replica("restore", {"FF_SESSIONS_PER_CLIENT": "500"}, Path(scratch))
+        replica.start()
+        try:
+            replica.wait_ready()
+            for state in ("runs not held (a replay from step 0)", "runs held (what a shared cache would give)"):
+                times = asyncio.run(restore_times(replica.port, readers, at_step))
+                print(
+                    json.dumps(
+                        {
+                            "restore": state,
+                            "readers": readers,
+                            "seeds": 5,
+                            "at_step": at_step,
+                            "first_new_frame_median_s": round(times[len(times) // 2], 3),
+                            "first_new_frame_max_s": round(times[-1], 3),
+                            "cpu": cpu_model(),
+                            "load_average": [round(x, 2) for x in os.getloadavg()],
+                        }
+                    ),
+                    flush=True,
+                )
+        finally:
+            replica.close()
 
 
 def main() -> int:
@@ -96,6 +152,7 @@ def main() -> int:
             ),
             flush=True,
         )
+    restore_cost()
     return 0
 
 
