@@ -8,7 +8,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint fix bench chromium node clean
+.PHONY: run test lint fix bench chromium node test-tools clean
 
 JS_TOOLS := tools/js
 JS_STAMP := $(JS_TOOLS)/node_modules/.installed
@@ -54,7 +54,11 @@ fix: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: lint chromium
+# kubectl, nginx and promtool for the deploy and replica tests (Debian's packages; see the script).
+test-tools: | $(PY)
+	@VENV=$(VENV) sh scripts/ensure-test-tools.sh
+
+test: lint chromium test-tools
 	$(PY) -m pytest
 
 bench: $(BENCH_STAMP)

@@ -143,6 +143,13 @@ class Settings(BaseSettings):
         "127.0.0.1", description="Proxies whose X-Forwarded-For/-Proto uvicorn trusts (comma-separated, or *)."
     )
     # -- process -----------------------------------------------------------------------------
+    drain_timeout_s: float = Field(
+        20.0,
+        gt=0,
+        description="On SIGTERM the server stops listening, turns /readyz false, tells every race socket "
+        "to reconnect (close 1012, the page restores its race on another replica) and waits this long for "
+        "connections and requests to finish before cancelling them and stopping its engine processes.",
+    )
     workers: int = Field(1, ge=1, description="uvicorn worker processes (`python -m app serve --workers` overrides).")
     templates_dir: Path = Field(PROJECT_ROOT / "templates", description="Directory of the Jinja2 templates.")
     static_dir: Path = Field(PROJECT_ROOT / "static", description="Directory served at /static.")

@@ -35,6 +35,8 @@ def uvicorn_options(settings: Settings, args: argparse.Namespace) -> dict:
         "ws_ping_interval": settings.ping_interval_s,
         "ws_ping_timeout": settings.ping_interval_s,
         "server_header": False,
+        # SIGTERM: uvicorn's graceful shutdown is the drain (app/web/readiness.py); this bounds it.
+        "timeout_graceful_shutdown": settings.drain_timeout_s,
         # uvicorn's own protocols, plus a deadline for request headers (FF_HEADER_TIMEOUT_S) and
         # delivery pings that tell a race session how far its client has read (FF_SEND_WINDOW_BYTES);
         # named by import path so that every worker process loads them (app/web/transport.py).

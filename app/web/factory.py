@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from app.web.cache import RunCache
 from app.web.engine_pool import EnginePool
 from app.web.limits import SessionRegistry
 from app.web.metrics import Metrics
+from app.web.readiness import Readiness
 from app.web.scheduler import Budgets, EngineScheduler
 from app.web.scorecard import Scorecard
 from app.web.security import SecurityHeadersMiddleware
@@ -64,14 +66,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     sessions = SessionRegistry(settings.sessions_total, settings.sessions_per_client)
     budgets = Budgets(settings.compute_share, settings.compute_burst_s, sessions.count)
     scheduler = EngineScheduler(pool, settings.engine_slice_s, metrics)
+    readiness = Readiness()
+
+    async def warm_up() -> None:
+        # Measured now, in a worker thread, so the first reader of the article never waits for it;
+        # the replica is ready for readers (GET /readyz) once it is done.
+        try:
+            await app.state.scorecard.measure()
+        except Exception:  # a bug in the measurement must not keep the replica out of service
+            log.exception("measuring the scorecard failed")
+        readiness.warmed_up()
+        log.info("ready: engine processes up, scorecard measured")
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # SIGTERM turns readiness off first; uvicorn's own handler then drains (app/web/readiness.py).
+        forget_signals = readiness.watch_signals()
         await pool.start()
-        # Measured before the server takes requests (a second of CPU, once per process), so the
-        # first reader of the article never waits for it.
-        await app.state.scorecard.measure()
+        warming = app.state.warming = asyncio.create_task(warm_up())
         yield
+        warming.cancel()
+        forget_signals()
         await scheduler.close()
         executor.shutdown(wait=False, cancel_futures=True)
         pool.shutdown()
@@ -85,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.readiness = readiness
     app.state.executor = executor
     app.state.metrics = metrics
     app.state.engine_pool = pool
@@ -96,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics.live_sessions.set_function(lambda: sessions.live)
     metrics.runs_live.set_function(app.state.cache.live)
     metrics.engine_runs_waiting.set_function(scheduler.waiting)
+    metrics.ready.set_function(lambda: 1.0 if readiness.ready else 0.0)
     app.state.scorecard = Scorecard(executor)
     app.state.traces = {}
     app.state.templates = templates = Jinja2Templates(directory=str(settings.templates_dir))

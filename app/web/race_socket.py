@@ -6,6 +6,7 @@ from fastapi import APIRouter, WebSocket
 
 from app.config import Settings
 from app.web.messages import ErrorCode, error_text
+from app.web.readiness import SERVICE_RESTART
 from app.web.scheduler import Account
 from app.web.sessions import TRY_AGAIN_LATER, RaceSession
 from app.web.transport import DELIVERY_EXTENSION
@@ -48,6 +49,16 @@ async def race_socket(websocket: WebSocket) -> None:
     if not origin_allowed(websocket, settings):
         state.metrics.refuse("origin")
         await deny(websocket)
+        return
+    if state.readiness.draining:
+        # uvicorn has closed the listener; a socket that still got here (on a connection opened
+        # before) is sent on to another replica, as the open ones were: 1012, reconnect now.
+        state.metrics.refuse("draining")
+        try:
+            await websocket.accept()
+            await websocket.close(SERVICE_RESTART, "server restarting")
+        except Exception:  # the client already left
+            pass
         return
     client = websocket.client.host if websocket.client else "unknown"
     lease = state.sessions.acquire(client)

@@ -51,8 +51,8 @@ def process_scorecard() -> dict:
 
 
 class Scorecard:
-    """Measured at start-up (the app's lifespan awaits measure() before the server takes requests),
-    in a worker thread, so no reader waits for it; without a lifespan, on first use."""
+    """Measured at start-up, in a worker thread, by the app's warm-up (the replica is not ready until
+    it is done: app/web/readiness.py), so no reader starts it; without a lifespan, on first use."""
 
     def __init__(self, executor: Executor) -> None:
         self._executor = executor

@@ -405,6 +405,8 @@ class RaceSession:
             # `state` it sent names the step the client stays on.
             if generation != self.generation or not (single or self.running):
                 continue
+            if not single:  # how long after its tick the frame was ready (an operator's saturation signal)
+                self.metrics.frame_lateness.observe(max(0.0, loop.time() - next_tick))
             self.count(hit)
             self.outbox.put_frame(OutFrame(text, target, self.cursor, record.codec))
             self.cursor = target

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from app import __version__
@@ -178,6 +180,7 @@ ANSWERS = [
     ("get", "/oembed?url=http://evil.example/embed/race", {}, 404),
     ("get", "/oembed?url=http://testserver/embed/race&format=xml", {}, 501),
     ("get", "/healthz", {}, 200),
+    ("get", "/readyz", {}, 200),
     ("get", "/metrics", {}, 200),
     ("get", "/api/trace?algorithm=backprop", {}, 200),
     ("get", "/api/trace?algorithm=hebbian", {}, 422),
@@ -191,6 +194,10 @@ ANSWERS = [
 def test_the_openapi_document_lists_every_status_each_route_answers(client):
     document = client.get("/openapi.json").json()
     observed: dict[tuple[str, str], set[str]] = {}
+    deadline = time.monotonic() + 60
+    while client.get("/readyz").status_code != 200:  # warming up: the scorecard is being measured
+        assert time.monotonic() < deadline, "the app never became ready"
+        time.sleep(0.05)
     for method, url, options, status in ANSWERS:
         response = client.request(method.upper(), url, **options)
         assert response.status_code == status, (method, url)
@@ -199,6 +206,10 @@ def test_the_openapi_document_lists_every_status_each_route_answers(client):
         if method == "get":
             observed.setdefault((path, "head"), set()).add(str(status))
     observed[("/api/goodness", "post")].add("400")  # a body cut short: see the test below
+    client.app.state.readiness.drain()  # last: draining changes only /readyz (and /ws/race)
+    assert client.get("/readyz").status_code == 503 and client.head("/readyz").status_code == 503
+    observed[("/readyz", "get")].add("503")
+    observed[("/readyz", "head")].add("503")
     for (path, method), statuses in observed.items():
         declared = set(document["paths"][path][method]["responses"])
         assert statuses <= declared, (path, method, statuses - declared)

@@ -1,4 +1,4 @@
-"""The scorecard is measured while the server starts, so no reader's request waits for it."""
+"""The scorecard is measured while the server starts (its warm-up), not by a reader's request."""
 
 from __future__ import annotations
 
@@ -28,8 +28,15 @@ def test_the_first_request_finds_the_scorecard_measured(measurements):
     app = create_app(make_settings())
     assert measurements == [] and not app.state.scorecard.measured  # creating the app measures nothing
     with TestClient(app) as client:
-        # Start-up is over (the lifespan ran) and no request has been made: measured already.
+        # The lifespan started the measurement (the replica's warm-up, app/web/readiness.py); once it
+        # is over, with no request made yet, the scorecard is measured and the replica ready.
+        async def warmed_up() -> None:
+            await app.state.warming
+
+        assert client.portal is not None
+        client.portal.call(warmed_up)
         assert measurements == [1] and app.state.scorecard.measured
+        assert client.get("/readyz").json()["status"] == "ready"
         page = client.get("/")
         assert page.status_code == 200
         figures = client.get("/api/scorecard").json()

@@ -1,5 +1,11 @@
 // The one websocket client the widgets share: JSON messages in and out, and a connection that
 // heals itself (exponential backoff with full jitter) while telling the page what it is doing.
+// A close with 1012 (service restart: the server is draining before a restart or a rolling update)
+// is not a fault: the client reconnects at once, and the load balancer sends it to a replica that
+// is up.
+
+/** RFC 6455 close code "Service Restart": reconnect now, to whichever server answers. */
+export const SERVICE_RESTART = 1012;
 
 const DEFAULTS = {
   baseDelay: 500,      // first retry after at most half a second: most drops are blips
@@ -29,6 +35,7 @@ export function backoffDelay(attempt, { baseDelay, maxDelay, factor } = DEFAULTS
  * @property {number} [delay]
  * @property {number} [code]
  * @property {string} [reason]
+ * @property {true} [restart]   the server said 1012 (service restart): reconnecting at once, not an error
  */
 /**
  * @typedef {object} ConnectOptions
@@ -47,8 +54,9 @@ export function backoffDelay(attempt, { baseDelay, maxDelay, factor } = DEFAULTS
  * Open a self-reconnecting JSON socket.
  *
  * onMessage(message)    each parsed server message.
- * onStatus(status)      {state, attempt?, delay?, code?, reason?} where state is one of
- *                       "connecting", "open", "reconnecting", "reconnected", "closed".
+ * onStatus(status)      {state, attempt?, delay?, code?, reason?, restart?} where state is one of
+ *                       "connecting", "open", "reconnecting", "reconnected", "closed";
+ *                       restart: true while reconnecting after a server restart (1012).
  * onOpen({reconnected}) after every successful (re)connection, so the caller can resync.
  * shouldRetry(code)     false to stay closed after this close code (e.g. the server's idle
  *                       timeout: reconnecting at once would defeat it); reconnect() reopens.
@@ -75,11 +83,13 @@ export function connect(path, {
   let closedByUs = false;
   /** @type {ReturnType<typeof setTimeout> | null} */
   let retryTimer = null;
+  let restarting = false;   // reconnecting after the server said 1012
+  let quickRetries = 0;     // immediate reconnects since the last message (a 1012 loop backs off)
 
   function open() {
     clearTimeout(retryTimer ?? undefined);
     retryTimer = null;
-    onStatus({ state: everOpened ? "reconnecting" : "connecting", attempt });
+    onStatus({ state: everOpened ? "reconnecting" : "connecting", attempt, restart: restarting || undefined });
     let ws;
     try {
       ws = protocols ? new WebSocket(socketUrl(path), protocols) : new WebSocket(socketUrl(path));
@@ -103,10 +113,12 @@ export function connect(path, {
       const reconnected = everOpened;
       everOpened = true;
       attempt = 0;
-      onStatus({ state: reconnected ? "reconnected" : "open" });
+      onStatus({ state: reconnected ? "reconnected" : "open", restart: (reconnected && restarting) || undefined });
+      restarting = false;
       onOpen({ reconnected });
     });
     ws.addEventListener("message", (event) => {
+      quickRetries = 0;
       const { data } = event;
       if (typeof data === "string") {
         let message;
@@ -143,6 +155,13 @@ export function connect(path, {
         onStatus({ state: "closed", code: event.code, reason: event.reason });
         return;
       }
+      if (event.code === SERVICE_RESTART && quickRetries < 1) {
+        // The server is going away on purpose and the others are up: no backoff.
+        quickRetries += 1;
+        restarting = true;
+        open();
+        return;
+      }
       scheduleRetry({ code: event.code, reason: event.reason });
     }
     // "error" is always followed by "close", which is where recovery happens.
@@ -152,7 +171,7 @@ export function connect(path, {
   function scheduleRetry({ code, reason }) {
     const delay = backoffDelay(attempt, config);
     attempt += 1;
-    onStatus({ state: "reconnecting", attempt, delay, code, reason });
+    onStatus({ state: "reconnecting", attempt, delay, code, reason, restart: restarting || undefined });
     retryTimer = setTimeout(open, delay);
   }
 

@@ -162,7 +162,11 @@ export function mount(root) {
     connection(status) {
       connected = status.state === "open" || status.state === "reconnected";
       root.dataset.connection = status.state;
-      if (status.state === "reconnecting") {
+      if (status.state === "reconnecting" && status.restart && !status.delay) {
+        // 1012: the server is restarting on purpose and another one takes over at once; the
+        // restore that follows says "Reconnected". Not an error, so no alarm in the meantime.
+        text.status.textContent = "The server is restarting; reconnecting…";
+      } else if (status.state === "reconnecting") {
         // 1013 is the server saying it is full, not a network fault: say so, and keep trying.
         if (status.code === 1013) lastCloseWasBusy = true;
         else if (status.code !== undefined) lastCloseWasBusy = false;
