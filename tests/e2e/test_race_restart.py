@@ -19,6 +19,7 @@ from playwright.sync_api import Page, WebSocketRoute, expect
 from app.engine.race import RaceSettings
 from app.web.engine_worker import Item, Workshop
 from app.web.readiness import SERVICE_RESTART
+from app.web.wire import WireDecoder
 
 RACE = "[data-widget=race]"
 RESTART_AT_STEP = 300  # close the socket once the page has been sent a frame this far in
@@ -31,12 +32,13 @@ class Relay:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.routes: list[WebSocketRoute] = []
-        self.from_server: list[list[str]] = []  # per connection, the texts the server sent
+        self.from_server: list[list[str]] = []  # per connection, the texts the server sent (frames decoded)
         self.from_page: list[list[dict]] = []
         self.opened_at: list[float] = []
 
     def __call__(self, route: WebSocketRoute) -> None:
         server = route.connect_to_server()
+        decoder = WireDecoder()  # the page asks for binary frames: decoded as its own decoder does
         index = len(self.routes)
         with self.lock:
             self.routes.append(route)
@@ -45,7 +47,7 @@ class Relay:
             self.opened_at.append(time.monotonic())
 
         def down(message: str | bytes) -> None:
-            self.from_server[index].append(message if isinstance(message, str) else message.decode())
+            self.from_server[index].append(message if isinstance(message, str) else decoder.decode(message))
             route.send(message)
 
         def up(message: str | bytes) -> None:
