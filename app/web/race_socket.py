@@ -1,10 +1,12 @@
-"""The /ws/race endpoint: origin check before the handshake, session caps, then a RaceSession."""
+"""The /ws/race and /ws/digits endpoints: origin check before the handshake, session caps (shared by
+both), then a RaceSession or a DigitsSession."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, WebSocket
 
 from app.config import Settings
+from app.web.digits_session import DigitsSession
 from app.web.messages import ErrorCode, error_text
 from app.web.scheduler import Account
 from app.web.sessions import TRY_AGAIN_LATER, RaceSession
@@ -42,6 +44,16 @@ async def deny(websocket: WebSocket) -> None:
 
 @router.websocket("/ws/race")
 async def race_socket(websocket: WebSocket) -> None:
+    await serve(websocket, RaceSession)
+
+
+@router.websocket("/ws/digits")
+async def digits_socket(websocket: WebSocket) -> None:
+    """The live digits race (app/web/digits_session.py): the same checks, caps and machinery."""
+    await serve(websocket, DigitsSession)
+
+
+async def serve(websocket: WebSocket, session_class: type[RaceSession]) -> None:
     state = websocket.app.state
     settings: Settings = state.settings
     if not origin_allowed(websocket, settings):
@@ -64,6 +76,6 @@ async def race_socket(websocket: WebSocket) -> None:
         await websocket.accept()
         account = Account(client, state.budgets)
         delivery = websocket.scope.get("extensions", {}).get(DELIVERY_EXTENSION)
-        await RaceSession(websocket, settings, state.cache, state.metrics, account, delivery).run()
+        await session_class(websocket, settings, state.cache, state.metrics, account, delivery).run()
     finally:
         lease.release()
