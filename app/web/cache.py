@@ -21,12 +21,11 @@ import asyncio
 import json
 import weakref
 from collections import OrderedDict
+from typing import Any
 
 import numpy as np
 
 import app as package
-from typing import Any
-
 from app.web.engine_worker import Item, ItemResult, RunSettings
 from app.web.scheduler import Account, EngineScheduler
 

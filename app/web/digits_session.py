@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter, model_validator
 
-from app.engine.drawing import MAX_POINTS, MAX_STROKES, check_strokes
+from app.engine.drawing import MAX_STROKES, check_strokes
 from app.web.digits_live import DIGITS_STEPS_PER_FRAME, DigitQuery, LiveDigitsSettings, inference_text
 from app.web.messages import ErrorCode, Pause, Reset, Resume, Step, Strict
 from app.web.sessions import RaceSession

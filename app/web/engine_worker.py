@@ -20,10 +20,9 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 from threadpoolctl import threadpool_limits
-
-from typing import Any
 
 from app.engine.race import PointInference, Race, RaceSettings
 from app.web.digits_live import MAX_DIGITS_RUNS_PER_SLOT, DigitsRunState, LiveDigitsSettings
