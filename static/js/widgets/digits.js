@@ -55,6 +55,7 @@ export function mount(root) {
         strip.select(chosen.index);
         read({ heldout: chosen.index });
       });
+      root.dataset.loaded = "true";
     }),
   ]);
 
@@ -133,7 +134,7 @@ export function mount(root) {
     frame(frame) {
       chart.add(frame.step, frame.ff.error, frame.backprop.error);
       const epoch = frame.epoch.toFixed(1);
-      text.progress.textContent = `${frame.step} of ${frame.steps} (${epoch})`;
+      text.progress.textContent = `${frame.step} (epoch ${epoch})`;
       text.ffError.textContent = percent(frame.ff.error);
       text.bpError.textContent = percent(frame.backprop.error);
       text.progressText.textContent = `After ${frame.step} of ${frame.steps} minibatches (epoch ${epoch}): `
