@@ -70,6 +70,12 @@ def digit_query(message: DigitsInfer) -> DigitQuery:
 class DigitsSession(RaceSession):
     message_adapter = digits_message_adapter
     client_types = DIGITS_CLIENT_TYPES
+    # One live digits race at full pace costs about 0.25 engine-seconds per second on a quiet core
+    # (a minibatch of both 784-200-200 nets and a 200-digit check, 20 times a second), where a disk
+    # race costs about 0.03 and a client's share is FF_COMPUTE_SHARE (0.1): counted at a quarter of
+    # its cost, one digits race per client plays at full pace, while several on one address still
+    # run into the budget like any other heavy use. docs/digits.md has the measurement.
+    charge_weight = 0.25
 
     def message_limit(self) -> int:
         # A drawing of MAX_POINTS points does not fit the race's small limit.

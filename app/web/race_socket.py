@@ -74,7 +74,7 @@ async def serve(websocket: WebSocket, session_class: type[RaceSession]) -> None:
         return
     try:  # from here on the lease is released whatever happens, the accept included
         await websocket.accept()
-        account = Account(client, state.budgets)
+        account = Account(client, state.budgets, weight=session_class.charge_weight)
         delivery = websocket.scope.get("extensions", {}).get(DELIVERY_EXTENSION)
         await session_class(websocket, settings, state.cache, state.metrics, account, delivery).run()
     finally:

@@ -76,6 +76,7 @@ class RaceSession:
     # The protocol this session speaks (app/web/digits_session.py's DigitsSession speaks another).
     message_adapter: TypeAdapter = client_message_adapter
     client_types: tuple[str, ...] = CLIENT_TYPES
+    charge_weight = 1.0  # how the session's engine seconds count against its client's budget (Account)
 
     def message_limit(self) -> int:
         """The largest inbound message, in bytes (larger: close 1009)."""

@@ -50,6 +50,7 @@ export function renderAnswer(tbody, result, { sourceName }) {
   const rows = ff.totals.map((total, label) => {
     const row = document.createElement("tr");
     row.dataset.label = String(label);
+    row.dataset.total = String(total);
     const head = document.createElement("th");
     head.scope = "row";
     head.textContent = String(label);

@@ -1,0 +1,103 @@
+"""The digits figure in Chromium: draw with the mouse, choose a held-out digit with the keyboard,
+the live run on real digits (train, its own nets reading a digit, a dropped socket restored)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from app.engine.digits_ready import ready_run
+from app.web.digits_live import sample_data
+
+from .test_accessibility import focus_by_tab, has_visible_focus
+
+
+def open_figure(page):
+    page.goto("/#digits")
+    figure = page.locator('[data-widget="digits"]')
+    figure.scroll_into_view_if_needed()
+    expect(figure).to_have_attribute("data-ready", "true")
+    expect(figure).to_have_attribute("data-loaded", "true")
+    return figure
+
+
+def draw(page, figure, points):
+    pad = figure.locator('[data-ref="pad"]')
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    x, y, side = box["x"], box["y"], box["width"]
+    page.mouse.move(x + points[0][0] * side, y + points[0][1] * side)
+    page.mouse.down()
+    for px, py in points[1:]:
+        page.mouse.move(x + px * side, y + py * side, steps=4)
+    page.mouse.up()
+
+
+def rows(figure):
+    return figure.locator('[data-ref="answer"] tbody tr')
+
+
+def test_a_stroke_drawn_with_the_mouse_gets_ten_labels_goodness_before_any_training(page):
+    figure = open_figure(page)
+    draw(page, figure, [(0.5, 0.1), (0.52, 0.5), (0.5, 0.9)])
+    expect(figure).to_have_attribute("data-ff-label", re.compile(r"^\d$"))
+    expect(rows(figure)).to_have_count(10)
+    assert figure.get_attribute("data-answer-source") == "ready"
+    assert figure.get_attribute("data-step") == "0"  # nothing trained: the ready network answered
+    totals = [float(rows(figure).nth(i).get_attribute("data-total")) for i in range(10)]
+    winner = int(figure.get_attribute("data-ff-label"))
+    assert totals[winner] == max(totals)
+    expect(rows(figure).nth(winner)).to_have_class(re.compile("winner"))
+    expect(figure.locator('[data-ref="answer-text"]')).to_contain_text(f"Forward-Forward reads {winner}")
+    assert figure.locator('[data-ref="answer"] tbody tr').nth(0).locator(".bar").count() == 4
+    assert page.watch.console_errors == []
+
+
+def test_a_held_out_digit_chosen_with_the_keyboard_gets_the_engines_answer(page):
+    figure = open_figure(page)
+    button = figure.locator(".strip-digit").nth(5)
+    page.locator("#digits-title").click()
+    focus_by_tab(page, button)
+    assert has_visible_focus(button)
+    page.keyboard.press("Enter")
+    index = int(button.get_attribute("data-heldout"))
+    expect(figure).to_have_attribute("data-answer-for", f"heldout-{index}")
+    expected = ready_run().infer(sample_data().test_images[index])
+    expect(figure).to_have_attribute("data-ff-label", str(expected.label))
+    assert figure.get_attribute("data-backprop-label") == str(expected.backprop_label)
+    shown = [float(rows(figure).nth(i).get_attribute("data-total")) for i in range(10)]
+    assert shown == pytest.approx(expected.totals, rel=1e-6)
+    expect(button).to_have_attribute("aria-pressed", "true")
+
+
+def test_the_live_run_trains_reads_with_its_own_nets_and_survives_a_dropped_socket(page):
+    figure = open_figure(page)
+    expect(figure).to_have_attribute("data-step", "0")
+    figure.locator('[data-action="train"]').click()
+    expect(figure).to_have_attribute("data-phase", "running")
+    expect(figure).to_have_attribute("data-step", re.compile(r"^([3-9]\d|\d{3,})$"), timeout=30000)  # >= 30
+    figure.locator('[data-action="pause"]').click()
+    expect(figure).to_have_attribute("data-phase", "paused")
+    step = int(figure.get_attribute("data-step"))
+    assert figure.locator(".guess-ff").first.inner_text().startswith("FF ")
+    figure.locator('input[name="digits-source"][value="live"]').check()
+    figure.locator(".strip-digit").nth(0).click()
+    expect(figure).to_have_attribute("data-answer-source", "live")
+    expect(figure.locator('[data-ref="answer-text"]')).to_contain_text(f"at minibatch {step}")
+    figure.evaluate("figure => figure.digitsDebug.dropConnection()")
+    expect(figure.locator('[data-ref="connection"]')).to_have_text("Reconnected.", timeout=20000)
+    figure.locator('[data-action="train"]').click()
+    expect(figure).to_have_attribute("data-phase", "running")
+    expect(figure).not_to_have_attribute("data-step", str(step))
+    assert int(figure.get_attribute("data-step")) > step  # it went on from where it was, not from 0
+    assert page.watch.console_errors == []
+
+
+def test_the_pad_alone_captures_touch_scrolling_stays_with_the_page(touch_page):
+    figure = open_figure(touch_page)
+    pad = figure.locator('[data-ref="pad"]')
+    assert pad.evaluate("el => getComputedStyle(el).touchAction") == "none"
+    assert figure.locator(".digits-strip").evaluate("el => getComputedStyle(el).touchAction") == "auto"
+    assert touch_page.evaluate("document.documentElement.scrollWidth") <= 375
