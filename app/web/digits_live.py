@@ -121,7 +121,8 @@ class DigitsRunState:
         self.steps = settings.steps
         self.producer = DigitsRun(settings.digits, sample_data())
         self.checkpoints: dict[int, DigitsRun] = {0: self.producer.fork()}
-        self.model: DigitsRun | None = None
+        self.model: DigitsRun | None = None  # drawn digits are read with this, moved forward
+        self.replay: DigitsRun | None = None  # frames behind the producer are replayed on this
         self.strip_rows = _strip_rows(self.producer)
 
     @property
@@ -141,19 +142,29 @@ class DigitsRunState:
                 return False
         return True
 
-    def at(self, step: int, own: DigitsRun | None = None) -> DigitsRun:
+    def at(self, step: int, own: DigitsRun | None, deadline: float | None) -> tuple[DigitsRun, bool]:
+        """A private run at `step` (at or behind the producer): `own` moved forward when it is
+        close enough behind, else a fork of the nearest checkpoint (or of the producer, standing
+        there) moved forward. A replay can take hundreds of minibatches, so it stops at the
+        deadline (after at least one): (the run so far, False), to be continued in a later slice."""
         base = step // DIGITS_CHECKPOINT_EVERY * DIGITS_CHECKPOINT_EVERY
         while base not in self.checkpoints:
             base -= DIGITS_CHECKPOINT_EVERY
         if own is None or not base <= own.batches_done <= step:
             own = (self.producer if self.producer.batches_done == step else self.checkpoints[base]).fork()
-        own.train_batches(step - own.batches_done)
-        return own
+        while own.batches_done < step:
+            own.train_batches(1)
+            if deadline is not None and time.perf_counter() >= deadline and own.batches_done < step:
+                return own, False
+        return own, True
 
     def frame(self, step: int, deadline: float | None) -> str | None:
         run = self.producer
         if step < run.batches_done:
-            run = self.at(step)
+            self.replay, done = self.at(step, self.replay, deadline)
+            if not done:
+                return None
+            run = self.replay
         elif not self.produce_to(step, deadline):
             return None
         return frame_text(run, self.steps, self.strip_rows)
@@ -161,8 +172,8 @@ class DigitsRunState:
     def infer(self, step: int, query: DigitQuery, _unused: float, deadline: float | None) -> DigitAnswer | None:
         if step > self.producer.batches_done and not self.produce_to(step, deadline):
             return None
-        self.model = self.at(step, self.model)
-        return answer(self.model, query)
+        self.model, done = self.at(step, self.model, deadline)
+        return answer(self.model, query) if done else None
 
 
 def _strip_rows(run: DigitsRun) -> np.ndarray:

@@ -163,3 +163,23 @@ def test_a_drawing_over_the_races_limit_fits_the_digits_limit(client):
         ws.send_text(text)
         answer, _ = receive_until(ws, is_type("inference"))
     assert answer["step"] == 1
+
+
+def test_the_protocols_digits_examples_are_valid_messages():
+    import re
+    from pathlib import Path
+
+    from app.web.digits_session import DIGITS_CLIENT_MESSAGES, digits_message_adapter
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+    section = text.split("## The live digits race: `/ws/digits`", 1)[1]
+    client = section.split("### Digits: client → server", 1)[1].split("\n### ", 1)[0]
+    found = {
+        type(digits_message_adapter.validate_json(block)) for block in re.findall(r"```json\n(.*?)\n```", client, re.S)
+    }
+    assert found <= set(DIGITS_CLIENT_MESSAGES) and len(found) == 2  # start and infer
+    server = section.split("### Digits: server → client", 1)[1].split("\n### ", 1)[0]
+    kinds = [json.loads(block)["type"] for block in re.findall(r"```json\n(.*?)\n```", server, re.S)]
+    assert kinds == ["digits", "frame", "inference"]
+    frame = json.loads(re.findall(r"```json\n(.*?)\n```", server, re.S)[1])
+    assert set(frame) == set(fresh_frame(0))  # the documented frame has the server's fields

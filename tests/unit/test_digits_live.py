@@ -50,3 +50,12 @@ def test_a_frame_behind_the_producer_is_replayed_exactly():
     fresh = DigitsRunState(LiveDigitsSettings(seed=1))
     assert behind == fresh.frame(4, None) and ahead == fresh.frame(9, None)
     assert json.loads(ahead)["step"] == 9
+
+
+def test_a_long_replay_stops_at_its_deadline_and_goes_on_where_it_stopped():
+    state = DigitsRunState(LiveDigitsSettings(seed=2))
+    state.frame(30, None)
+    assert state.frame(20, deadline=0.0) is None  # a deadline already past: one minibatch, then stop
+    assert state.replay is not None and state.replay.batches_done == 1
+    finished = state.frame(20, None)
+    assert finished == DigitsRunState(LiveDigitsSettings(seed=2)).frame(20, None)

@@ -30,6 +30,7 @@ export function mount(root) {
     progressText: ref("progress-text"),
     connection: ref("connection"),
     answer: ref("answer-text"),
+    announce: ref("announce"),
     input: ref("input-text"),
   };
   const answerBody = ref("answer").querySelector("tbody");
@@ -46,6 +47,7 @@ export function mount(root) {
   let visible = true;
   let drawRequested = false;
   let viewportPaused = false;
+  let announceNext = false;  // the reader asked for this answer: say it (refreshes while training are not)
   let runReady;
   const ready = Promise.all([
     new Promise((resolve) => { runReady = resolve; }),
@@ -81,6 +83,10 @@ export function mount(root) {
     text.input.textContent = describeImage(pixels);
     const name = result.source === "live" ? `${SOURCE_NAME.live} at minibatch ${result.step}` : SOURCE_NAME.ready;
     text.answer.textContent = renderAnswer(answerBody, result, { sourceName: name });
+    if (announceNext) {
+      announceNext = false;
+      text.announce.textContent = text.answer.textContent;
+    }
     Object.assign(root.dataset, {
       ffLabel: String(result.ff.label), backpropLabel: String(result.backprop.label), answerSource: result.source,
     });
@@ -88,6 +94,7 @@ export function mount(root) {
 
   async function read(query) {
     digit = query;
+    announceNext = true;
     root.dataset.answerFor = "heldout" in query ? `heldout-${query.heldout}` : "drawing";
     if (source() === "live") {
       askLive(true);
@@ -149,7 +156,7 @@ export function mount(root) {
     phase(phase) {
       root.dataset.phase = phase;
       root.querySelector('[data-action="train"]').setAttribute("aria-pressed", String(phase === "running"));
-      if (phase !== "running") askLive(true);
+      if (phase !== "running" && digit && source() === "live") askLive(true);
     },
     inference(message) {
       livePending = false;
@@ -187,7 +194,10 @@ export function mount(root) {
     }
   });
   for (const radio of root.querySelectorAll('input[name="digits-source"]')) {
-    radio.addEventListener("change", () => { if (digit) read(digit); });
+    radio.addEventListener("change", () => {
+      if (digit) read(digit);
+      root.dataset.source = source();
+    });
   }
   for (const name of ["seed", "negatives"]) {
     control(name).addEventListener("change", () => {
@@ -212,7 +222,7 @@ export function mount(root) {
       requestDraw();
       if (viewportPaused) {
         viewportPaused = false;
-        session.train(settings());
+        session.resume();
       }
     },
   };

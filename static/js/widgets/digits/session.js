@@ -131,6 +131,11 @@ export class DigitsSession {
     this.send({ type: "pause" });
   }
 
+  /** Go on after a pause the page made (the figure left the viewport): never a new run. */
+  resume() {
+    if (this.hasRun && this.phase === "paused") this.send({ type: "resume" });
+  }
+
   reset(settings) {
     if (settings.seed !== this.settings.seed || settings.negatives !== this.settings.negatives) {
       this.settings = { ...settings };
