@@ -35,9 +35,11 @@ from app.engine.mnist import DigitData, load_sample
 # A checkpoint (both nets and their optimizers, about 7 MB at 200-200) every this many minibatches:
 # a replay to any step costs at most 399 minibatches (about 2.6 s on a quiet core).
 DIGITS_CHECKPOINT_EVERY = 400
-# Digits runs one engine slot keeps (each with its checkpoints holds about 40 MB); others are
-# rebuilt from their settings when asked for again.
-MAX_DIGITS_RUNS_PER_SLOT = 4
+# Digits runs one engine slot keeps; others are rebuilt from their settings when asked for again.
+# A copy of a run's nets and optimizers is 9.6 MB at 784-200-200, and a run holds up to seven
+# (the producer, checkpoints at 0, 400, 800 and 1,200, the model digits are read with, a replay):
+# at most about 200 MB per slot. The digits themselves are shared by every run of a slot.
+MAX_DIGITS_RUNS_PER_SLOT = 3
 # Minibatches per frame: 1,200 frames at the race's 20 frames a second is a one-minute race.
 DIGITS_STEPS_PER_FRAME = 1
 STRIP_SIZE = 20  # held-out digits in the strip, two of each class
@@ -47,6 +49,19 @@ DECIMALS = 4
 @lru_cache(maxsize=1)
 def sample_data() -> DigitData:
     return load_sample()
+
+
+_PIXELS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def unit_pixels(run: DigitsRun) -> tuple[np.ndarray, np.ndarray]:
+    """The run's training and held-out pixels, the first run's arrays for every later one (equal)."""
+    key = str(run.train_x.dtype)
+    if key not in _PIXELS:
+        for array in (run.train_x, run.test_x):
+            array.setflags(write=False)  # shared: nothing may write them
+        _PIXELS[key] = (run.train_x, run.test_x)
+    return _PIXELS[key]
 
 
 @lru_cache(maxsize=1)
@@ -120,6 +135,8 @@ class DigitsRunState:
         self.settings = settings
         self.steps = settings.steps
         self.producer = DigitsRun(settings.digits, sample_data())
+        # The same pixels for every run: one copy per process (15.5 MB) instead of one per run.
+        self.producer.train_x, self.producer.test_x = unit_pixels(self.producer)
         self.checkpoints: dict[int, DigitsRun] = {0: self.producer.fork()}
         self.model: DigitsRun | None = None  # drawn digits are read with this, moved forward
         self.replay: DigitsRun | None = None  # frames behind the producer are replayed on this

@@ -131,7 +131,7 @@ TARGET_BOXES = """(root) => [...root.querySelectorAll(
     })"""
 
 
-@pytest.mark.parametrize("path", ["/", "/embed/race", "/embed/label"])
+@pytest.mark.parametrize("path", ["/", "/embed/race", "/embed/label", "/embed/digits"])
 def test_every_control_is_at_least_44_css_px_each_way_on_a_touch_screen(touch_page, path):
     page = touch_page
     page.goto(path)
