@@ -12,6 +12,7 @@ from app.engine.digits_ready import ready_run
 from app.web.digits_live import sample_data
 
 from .test_accessibility import focus_by_tab, has_visible_focus
+from .test_phone import SETTLED, Finger, centre
 
 
 def open_figure(page):
@@ -95,9 +96,21 @@ def test_the_live_run_trains_reads_with_its_own_nets_and_survives_a_dropped_sock
     assert page.watch.console_errors == []
 
 
-def test_the_pad_alone_captures_touch_scrolling_stays_with_the_page(touch_page):
-    figure = open_figure(touch_page)
+def test_a_finger_draws_on_the_pad_without_scrolling_the_page_and_a_swipe_elsewhere_scrolls(touch_page):
+    page = touch_page
+    figure = open_figure(page)
+    finger = Finger(page)
     pad = figure.locator('[data-ref="pad"]')
-    assert pad.evaluate("el => getComputedStyle(el).touchAction") == "none"
-    assert figure.locator(".digits-strip").evaluate("el => getComputedStyle(el).touchAction") == "auto"
-    assert touch_page.evaluate("document.documentElement.scrollWidth") <= 375
+    pad.evaluate("pad => pad.scrollIntoView({block: 'center'})")
+    before = page.evaluate(SETTLED)
+    x, y = centre(pad)
+    finger.swipe(x, y - 40, dy=80)  # a finger's "1" on the pad
+    expect(figure).to_have_attribute("data-ff-label", re.compile(r"^\d$"))
+    assert page.evaluate(SETTLED) == before  # the stroke drew; the page stayed put
+    assert figure.get_attribute("data-answer-for") == "drawing"
+    chart = figure.locator('[data-ref="chart"]')
+    chart.evaluate("chart => chart.scrollIntoView({block: 'center'})")
+    before = page.evaluate(SETTLED)
+    finger.swipe(*centre(chart), dy=-150)
+    page.wait_for_function("before => window.scrollY > before", arg=before)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
