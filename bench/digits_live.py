@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--costs-only", action="store_true", help="skip the training runs (the error columns)")
     args, _ = parser.parse_known_args(argv)
     print(f"# digits_live: {cpu_model()} ({os.cpu_count()} cores), NumPy {np.__version__}; command: {COMMAND}")
     with threadpool_limits(1):
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
             samples.append(perf_counter_ns() - start)
         pad_ms = statistics.median(samples[5:]) / 1e6
         held = json.dumps(answer(run, DigitQuery(heldout=28)).inference.as_dict())
-    jobs = [(hidden, seed) for hidden in SIZES for seed in range(args.seeds)]
+    jobs = [] if args.costs_only else [(hidden, seed) for hidden in SIZES for seed in range(args.seeds)]
     with ProcessPoolExecutor(args.processes, mp_context=get_context("spawn")) as pool:
         results = dict(zip(jobs, pool.map(final_errors, jobs), strict=True))
     print(
@@ -80,13 +81,15 @@ def main(argv: list[str] | None = None) -> None:
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for hidden in SIZES:
         ms, size = costs[hidden]
-        ff = [results[(hidden, s)][0] for s in range(args.seeds)]
-        bp = [results[(hidden, s)][1] for s in range(args.seeds)]
-        print(
-            f"| {'-'.join(map(str, hidden))} | {ms:.1f} | {ms * FRAME_RATE / 1000:.2f} | {size} | "
+        ff = [results[(hidden, s)][0] for s in range(args.seeds) if (hidden, s) in results]
+        bp = [results[(hidden, s)][1] for s in range(args.seeds) if (hidden, s) in results]
+        errors = (
             f"{statistics.mean(ff):.2%} ({min(ff):.1%}-{max(ff):.1%}) | "
-            f"{statistics.mean(bp):.2%} ({min(bp):.1%}-{max(bp):.1%}) |"
+            f"{statistics.mean(bp):.2%} ({min(bp):.1%}-{max(bp):.1%})"
+            if ff
+            else "- | -"
         )
+        print(f"| {'-'.join(map(str, hidden))} | {ms:.1f} | {ms * FRAME_RATE / 1000:.2f} | {size} | {errors} |")
     print(
         f"\ndrawing pad, ready network: rasterize a 3-point stroke and read it with 10 labels: {pad_ms:.2f} ms median"
     )
