@@ -9,27 +9,26 @@ from pydantic import ValidationError
 from app.engine.digits_ready import ready_run
 from app.engine.mnist import CREDIT
 from app.web.api import bounded_body, in_worker
-from app.web.digits_live import DigitAnswer, answer, heldout_digits, inference_payload
-from app.web.digits_session import DigitsInfer, digit_query
+from app.web.digits_live import DigitAnswer, DigitQuery, answer, heldout_digits, inference_payload
+from app.web.digits_session import DigitFields, digit_query
 from app.web.routing import CUT_SHORT, Router, detail
 
 router = Router(prefix="/api/digits", tags=["api"])
 
 
-class DigitsInferRequest(DigitsInfer):
+class DigitsInferRequest(DigitFields):
     """The socket's `infer` message without its `type`."""
 
-    type: str = "infer"
 
-
-def ready_answer(query) -> DigitAnswer:
+def ready_answer(query: DigitQuery) -> DigitAnswer:
     return answer(ready_run(), query)
 
 
 def first_problem(invalid: ValidationError) -> str:
     problem = invalid.errors(include_url=False, include_input=False, include_context=False)[0]
     where = ".".join(str(part) for part in problem["loc"]) or "body"
-    return f"{where}: {problem['msg']}."
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}."
 
 
 @router.post(
@@ -52,8 +51,6 @@ async def infer(request: Request) -> dict:
         message = DigitsInferRequest.model_validate_json(body or b"{}")
     except ValidationError as invalid:
         raise HTTPException(422, first_problem(invalid)) from None
-    if message.type != "infer":
-        raise HTTPException(422, "type: must be infer if given.")
     try:
         query = digit_query(message)
     except ValueError as invalid:

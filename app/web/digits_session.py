@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter, model_validator
 
@@ -39,18 +39,24 @@ class DigitsStart(Strict):
     at_step: int | None = Field(None, ge=0, description="begin paused at this step (minibatches done)")
 
 
-class DigitsInfer(Strict):
-    """A drawn digit (strokes: polylines of [x, y] in [0, 1], x right, y down) or a held-out digit."""
+class DigitFields(Strict):
+    """A drawn digit (strokes: polylines of [x, y] in [0, 1], x right, y down) or a held-out digit
+    (its index in the 1,000): exactly one of them."""
 
-    type: Literal["infer"]
     strokes: list[list[Point]] | None = Field(None, max_length=MAX_STROKES)
     heldout: int | None = Field(None, ge=0, lt=HELD_OUT)
 
     @model_validator(mode="after")
-    def one_digit(self) -> DigitsInfer:
+    def one_digit(self) -> DigitFields:
         if (self.strokes is None) == (self.heldout is None):
-            raise ValueError("give either strokes or heldout")
+            raise ValueError(
+                "give either strokes (a drawing) or heldout (a held-out digit's index), exactly one of them"
+            )
         return self
+
+
+class DigitsInfer(DigitFields):
+    type: Literal["infer"]
 
 
 DigitsClientMessage = Annotated[DigitsStart | Pause | Resume | Step | Reset | DigitsInfer, Field(discriminator="type")]
@@ -59,7 +65,7 @@ digits_message_adapter: TypeAdapter = TypeAdapter(DigitsClientMessage)
 DIGITS_CLIENT_TYPES = tuple(model.model_fields["type"].annotation.__args__[0] for model in DIGITS_CLIENT_MESSAGES)
 
 
-def digit_query(message: DigitsInfer) -> DigitQuery:
+def digit_query(message: DigitFields) -> DigitQuery:
     """The message's digit, checked (ValueError with a sentence for a drawing that can't be read)."""
     if message.heldout is not None:
         return DigitQuery(heldout=message.heldout)
@@ -81,12 +87,12 @@ class DigitsSession(RaceSession):
         # A drawing of MAX_POINTS points does not fit the race's small limit.
         return max(self.settings.max_message_bytes, self.settings.max_drawing_bytes)
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.speed = DIGITS_STEPS_PER_FRAME
         self.pending_query: DigitQuery | None = None
 
-    def dispatch(self, message) -> None:
+    def dispatch(self, message: object) -> None:
         if isinstance(message, DigitsStart):
             self.start_digits(message)
             self.wake.set()

@@ -42,8 +42,8 @@ def test_a_drawing_is_prepared_as_mnist_and_read_with_ten_labels(client):
     [
         ({"strokes": []}, "The drawing is empty: draw a digit first."),
         ({"strokes": [[]]}, "The drawing is empty"),
-        ({}, "either strokes or heldout"),
-        ({"strokes": STROKES, "heldout": 1}, "either strokes or heldout"),
+        ({}, "either strokes (a drawing) or heldout"),
+        ({"strokes": STROKES, "heldout": 1}, "either strokes (a drawing) or heldout"),
         ({"strokes": "a 7"}, "strokes: Input should be a valid"),
         ({"strokes": [[[0.5, "x"]]]}, "strokes"),
         ({"strokes": [[[0.5, 0.5, 0.5]]]}, "strokes"),

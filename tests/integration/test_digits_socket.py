@@ -120,8 +120,8 @@ def test_sessions_on_the_same_settings_share_one_run(client):
         ({"type": "infer", "strokes": [[[0.5, 0.5, 0.5]]]}, "bad_message", "strokes"),
         ({"type": "infer", "strokes": [[[0.5, 0.5]]] * 65}, "bad_message", "strokes"),
         ({"type": "infer", "heldout": 1000}, "bad_message", "heldout"),
-        ({"type": "infer", "heldout": 3, "strokes": STROKE}, "bad_message", "either strokes or heldout"),
-        ({"type": "infer"}, "bad_message", "either strokes or heldout"),
+        ({"type": "infer", "heldout": 3, "strokes": STROKE}, "bad_message", "either strokes (a drawing) or heldout"),
+        ({"type": "infer"}, "bad_message", "either strokes (a drawing) or heldout"),
     ],
 )
 def test_bad_messages_get_a_sentence_and_change_nothing(client, message, code, words):

@@ -135,7 +135,6 @@ export function mount(root) {
       info = message;
       chart.reset(message.steps, message.batches_per_epoch);
       ref("theta").textContent = String(message.theta);
-      root.dispatchEvent(new CustomEvent("ff-widget:settings", { detail: settings() }));
       runReady();
     },
     frame(frame) {
@@ -199,11 +198,8 @@ export function mount(root) {
       root.dataset.source = source();
     });
   }
-  for (const name of ["seed", "negatives"]) {
-    control(name).addEventListener("change", () => {
-      root.dispatchEvent(new CustomEvent("ff-widget:settings", { detail: settings() }));
-    });
-  }
+  // No ff-widget:settings events: the article's URL carries the 2-D race's settings (its `seed`
+  // is the race's); the Embed button asks settings() for this figure's own.
   if (root.dataset.autoplay === "true") ready.then(() => session.train(settings()));
 
   root.digitsDebug = { dropConnection: () => session.dropConnection(), strokes: () => pad.strokes };
