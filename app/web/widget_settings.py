@@ -21,7 +21,7 @@ GOODNESS_THETA_STEP = 0.5
 GOODNESS_THETA_DEFAULT = 2.0
 # The live digits race's settings a link may carry; ranges and choices are DigitsSettings'.
 DIGITS_QUERY = ("seed", "negatives")
-DIGITS_HEIGHT, DIGITS_WIDE_HEIGHT = 2560, 1430
+DIGITS_HEIGHT, DIGITS_WIDE_HEIGHT = 2620, 1460
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}

@@ -185,6 +185,10 @@ ANSWERS = [
     ("post", "/api/goodness", {"json": {}}, 200),
     ("post", "/api/goodness", {"json": {"seed": -1}}, 422),
     ("post", "/api/goodness", {"content": b"x" * 5000}, 413),
+    ("get", "/api/digits/heldout", {}, 200),
+    ("post", "/api/digits/infer", {"json": {"heldout": 1}}, 200),
+    ("post", "/api/digits/infer", {"json": {"strokes": []}}, 422),
+    ("post", "/api/digits/infer", {"content": b"x" * 70000}, 413),
 ]
 
 
@@ -199,6 +203,7 @@ def test_the_openapi_document_lists_every_status_each_route_answers(client):
         if method == "get":
             observed.setdefault((path, "head"), set()).add(str(status))
     observed[("/api/goodness", "post")].add("400")  # a body cut short: see the test below
+    observed[("/api/digits/infer", "post")].add("400")  # the same bounded_body
     for (path, method), statuses in observed.items():
         declared = set(document["paths"][path][method]["responses"])
         assert statuses <= declared, (path, method, statuses - declared)
