@@ -4,7 +4,9 @@ Trains app.engine.digits_ready.LIVE_SETTINGS (784-200-200) at seed 0 to its end 
 bundled 4,000 training digits; about 8 s on a quiet 2-core machine), stores both nets' weights as
 float16 with fixed zip timestamps, and prints the file's size, its sha256 (the value of
 app.engine.digits_ready.READY_SHA256) and the held-out error of the float32 run and of the stored
-float16 weights. The same NumPy and BLAS give the same bytes.
+float16 weights. The same NumPy, BLAS and BLAS thread count give the same bytes (checked: the
+committed file was rewritten byte for byte on the 2-core machine with OpenBLAS's default threads;
+with OPENBLAS_NUM_THREADS=1 float32 sums round differently: other bytes, the same held-out errors).
 
 Run:  .venv/bin/python scripts/make_ready_digits.py
 """
