@@ -114,3 +114,30 @@ def test_a_finger_draws_on_the_pad_without_scrolling_the_page_and_a_swipe_elsewh
     finger.swipe(*centre(chart), dy=-150)
     page.wait_for_function("before => window.scrollY > before", arg=before)
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_the_answer_is_announced_once_for_the_reader_and_a_near_tie_is_called_one(page):
+    figure = open_figure(page)
+    figure.locator(".strip-digit").nth(3).click()
+    expect(figure.locator('[data-ref="announce"]')).to_contain_text("Forward-Forward reads")
+    expect(figure.locator('[data-ref="announce"]')).to_contain_text("Backprop reads")
+    verdicts = page.evaluate(
+        """async () => {
+            const { runnerUp } = await import('/static/js/widgets/digits/answer.js');
+            return [runnerUp([1, 2, 10, 9.7], 2), runnerUp([1, 2, 10, 8], 2)];
+        }"""
+    )
+    assert verdicts == [{"second": 3, "nearTie": True}, {"second": 3, "nearTie": False}]
+
+
+def test_an_embed_link_starts_its_own_run_and_hides_what_it_is_told_to(page):
+    page.goto("/embed/digits?seed=4&negatives=random&autoplay=1&controls=train,pause")
+    figure = page.locator('[data-widget="digits"]')
+    expect(figure).to_have_attribute("data-ready", "true")
+    expect(figure).to_have_attribute("data-phase", "running")
+    expect(figure).not_to_have_attribute("data-step", "0")
+    assert figure.locator('[data-control="seed"]').input_value() == "4"
+    expect(figure.locator('[data-embed-control="settings"]')).to_be_hidden()
+    expect(figure.locator('[data-embed-control="source"]')).to_be_hidden()
+    expect(figure.locator('[data-embed-control="pause"]')).to_be_visible()
+    assert page.watch.console_errors == []

@@ -183,3 +183,20 @@ def test_the_protocols_digits_examples_are_valid_messages():
     assert kinds == ["digits", "frame", "inference"]
     frame = json.loads(re.findall(r"```json\n(.*?)\n```", server, re.S)[1])
     assert set(frame) == set(fresh_frame(0))  # the documented frame has the server's fields
+
+
+def test_a_hostile_drawing_is_rasterized_by_the_engine_and_charged_to_its_client(make_client):
+    """4,000 random points take a worker a good fraction of a second to rasterize: the cost lands
+    on the sender's budget, not on the event loop or another client."""
+    rng = np.random.default_rng(0)
+    strokes = [np.round(rng.random((62, 2)), 3).tolist() for _ in range(64)]
+    client = make_client(compute_share=1e-9)  # a bucket that does not refill during the test
+    budgets = client.app.state.budgets
+    with client.websocket_connect("/ws/digits") as ws:
+        start(ws, at_step=0)
+        before, _ = budgets.tokens("testclient")
+        ws.send_text(json.dumps({"type": "infer", "strokes": strokes}))
+        answer, _ = receive_until(ws, is_type("inference"))
+        after, _ = budgets.tokens("testclient")
+    assert answer["step"] == 0 and len(answer["ff"]["totals"]) == 10
+    assert before - after > 0.01  # at least 40 ms of engine time, counted at the digits weight
