@@ -105,35 +105,35 @@ def test_sessions_on_the_same_settings_share_one_run(client):
         assert record.computed == 1  # the frame at step 3, computed once for both
 
 
-@pytest.mark.parametrize(
-    "message, code, words",
-    [
-        ({"type": "start", "settings": {"seed": -1}}, "bad_settings", "seed must be an integer"),
-        ({"type": "start", "settings": {"negatives": "soft"}}, "bad_settings", "negatives must be one of hard, random"),
-        ({"type": "start", "settings": {"seed": "3"}}, "bad_settings", "seed"),
-        ({"type": "start", "at_step": 1201}, "bad_settings", "at_step must be an integer in [0, 1200]"),
-        ({"type": "start", "settings": {"steps": 4}}, "bad_settings", "steps"),
-        ({"type": "speed", "steps_per_frame": 4}, "unknown_type", "expected one of start"),
-        ({"type": "infer", "strokes": []}, "bad_message", "the drawing is empty"),
-        ({"type": "infer", "strokes": [[[0.5, 3.0]]]}, "bad_message", "outside the pad"),
-        ({"type": "infer", "strokes": [[["a", 0.5]]]}, "bad_message", "strokes"),
-        ({"type": "infer", "strokes": [[[0.5, 0.5, 0.5]]]}, "bad_message", "strokes"),
-        ({"type": "infer", "strokes": [[[0.5, 0.5]]] * 65}, "bad_message", "strokes"),
-        ({"type": "infer", "heldout": 1000}, "bad_message", "heldout"),
-        ({"type": "infer", "heldout": 3, "strokes": STROKE}, "bad_message", "either strokes (a drawing) or heldout"),
-        ({"type": "infer"}, "bad_message", "either strokes (a drawing) or heldout"),
-    ],
-)
-def test_bad_messages_get_a_sentence_and_change_nothing(client, message, code, words):
+BAD = [
+    ({"type": "start", "settings": {"seed": -1}}, "bad_settings", "seed must be an integer"),
+    ({"type": "start", "settings": {"negatives": "soft"}}, "bad_settings", "negatives must be one of hard, random"),
+    ({"type": "start", "settings": {"seed": "3"}}, "bad_settings", "seed"),
+    ({"type": "start", "at_step": 1201}, "bad_settings", "at_step must be an integer in [0, 1200]"),
+    ({"type": "start", "settings": {"steps": 4}}, "bad_settings", "steps"),
+    ({"type": "speed", "steps_per_frame": 4}, "unknown_type", "expected one of start"),
+    ({"type": "infer", "strokes": []}, "bad_message", "the drawing is empty"),
+    ({"type": "infer", "strokes": [[[0.5, 3.0]]]}, "bad_message", "outside the pad"),
+    ({"type": "infer", "strokes": [[["a", 0.5]]]}, "bad_message", "strokes"),
+    ({"type": "infer", "strokes": [[[0.5, 0.5, 0.5]]]}, "bad_message", "strokes"),
+    ({"type": "infer", "strokes": [[[0.5, 0.5]]] * 65}, "bad_message", "strokes"),
+    ({"type": "infer", "heldout": 1000}, "bad_message", "heldout"),
+    ({"type": "infer", "heldout": 3, "strokes": STROKE}, "bad_message", "either strokes (a drawing) or heldout"),
+    ({"type": "infer"}, "bad_message", "either strokes (a drawing) or heldout"),
+]
+
+
+def test_bad_messages_get_a_sentence_and_change_nothing(client):
     with client.websocket_connect("/ws/digits") as ws:
         start(ws, at_step=2)
-        ws.send_json(message)
-        error, seen = receive_until(ws, is_type("error"))
-        assert error["code"] == code and words in error["message"], error
-        # The session goes on with its run where it was.
-        ws.send_json({"type": "step"})
-        frame, _ = receive_until(ws, is_type("frame"))
-        assert frame["step"] == 3
+        for step, (message, code, words) in enumerate(BAD, start=3):
+            ws.send_json(message)
+            error, _ = receive_until(ws, is_type("error"))
+            assert error["code"] == code and words in error["message"], (message, error)
+            # The session goes on with its run where it was.
+            ws.send_json({"type": "step"})
+            frame, _ = receive_until(ws, is_type("frame"))
+            assert frame["step"] == step, message
 
 
 def test_infer_before_start_is_refused(client):
