@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         ge=64,
         description="Largest inbound websocket message (larger: close 1009) and API request body (larger: 413).",
     )
+    max_drawing_bytes: int = Field(
+        65536,
+        ge=1024,
+        description="Largest drawn digit: a /ws/digits message or a POST /api/digits/infer body "
+        "(larger: close 1009 / 413). A drawing of the engine's 4,000-point limit fits.",
+    )
     messages_per_second: int = Field(
         30, ge=1, description="Inbound messages allowed per second per connection; a flood closes with 1008."
     )

@@ -18,6 +18,7 @@ training loop. docs/digits.md has the measured choices.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import time
@@ -498,6 +499,34 @@ class DigitsRun:
         # The fixed held-out subset for cheap evaluation: the same digits whatever the seed, as
         # balanced over the classes as the test set allows.
         self.eval_index = _balanced_subset(self.test_y, min(s.eval_size, self.data.test_size))
+
+    # copies and weights ------------------------------------------------------------------------
+    # Read-only arrays every copy shares (the data, never written after __init__).
+    _SHARED = ("data", "train_x", "test_x", "train_y", "test_y", "eval_index")
+
+    def fork(self) -> DigitsRun:
+        """An independent copy at this point of training: the nets, optimizers, random streams and
+        minibatch order are copied, the data shared; both go on bit for bit as this run would."""
+        memo = {id(getattr(self, name)): getattr(self, name) for name in self._SHARED}
+        return copy.deepcopy(self, memo)
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """Every weight matrix of both nets by name (ff_0.., backprop_0..), for saving."""
+        out = {f"ff_{i}": layer.params for i, layer in enumerate(self.ff.layers)}
+        out.update({f"backprop_{i}": matrix for i, matrix in enumerate(self.backprop.params)})
+        return out
+
+    def load_weights(self, weights: dict[str, np.ndarray]) -> None:
+        """Replace both nets' weights (shapes must match this run's settings), e.g. from a file
+        written from weights(); the optimizers' state is left as it is."""
+        mine = self.weights()
+        if set(weights) != set(mine):
+            raise ValueError(f"weights must name exactly {', '.join(sorted(mine))}")
+        for name, target in mine.items():
+            source = np.asarray(weights[name])
+            if source.shape != target.shape:
+                raise ValueError(f"{name} must have shape {target.shape}; got {source.shape}")
+            target[...] = source
 
     # progress ---------------------------------------------------------------------------------
     @property

@@ -22,20 +22,21 @@ import json
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 import app as package
-from app.engine.race import PointInference, RaceSettings
-from app.web.engine_worker import Item, ItemResult
+from app.web.engine_worker import Item, ItemResult, RunSettings
 from app.web.scheduler import Account, EngineScheduler
 from app.web.wire import FrameCodec
 
 WITHDRAWN = None  # the answer to a request withdrawn while it waited
 
 
-def run_key(settings: RaceSettings) -> tuple:
-    # RaceSettings stores canonical types, so equal settings have equal reprs.
+def run_key(settings: RunSettings) -> tuple:
+    # RaceSettings and LiveDigitsSettings store canonical types, so equal settings have equal reprs
+    # (and the class name in the repr keeps a race and a digits run apart).
     return (repr(settings), np.__version__, package.__version__)
 
 
@@ -122,8 +123,10 @@ class Viewer:
                     self.ahead.add(step)
                     record.want(self, step)
 
-    async def infer(self, step: int, x: float, y: float) -> PointInference | None:
-        """Click inference with the run's nets at `step`; a newer click replaces one not yet started."""
+    async def infer(self, step: int, x: Any, y: float) -> Any:
+        """Click inference with the run's nets at `step`; a newer click replaces one not yet started.
+        A race's click is (x, y) and answers a PointInference; a digits run's is (DigitQuery, 0.0)
+        and answers a DigitAnswer; None when withdrawn."""
         self._failed()
         if self.closed:
             return None
@@ -159,7 +162,7 @@ class Viewer:
 
 
 class RunRecord:
-    def __init__(self, settings: RaceSettings, scheduler: EngineScheduler, max_frames: int = 1000) -> None:
+    def __init__(self, settings: RunSettings, scheduler: EngineScheduler, max_frames: int = 1000) -> None:
         self.settings = settings
         self.key = run_key(settings)
         self.steps = settings.steps
@@ -171,7 +174,7 @@ class RunRecord:
         self.position = 0  # the engine producer's step, as last reported
         self.wanted: dict[int, set[Viewer]] = {}
         self.info_waiters: list[tuple[Viewer, asyncio.Future]] = []
-        self.clicks: dict[Viewer, tuple[int, float, float, asyncio.Future]] = {}
+        self.clicks: dict[Viewer, tuple[int, Any, float, asyncio.Future]] = {}
         self.computed = 0  # frames the engine computed for this record (tests, metrics)
         self.crashes = 0  # slices with work for this run that failed in a row
         self.viewers = 0  # open viewers (sessions on this run)
@@ -199,7 +202,7 @@ class RunRecord:
             if not viewers:
                 del self.wanted[step]
 
-    def click(self, viewer: Viewer, step: int, x: float, y: float, future: asyncio.Future) -> None:
+    def click(self, viewer: Viewer, step: int, x: Any, y: float, future: asyncio.Future) -> None:
         old = self.clicks.pop(viewer, None)
         if old is not None and not old[3].done():
             old[3].set_result(WITHDRAWN)
@@ -329,7 +332,7 @@ class RunCache:
     def __len__(self) -> int:
         return len(self._recent)
 
-    def record(self, settings: RaceSettings) -> RunRecord:
+    def record(self, settings: RunSettings) -> RunRecord:
         key = run_key(settings)
         record = self._recent.get(key) or self._live.get(key)
         if record is None:

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from markupsafe import escape
 from starlette.datastructures import QueryParams
 
-from app.web.pages import goodness_theta, race_defaults, render, starting_race_values
+from app.web.pages import DIGITS_DEFAULTS, goodness_theta, race_defaults, render, starting_race_values
 from app.web.routing import OEmbedError, Router, html
 from app.web.widget_settings import (
     EMBED_WIDTH,
@@ -100,6 +100,7 @@ async def embed_page(request: Request, slug: str) -> HTMLResponse:
         widget=widget,
         race_values=starting_race_values(race_defaults(settings), parsed.values if slug == "race" else {}),
         goodness_theta=goodness_theta(parsed.values.get("theta") if slug == "goodness" else None),
+        digits_values={**DIGITS_DEFAULTS, **(parsed.values if slug == "digits" else {})},
         controls=parsed.controls,
         autoplay=parsed.autoplay,
         oembed_href=f"{own_origin(request)}/oembed?" + urlencode({"url": url, "format": "json"}),

@@ -21,11 +21,17 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+from threadpoolctl import threadpool_limits
 
 from app.engine.race import PointInference, Race, RaceSettings
+from app.web.digits_live import MAX_DIGITS_RUNS_PER_SLOT, DigitsRunState, LiveDigitsSettings
 from app.web.frames import frame_text, race_info
 
 CHECKPOINT_EVERY = 25
+# The settings of a run a slot can hold: the race's, or the live digits figure's (app/web/digits_live.py).
+RunSettings = RaceSettings | LiveDigitsSettings
 
 
 @dataclass
@@ -33,9 +39,10 @@ class Item:
     """Work for one run: its `race` info, frame texts at increasing steps, click inferences."""
 
     key: tuple
-    settings: RaceSettings
+    settings: RunSettings
     frames: list[int] = field(default_factory=list)
-    infers: list[tuple[int, float, float]] = field(default_factory=list)
+    # (step, x, y) of a click; for a digits run (step, DigitQuery, 0.0)
+    infers: list[tuple[int, Any, float]] = field(default_factory=list)
     want_info: bool = False
 
 
@@ -44,7 +51,7 @@ class ItemResult:
     key: tuple
     info: dict | None
     frames: dict[int, str]
-    infers: list[tuple[int, float, float, PointInference]]
+    infers: list[tuple[int, Any, float, Any]]  # (step, x, y, PointInference or DigitAnswer)
     position: int  # the producer's step once the item stopped
     seconds: float  # wall time the item held the slot (what the others waited)
     cpu_seconds: float  # this thread's CPU time on the item (the engine's own cost)
@@ -52,10 +59,19 @@ class ItemResult:
 
 
 class RunState:
+    heavy = False  # small: a slot keeps as many as the server holds
+
     def __init__(self, settings: RaceSettings) -> None:
         self.producer = Race(settings)
         self.checkpoints: dict[int, Race] = {0: self.producer.fork()}
         self.model: Race | None = None  # the latest click model, moved forward for later clicks
+
+    @property
+    def position(self) -> int:
+        return self.producer.step_count
+
+    def info(self) -> dict:
+        return race_info(self.producer)
 
     def produce_to(self, target: int, deadline: float | None = None) -> bool:
         """Move the producer forward, keeping a checkpoint every CHECKPOINT_EVERY steps and at the
@@ -102,15 +118,19 @@ class Workshop:
 
     def __init__(self, keep_runs: int) -> None:
         self.keep_runs = keep_runs
-        self.runs: OrderedDict[tuple, RunState] = OrderedDict()
+        self.runs: OrderedDict[tuple, RunState | DigitsRunState] = OrderedDict()
 
-    def run(self, key: tuple, settings: RaceSettings) -> RunState:
+    def run(self, key: tuple, settings: RunSettings) -> RunState | DigitsRunState:
         state = self.runs.pop(key, None)
         if state is None:  # a new run, or one this process never held (a restarted worker)
-            state = RunState(settings)
+            state = DigitsRunState(settings) if isinstance(settings, LiveDigitsSettings) else RunState(settings)
         self.runs[key] = state
         while len(self.runs) > self.keep_runs:
             self.runs.popitem(last=False)
+        # Digits runs hold megabytes each: only the most recently used few stay (others are rebuilt).
+        heavy = [k for k, held in self.runs.items() if held.heavy]
+        for k in heavy[: max(0, len(heavy) - MAX_DIGITS_RUNS_PER_SLOT)]:
+            del self.runs[k]
         return state
 
     def execute(self, items: list[Item], slice_s: float, drop: Sequence[tuple] = ()) -> list[ItemResult]:
@@ -129,7 +149,7 @@ class Workshop:
     def work(self, item: Item, deadline: float | None) -> ItemResult:
         started, cpu_started = time.perf_counter(), time.thread_time()
         state = self.run(item.key, item.settings)
-        info = race_info(state.producer) if item.want_info else None
+        info = state.info() if item.want_info else None
         frames: dict[int, str] = {}
         infers: list[tuple[int, float, float, PointInference]] = []
         complete = True
@@ -154,7 +174,7 @@ class Workshop:
             info,
             frames,
             infers,
-            state.producer.step_count,
+            state.position,
             time.perf_counter() - started,
             time.thread_time() - cpu_started,
             complete,
@@ -172,6 +192,9 @@ def start_worker(server_pid: int, keep_runs: int) -> None:
     workers gone, multiprocessing's forkserver and resource tracker exit too (they live only as
     long as someone holds their pipes)."""
     global _workshop
+    # One BLAS thread per worker: the workers are the engine's parallelism, and a digits minibatch
+    # with OpenBLAS's threads fighting the other worker for 2 cores ran 20 times slower.
+    threadpool_limits(1)
     _workshop = Workshop(keep_runs)
     threading.Thread(target=_exit_with, args=(server_pid,), name="engine-parent-watch", daemon=True).start()
 

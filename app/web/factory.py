@@ -18,7 +18,7 @@ from starlette.requests import ClientDisconnect
 
 import app as package
 from app.config import Settings
-from app.web import api, embed, pages, race_socket
+from app.web import api, digits_api, embed, pages, race_socket
 from app.web import metrics as metrics_routes
 from app.web.cache import RunCache
 from app.web.engine_pool import EnginePool
@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(embed.router)
     app.include_router(metrics_routes.router)
     app.include_router(api.router)
+    app.include_router(digits_api.router)
     app.include_router(race_socket.router)
     # Pages link the versioned copy (the templates' static_url()); other sites keep the stable
     # /static/embed.js. Any version segment is served from the current files: during a rolling

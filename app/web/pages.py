@@ -11,12 +11,14 @@ import app as package
 from app.config import Settings
 from app.engine.datasets import CLASS_NAMES
 from app.engine.demos import GOODNESS_THETA_RANGE, normalization_layer
+from app.engine.digits_ready import ready_facts
 from app.engine.race import RaceSettings
 from app.web.measured import measured_figures
 from app.web.routing import Router
 from app.web.widget_settings import GOODNESS_THETA_DEFAULT, GOODNESS_THETA_STEP, RACE_QUERY, race_values
 
 router = Router(tags=["pages"])
+DIGITS_DEFAULTS = {"seed": 0, "negatives": "hard"}  # the live digits race's (LiveDigitsSettings')
 
 
 def race_defaults(settings: Settings) -> dict:
@@ -65,6 +67,8 @@ async def page_context(request: Request) -> dict:
         "scorecard": await state.scorecard.figures(),
         "race_class_names": {name: list(classes) for name, classes in CLASS_NAMES.items()},
         "measured": measured_figures(),
+        "digits_values": dict(DIGITS_DEFAULTS),
+        "digits_ready": ready_facts(),
     }
 
 

@@ -1,10 +1,12 @@
-"""The /ws/race endpoint: origin check before the handshake, session caps, then a RaceSession."""
+"""The /ws/race and /ws/digits endpoints: origin check before the handshake, session caps (shared by
+both), then a RaceSession or a DigitsSession."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, WebSocket
 
 from app.config import Settings
+from app.web.digits_session import DigitsSession
 from app.web.messages import ErrorCode, error_text
 from app.web.readiness import SERVICE_RESTART
 from app.web.scheduler import Account
@@ -44,6 +46,16 @@ async def deny(websocket: WebSocket) -> None:
 
 @router.websocket("/ws/race")
 async def race_socket(websocket: WebSocket) -> None:
+    await serve(websocket, RaceSession)
+
+
+@router.websocket("/ws/digits")
+async def digits_socket(websocket: WebSocket) -> None:
+    """The live digits race (app/web/digits_session.py): the same checks, caps and machinery."""
+    await serve(websocket, DigitsSession)
+
+
+async def serve(websocket: WebSocket, session_class: type[RaceSession]) -> None:
     state = websocket.app.state
     settings: Settings = state.settings
     if not origin_allowed(websocket, settings):
@@ -73,11 +85,12 @@ async def race_socket(websocket: WebSocket) -> None:
             pass
         return
     try:  # from here on the lease is released whatever happens, the accept included
-        subprotocol = chosen_subprotocol(websocket.scope)  # binary frames, if the client offers them
+        # Binary frames, if the client offers them and the session has maps to send as deltas.
+        subprotocol = chosen_subprotocol(websocket.scope) if session_class.binary_frames_offered else None
         await websocket.accept(subprotocol=subprotocol)
-        account = Account(client, state.budgets)
+        account = Account(client, state.budgets, weight=session_class.charge_weight)
         delivery = websocket.scope.get("extensions", {}).get(DELIVERY_EXTENSION)
-        session = RaceSession(
+        session = session_class(
             websocket, settings, state.cache, state.metrics, account, delivery, binary_frames=subprotocol is not None
         )
         await session.run()

@@ -109,10 +109,15 @@ class Budgets:
 class Account:
     """One session's standing with the scheduler: its client address and its recent engine use."""
 
-    def __init__(self, client: str, budgets: Budgets, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, client: str, budgets: Budgets, clock: Callable[[], float] = time.monotonic, weight: float = 1.0
+    ) -> None:
         self.client = client
         self.budgets = budgets
         self.clock = clock
+        # Engine seconds count at this weight against the client's budget: the live digits race
+        # (app/web/digits_session.py) needs several times a disk race's engine time at its pace.
+        self.weight = weight
         self._usage = 0.0
         self._when = clock()
 
@@ -122,6 +127,7 @@ class Account:
         return self._usage * 0.5 ** (max(0.0, now - self._when) / SESSION_USAGE_HALF_LIFE_S)
 
     def charge(self, seconds: float) -> None:
+        seconds *= self.weight
         now = self.clock()
         self._usage, self._when = self.usage(now) + seconds, now
         self.budgets.charge(self.client, seconds)

@@ -28,7 +28,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from starlette.websockets import WebSocket
 
 from app.config import Settings
@@ -78,6 +78,16 @@ class Closing:
 
 
 class RaceSession:
+    # The protocol this session speaks (app/web/digits_session.py's DigitsSession speaks another).
+    message_adapter: TypeAdapter = client_message_adapter
+    client_types: tuple[str, ...] = CLIENT_TYPES
+    charge_weight = 1.0  # how the session's engine seconds count against its client's budget (Account)
+    binary_frames_offered = True  # frames as app/web/wire.py's binary deltas when the client asks for them
+
+    def message_limit(self) -> int:
+        """The largest inbound message, in bytes (larger: close 1009)."""
+        return self.settings.max_message_bytes
+
     def __init__(
         self,
         websocket: WebSocket,
@@ -183,7 +193,7 @@ class RaceSession:
 
     async def receive_loop(self) -> Closing | None:
         """Returns None when the client disconnected, or how to close on a policy violation."""
-        limit = self.settings.max_message_bytes
+        limit = self.message_limit()
         while True:
             try:
                 async with asyncio.timeout(self.settings.idle_timeout_s):
@@ -231,14 +241,15 @@ class RaceSession:
             self.error(ErrorCode.bad_json, "The message must be a JSON object with a `type`.")
             return
         kind = payload.get("type")
-        if not isinstance(kind, str) or kind not in CLIENT_TYPES:
+        if not isinstance(kind, str) or kind not in self.client_types:
             shown = repr(kind)[:40]
             self.error(
-                ErrorCode.unknown_type, f"Unknown message type {shown}; expected one of {', '.join(CLIENT_TYPES)}."
+                ErrorCode.unknown_type,
+                f"Unknown message type {shown}; expected one of {', '.join(self.client_types)}.",
             )
             return
         try:
-            message = client_message_adapter.validate_python(payload)
+            message = self.message_adapter.validate_python(payload)
         except ValidationError as invalid:
             code = ErrorCode.bad_settings if kind in ("start", "speed") else ErrorCode.bad_message
             self.error(code, f"Bad `{kind}` message: {describe(invalid)}.")

@@ -10,6 +10,7 @@ from typing import Any
 
 from app.config import speed_problem
 from app.engine.demos import GOODNESS_THETA_RANGE
+from app.engine.digits import DigitsSettings
 from app.engine.race import RaceSettings
 
 # The race settings a link may carry, in the order the widget's form shows them. Their ranges and
@@ -19,6 +20,9 @@ RACE_QUERY = ("dataset", "seed", "theta", "learning_rate", "steps")
 # its range is the engine's GOODNESS_THETA_RANGE.
 GOODNESS_THETA_STEP = 0.5
 GOODNESS_THETA_DEFAULT = 2.0
+# The live digits race's settings a link may carry; ranges and choices are DigitsSettings'.
+DIGITS_QUERY = ("seed", "negatives")
+DIGITS_HEIGHT, DIGITS_WIDE_HEIGHT = 2620, 1460
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
@@ -76,6 +80,15 @@ WIDGETS: dict[str, Widget] = {
             autoplay=True,
         ),
         Widget("label", "The label in the input", 900, 660, ("digit", "label")),
+        Widget(
+            "digits",
+            "Real handwritten digits: FF and backprop learn, and you draw",
+            DIGITS_HEIGHT,
+            DIGITS_WIDE_HEIGHT,
+            ("train", "pause", "reset", "settings", "clear", "source"),
+            DIGITS_QUERY,
+            autoplay=True,
+        ),
     )
 }
 EMBED_WIDTH = 800  # the oEmbed width (CSS px); the frame fills its container up to it
@@ -126,6 +139,22 @@ def race_values(query: Mapping[str, str]) -> tuple[dict, list[str]]:
         setting: dict[str, Any] = {name: value}  # any value: RaceSettings checks it
         try:
             RaceSettings(**setting)
+        except ValueError as invalid:
+            errors.append(f"{invalid}.")
+            continue
+        values[name] = value
+    return values, errors
+
+
+def digits_values(query: Mapping[str, str]) -> tuple[dict, list[str]]:
+    """The live digits race's settings in `query`, each checked by DigitsSettings on its own."""
+    values, errors = {}, []
+    for name in DIGITS_QUERY:
+        if name not in query:
+            continue
+        value = _typed(query[name].strip())
+        try:
+            DigitsSettings(**{name: value})
         except ValueError as invalid:
             errors.append(f"{invalid}.")
             continue
@@ -188,6 +217,8 @@ def widget_query(widget: Widget, query: Mapping[str, str], *, max_speed: int) ->
                 result.errors.append(error)
             else:
                 result.values["speed"] = speed
+    if widget.slug == "digits":
+        result.values, result.errors = digits_values(query)
     if widget.slug == "goodness" and "theta" in query:
         theta, error = _goodness_theta(query["theta"])
         if error:
@@ -214,6 +245,11 @@ def allowed_parameters(widget: Widget, max_speed: int) -> list[tuple[str, str]]:
             rows.append((name, "one of " + ", ".join(RaceSettings.CHOICES[name])))
         elif name == "speed":
             rows.append((name, f"an integer in [1, {max_speed}]"))
+        elif widget.slug == "digits" and name in DigitsSettings.CHOICES:
+            rows.append((name, "one of " + ", ".join(DigitsSettings.CHOICES[name])))
+        elif widget.slug == "digits":
+            low, high = DigitsSettings.BOUNDS[name]
+            rows.append((name, f"an integer in [{low}, {high}]"))
         elif widget.slug == "goodness" and name == "theta":
             low, high = GOODNESS_THETA_RANGE
             rows.append((name, f"a multiple of {GOODNESS_THETA_STEP} in [{low}, {high}]"))

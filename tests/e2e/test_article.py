@@ -15,7 +15,7 @@ from .widgets import mount_every_widget
 def test_the_article_tells_the_whole_story_in_order(page):
     page.goto("/")
     ids = page.locator("main > section").evaluate_all("sections => sections.map((s) => s.id)")
-    assert ids == ["backprop", "goodness", "normalization", "negative-data", "race", "scorecard", "takeaway"]
+    assert ids == ["backprop", "goodness", "normalization", "negative-data", "race", "digits", "scorecard", "takeaway"]
     race = page.locator("section#race")
     expect(race.locator('[data-widget="race"]')).to_have_count(1)
     for phrase in (

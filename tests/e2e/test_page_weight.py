@@ -4,7 +4,7 @@ comes from another site, and each widget's module is fetched only when it scroll
 from playwright.sync_api import expect
 
 BUDGET_BYTES = 200 * 1024
-LAZY_WIDGETS = ("steps", "goodness", "normalization", "label")
+LAZY_WIDGETS = ("steps", "goodness", "normalization", "label", "digits")
 
 
 def load_without_scrolling(page):

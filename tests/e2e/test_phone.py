@@ -87,8 +87,9 @@ def test_a_swipe_on_a_picture_scrolls_the_page_and_only_the_handle_drags_the_vec
     page.goto("/")
     mount_every_widget(page)
     finger = Finger(page)
-    # Every picture big enough to start a swipe on, the draggable plane and the race's included.
-    canvases = page.locator("[data-widget] canvas").filter(visible=True)
+    # Every picture big enough to start a swipe on, the draggable plane and the race's included;
+    # not the digits figure's drawing pad, where a finger draws (tests/e2e/test_digits.py).
+    canvases = page.locator("[data-widget] canvas:not(.digits-pad)").filter(visible=True)
     swiped = 0
     for index in range(canvases.count()):
         canvas = canvases.nth(index)
@@ -131,7 +132,7 @@ TARGET_BOXES = """(root) => [...root.querySelectorAll(
     })"""
 
 
-@pytest.mark.parametrize("path", ["/", "/embed/race", "/embed/label"])
+@pytest.mark.parametrize("path", ["/", "/embed/race", "/embed/label", "/embed/digits"])
 def test_every_control_is_at_least_44_css_px_each_way_on_a_touch_screen(touch_page, path):
     page = touch_page
     page.goto(path)

@@ -2,7 +2,7 @@
 
 from playwright.sync_api import expect
 
-WIDGETS = ("steps", "goodness", "normalization", "label", "race")
+WIDGETS = ("steps", "goodness", "normalization", "label", "race", "digits")
 
 
 def mount_every_widget(page):
@@ -11,6 +11,6 @@ def mount_every_widget(page):
         figure = page.locator(f'[data-widget="{name}"]')
         figure.scroll_into_view_if_needed()
         expect(figure).to_have_attribute("data-ready", "true")
-    for name in ("steps", "normalization", "label"):
+    for name in ("steps", "normalization", "label", "digits"):
         expect(page.locator(f'[data-widget="{name}"]')).to_have_attribute("data-loaded", "true")
     expect(page.locator('[data-widget="goodness"]')).to_have_attribute("data-step", "0")

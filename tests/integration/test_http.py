@@ -188,6 +188,10 @@ ANSWERS = [
     ("post", "/api/goodness", {"json": {}}, 200),
     ("post", "/api/goodness", {"json": {"seed": -1}}, 422),
     ("post", "/api/goodness", {"content": b"x" * 5000}, 413),
+    ("get", "/api/digits/heldout", {}, 200),
+    ("post", "/api/digits/infer", {"json": {"heldout": 1}}, 200),
+    ("post", "/api/digits/infer", {"json": {"strokes": []}}, 422),
+    ("post", "/api/digits/infer", {"content": b"x" * 70000}, 413),
 ]
 
 
@@ -206,6 +210,7 @@ def test_the_openapi_document_lists_every_status_each_route_answers(client):
         if method == "get":
             observed.setdefault((path, "head"), set()).add(str(status))
     observed[("/api/goodness", "post")].add("400")  # a body cut short: see the test below
+    observed[("/api/digits/infer", "post")].add("400")  # the same bounded_body
     client.app.state.readiness.drain()  # last: draining changes only /readyz (and /ws/race)
     assert client.get("/readyz").status_code == 503 and client.head("/readyz").status_code == 503
     observed[("/readyz", "get")].add("503")
