@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, TypeAdapter, model_validator
 
@@ -62,7 +62,7 @@ class DigitsInfer(DigitFields):
 DigitsClientMessage = Annotated[DigitsStart | Pause | Resume | Step | Reset | DigitsInfer, Field(discriminator="type")]
 DIGITS_CLIENT_MESSAGES = (DigitsStart, Pause, Resume, Step, Reset, DigitsInfer)
 digits_message_adapter: TypeAdapter = TypeAdapter(DigitsClientMessage)
-DIGITS_CLIENT_TYPES = tuple(model.model_fields["type"].annotation.__args__[0] for model in DIGITS_CLIENT_MESSAGES)
+DIGITS_CLIENT_TYPES = tuple(get_args(model.model_fields["type"].annotation)[0] for model in DIGITS_CLIENT_MESSAGES)
 
 
 def digit_query(message: DigitFields) -> DigitQuery:
@@ -108,6 +108,7 @@ class DigitsSession(RaceSession):
                 return
             self.request_digit(query)
         else:
+            assert isinstance(message, Pause | Resume | Step | Reset), message  # DigitsClientMessage's others
             super().dispatch(message)
 
     def start_digits(self, message: DigitsStart) -> None:

@@ -151,7 +151,7 @@ class Workshop:
         state = self.run(item.key, item.settings)
         info = state.info() if item.want_info else None
         frames: dict[int, str] = {}
-        infers: list[tuple[int, float, float, PointInference]] = []
+        infers: list[tuple[int, Any, float, Any]] = []  # as ItemResult.infers
         complete = True
         for step in item.frames:
             text = state.frame(step, deadline)

@@ -153,8 +153,9 @@ def digits_values(query: Mapping[str, str]) -> tuple[dict, list[str]]:
         if name not in query:
             continue
         value = _typed(query[name].strip())
+        setting: dict[str, Any] = {name: value}  # any value: DigitsSettings checks it
         try:
-            DigitsSettings(**{name: value})
+            DigitsSettings(**setting)
         except ValueError as invalid:
             errors.append(f"{invalid}.")
             continue

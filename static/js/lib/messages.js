@@ -38,6 +38,13 @@
  * @property {number} y
  */
 /** @typedef {Start | Pause | Resume | Step | Reset | Speed | Infer} ClientMessage */
+/**
+ * Client -> server on /ws/digits (app/web/digits_session.py: DigitsStart, DigitsInfer; the
+ * controls are the race's).
+ * @typedef {{type: "start", settings?: {seed?: number, negatives?: string}, at_step?: number}} DigitsStartMessage
+ */
+/** @typedef {{type: "infer", strokes?: Array<Array<[number, number]>>, heldout?: number}} DigitsInferMessage */
+/** @typedef {DigitsStartMessage | Pause | Resume | Step | Reset | DigitsInferMessage} DigitsClientMessage */
 
 // ---------------------------------------------------------------- server -> client
 

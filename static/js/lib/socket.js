@@ -189,7 +189,7 @@ export function connect(path, {
 
   return {
     /** Send a message; false when the socket is not open (the caller resyncs in onOpen).
-     *  @param {ClientMessage} message */
+     *  @param {ClientMessage | import("./messages.js").DigitsClientMessage} message */
     send(message) {
       if (!socket || socket.readyState !== WebSocket.OPEN) return false;
       socket.send(JSON.stringify(message));

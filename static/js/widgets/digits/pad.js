@@ -32,6 +32,7 @@ export class DrawingPad {
     return this.strokes.reduce((sum, stroke) => sum + stroke.length, 0);
   }
 
+  /** @returns {[number, number]} */
   position(event) {
     const box = this.canvas.getBoundingClientRect();
     const x = (event.clientX - box.left) / box.width;
@@ -91,6 +92,7 @@ export class DrawingPad {
     canvas.width = Math.round(width * ratio);
     canvas.height = Math.round(height * ratio);
     const context = canvas.getContext("2d");
+    if (!context) return;
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
     context.clearRect(0, 0, width, height);
     context.strokeStyle = this.color();

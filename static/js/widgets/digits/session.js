@@ -15,9 +15,9 @@ import { connect } from "../../lib/socket.js";
  * @typedef {{type: "error", code: string, message: string}} DigitsError
  *
  * Client -> server.
- * @typedef {{type: "start", settings?: {seed?: number, negatives?: string}, at_step?: number}} StartMessage
+ * @typedef {import("../../lib/messages.js").DigitsStartMessage} StartMessage
  * @typedef {{type: "pause"} | {type: "resume"} | {type: "step"} | {type: "reset"}} ControlMessage
- * @typedef {{type: "infer", strokes?: Array<Array<[number, number]>>, heldout?: number}} InferMessage
+ * @typedef {import("../../lib/messages.js").DigitsInferMessage} InferMessage
  */
 
 export class DigitsSession {

@@ -28,9 +28,9 @@ export class Strip {
       button.append(canvas, ff, bp);
       button.addEventListener("click", () => onChoose(digit));
       item.append(button);
-      return { digit, button, ff, bp };
+      return { digit, button, ff, bp, item };
     });
-    list.replaceChildren(...this.items.map(({ button }) => button.parentElement));
+    list.replaceChildren(...this.items.map(({ item }) => item));
     this.show(null);
   }
 
