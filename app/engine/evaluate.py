@@ -21,8 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.engine.columns import bp_logits_columns, ff_goodness_columns
 from app.engine.ff import embed_label, forward_pass
 from app.engine.scratch import Scratch
+
+LAYOUTS = ("columns", "rows")  # the kernel a race runs: app/engine/columns.py, or ff.py and backprop.py
+GRID_DTYPE = np.float32  # the columns layout's decision grids and layer maps (drawn at 8 bits)
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,19 @@ class RaceEvaluator:
     """Read-only embedded inputs for (train, test, grid) and the scratch to push them through."""
 
     def __init__(
-        self, train_x, train_y, test_x, test_y, grid, n_labels: int, input_normalization: str = "none"
+        self,
+        train_x,
+        train_y,
+        test_x,
+        test_y,
+        grid,
+        n_labels: int,
+        input_normalization: str = "none",
+        layout: str = "rows",
     ) -> None:
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
+        self.layout = layout
         self.n_labels = n_labels
         self.train_y, self.test_y = train_y, test_y
         segments = (train_x, test_x, grid)
@@ -83,15 +98,28 @@ class RaceEvaluator:
         # The layer loss softplus(z) - t z equals softplus(-z) for t = 1 and softplus(z) for t = 0.
         self.loss_sign = 1.0 - 2.0 * is_true
         self.loss_weights = self.mean_weights.sum(axis=0)
+        # The columns layout reads the same inputs transposed, (features + 1, rows): train and test
+        # in float64, the grid in float32 (GRID_DTYPE; it is only drawn, see the module doc).
+        self.ff_columns = self.bp_columns = self.ff_grid_columns = self.bp_grid_columns = None
+        if layout == "columns":
+            self.ff_columns = self.ff_inputs[: self.ff_ends[1]].T.copy()
+            self.bp_columns = self.bp_inputs[: self.bp_ends[1]].T.copy()
+            self.ff_grid_columns = self.ff_inputs[self.ff_ends[1] :].T.astype(GRID_DTYPE)
+            self.bp_grid_columns = self.bp_inputs[self.bp_ends[1] :].T.astype(GRID_DTYPE)
         for array in (self.ff_inputs, self.bp_inputs, self.mean_weights, self.loss_sign, self.loss_weights):
             array.flags.writeable = False
+        for array in (self.ff_columns, self.bp_columns, self.ff_grid_columns, self.bp_grid_columns):
+            if array is not None:
+                array.flags.writeable = False
         self._scratch = Scratch()
+        self._columns_work: dict = {}
 
     def __deepcopy__(self, memo) -> RaceEvaluator:
         # Everything but the scratch is read-only: share it. Scratch is per instance (see module doc).
         clone = object.__new__(RaceEvaluator)
         clone.__dict__.update(self.__dict__)
         clone._scratch = Scratch()
+        clone._columns_work = {}
         memo[id(self)] = clone
         return clone
 
@@ -100,6 +128,8 @@ class RaceEvaluator:
     def ff_goodness(self, net, start: int, stop: int) -> np.ndarray:
         """(n_layers, stop - start): each layer's goodness for FF rows [start, stop)."""
         table = self._scratch.table("ff_goodness", len(net.layers), self.ff_ends[-1])[:, : stop - start]
+        if self.ff_columns is not None:  # rows of the train and test segments
+            return ff_goodness_columns(net.layers, self.ff_columns[:, start:stop], table, self._columns_work)
         for _ in forward_pass(net.layers, self.ff_inputs[start:stop], self._scratch, goodness_out=table):
             pass
         return table
@@ -107,9 +137,44 @@ class RaceEvaluator:
     def bp_logits(self, net, start: int, stop: int) -> np.ndarray:
         """(classes, stop - start): backprop's logits for rows [start, stop), one row per class,
         so that the reductions over classes run along contiguous memory (7x cheaper here)."""
+        if self.bp_columns is not None:
+            key = ("bp_logits", stop - start)
+            logits = self._columns_work.get(key)
+            if logits is None:
+                logits = self._columns_work[key] = np.empty((net.sizes[-1], stop - start))
+            bp_logits_columns(net, self.bp_columns[:, start:stop], logits, self._columns_work)
+            return logits
         logits = self._scratch.table("bp_logits", net.sizes[-1], self.bp_ends[-1])[:, : stop - start]
         net.forward(self.bp_inputs[start:stop], self._scratch, logits_out=logits.T)
         return logits
+
+    def _grid_tables(self, net) -> np.ndarray:
+        """Columns layout: (layers, labels x grid points) FF goodness over the grid, in GRID_DTYPE."""
+        inputs = self.ff_grid_columns
+        assert inputs is not None, "the columns layout's grid"
+        key = ("ff_grid_goodness", len(net.layers))
+        table = self._columns_work.get(key)
+        if table is None:
+            table = self._columns_work[key] = np.empty((len(net.layers), inputs.shape[1]), GRID_DTYPE)
+        return ff_goodness_columns(net.layers, inputs, table, self._columns_work)
+
+    def _ff_grid_columns(self, net) -> tuple[np.ndarray, np.ndarray]:
+        """Columns layout: P(label 0) over the grid (float64, new) and the (layers, labels, n_grid)
+        goodness (GRID_DTYPE, a view of scratch), from one float32 pass over the grid's rows."""
+        table = self._grid_tables(net)
+        totals = self._totals(net, table).reshape(self.n_labels, self.sizes[2])
+        return _probability_first(totals), table.reshape(len(table), self.n_labels, self.sizes[2])
+
+    def _bp_grid_columns(self, net) -> np.ndarray:
+        """Columns layout: backprop's P(class 0) over the grid (float64, new), from a float32 sweep."""
+        inputs = self.bp_grid_columns
+        assert inputs is not None, "the columns layout's grid"
+        key = ("bp_grid_logits", net.sizes[-1])
+        logits = self._columns_work.get(key)
+        if logits is None:
+            logits = self._columns_work[key] = np.empty((net.sizes[-1], self.sizes[2]), GRID_DTYPE)
+        bp_logits_columns(net, inputs, logits, self._columns_work)
+        return _probability_first(logits)
 
     # -- what the snapshot reports -------------------------------------------------------------
 
@@ -124,7 +189,8 @@ class RaceEvaluator:
         return (table if len(counted) == len(table) else table[list(counted)]).sum(axis=0)
 
     def ff(self, net, theta: float, upto: int = GRID) -> FFEvaluation:
-        table = self.ff_goodness(net, 0, self.ff_ends[upto - 1])
+        columns = self.ff_columns is not None  # the grid in its own float32 pass
+        table = self.ff_goodness(net, 0, self.ff_ends[min(upto, TEST) - 1 if columns else upto - 1])
         totals = self._totals(net, table)
         # argmax over labels picks the first label on a tie, as FFNetwork.predict does.
         train_acc = _accuracy(self._segment(totals, 0), self.train_y)
@@ -139,19 +205,28 @@ class RaceEvaluator:
         z *= self.loss_sign
         np.logaddexp(0.0, z, out=z)
         loss = float(np.einsum("kln,ln->", z, self.loss_weights))
-        grid = _softmax_first(self._segment(totals, 2)) if upto == GRID else None
-        layer_grid = self._segment(table, 2).copy() if upto == GRID else None
+        grid: np.ndarray | None = None
+        layer_grid: np.ndarray | None = None
+        if upto == GRID and columns:
+            grid, grid_goodness = self._ff_grid_columns(net)
+            layer_grid = grid_goodness.astype(np.float64)
+        elif upto == GRID:
+            grid = _softmax_first(self._segment(totals, 2))
+            layer_grid = self._segment(table, 2).copy()
         return FFEvaluation(
             train_acc, test_acc, loss, means[0].tolist(), means[1].tolist(), grid, layer_test, layer_grid
         )
 
     def ff_grid(self, net) -> np.ndarray:
         """P(label 0) over the grid alone: the grid rows of every label, nothing else."""
+        if self.ff_grid_columns is not None:
+            return self._ff_grid_columns(net)[0]
         totals = self._totals(net, self.ff_goodness(net, self.ff_ends[1], self.ff_ends[2]))
         return _softmax_first(totals.reshape(self.n_labels, self.sizes[2]))
 
     def backprop(self, net, upto: int = GRID) -> BackpropEvaluation:
-        stop = self.bp_ends[upto - 1]
+        columns = self.bp_columns is not None  # the grid in its own float32 pass
+        stop = self.bp_ends[min(upto, TEST) - 1 if columns else upto - 1]
         logits = self.bp_logits(net, 0, stop)
         n_train, n_test, _ = self.sizes
         train_acc = _accuracy(logits[:, :n_train], self.train_y)
@@ -160,26 +235,51 @@ class RaceEvaluator:
         test_acc = _accuracy(logits[:, n_train : n_train + n_test], self.test_y)
         # The log-sum-exp of cross_entropy and the softmax of the grid share one exp.
         z = self._scratch.table("bp_z", len(logits), self.bp_ends[-1])[:, :stop]
-        np.subtract(logits, logits.max(axis=0), out=z)
+        # (For 2 classes the max and the sum of the two rows in one operation each: the same numbers
+        # as the reductions over axis 0, which run their loop once per point.)
+        np.subtract(logits, np.maximum(logits[0], logits[1]) if len(logits) == 2 else logits.max(axis=0), out=z)
         e = self._scratch.table("bp_exp", len(logits), self.bp_ends[-1])[:, :stop]
         np.exp(z, out=e)
-        sums = e.sum(axis=0)
+        sums = np.add(e[0], e[1]) if len(e) == 2 else e.sum(axis=0)
         loss = float(np.mean(np.log(sums[:n_train]) - z[self.train_y, self._train_index]))
-        grid = e[0, self.bp_ends[1] :] / sums[self.bp_ends[1] :] if upto == GRID else None
+        grid: np.ndarray | None = None
+        if upto == GRID:
+            grid = self._bp_grid_columns(net) if columns else e[0, self.bp_ends[1] :] / sums[self.bp_ends[1] :]
         return BackpropEvaluation(train_acc, test_acc, loss, grid)
 
     def bp_grid(self, net) -> np.ndarray:
+        if self.bp_grid_columns is not None:
+            return self._bp_grid_columns(net)
         return _softmax_first(self.bp_logits(net, self.bp_ends[1], self.bp_ends[2]))
 
 
 def _accuracy(scores: np.ndarray, labels: np.ndarray):
     """The fraction of points whose highest score (over axis -2: labels or classes) is their label;
     for (..., labels, n) scores, a list with one fraction per leading index."""
-    right = np.argmax(scores, axis=-2) == labels
+    if scores.shape[-2] == 2:
+        # argmax of two scores in one comparison over whole rows (an argmax over an axis of 2 runs
+        # its loop once per point): label 1 wins only when strictly larger, as argmax breaks ties.
+        right = np.greater(scores[..., 1, :], scores[..., 0, :]) == labels.astype(bool)
+    else:
+        right = np.argmax(scores, axis=-2) == labels
     if right.ndim == 1:
         return np.count_nonzero(right) / len(labels)
     # count_nonzero with an axis goes through a slower Python path: one row at a time is cheaper.
     return [np.count_nonzero(row) / len(labels) for row in right]
+
+
+def _probability_first(scores: np.ndarray) -> np.ndarray:
+    """(classes, n) scores -> a new float64 (n,) array of softmax probability of class 0; for two
+    classes as sigma(s_0 - s_1) = (1 + tanh((s_0 - s_1) / 2)) / 2, which never overflows, in five
+    operations over whole rows (the columns layout's grids)."""
+    if len(scores) != 2:
+        return _softmax_first(scores).astype(np.float64)
+    p = np.subtract(scores[0], scores[1], dtype=np.float64)
+    p *= 0.5
+    np.tanh(p, out=p)
+    p *= 0.5
+    p += 0.5
+    return p
 
 
 def _softmax_first(scores: np.ndarray) -> np.ndarray:
