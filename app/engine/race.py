@@ -325,7 +325,7 @@ class Race:
         if grid:
             size = self.settings.grid_size
             grid_ff, grid_bp = ff.grid.reshape(size, size), bp.grid.reshape(size, size)
-            maps = layer_maps(ff.layer_grid_goodness, size)
+            maps = layer_maps(ff.layer_grid_goodness, size).astype(np.float64, copy=False)
         return RaceSnapshot(
             self.step_count,
             NetMetrics(ff.train_accuracy, ff.test_accuracy, ff.loss),
