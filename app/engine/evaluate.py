@@ -194,7 +194,9 @@ class RaceEvaluator:
     def _totals(self, net, table: np.ndarray) -> np.ndarray:
         """Each row's goodness summed over the layers the net's inference rule counts."""
         counted = net.counted_layers
-        return (table if len(counted) == len(table) else table[list(counted)]).sum(axis=0)
+        rows = table if len(counted) == len(table) else table[list(counted)]
+        # Two rows (the race's 2 layers): one addition, the same numbers as the reduction over axis 0.
+        return np.add(rows[0], rows[1]) if len(rows) == 2 else rows.sum(axis=0)
 
     def ff(self, net, theta: float, upto: int = GRID) -> FFEvaluation:
         columns = self.ff_columns is not None  # the grid in its own float32 pass
@@ -297,15 +299,15 @@ def _softplus(z: np.ndarray, work: np.ndarray) -> np.ndarray:
 def _probability_first(scores: np.ndarray) -> np.ndarray:
     """(classes, n) scores -> a new float64 (n,) array of softmax probability of class 0; for two
     classes as sigma(s_0 - s_1) = (1 + tanh((s_0 - s_1) / 2)) / 2, which never overflows, in five
-    operations over whole rows (the columns layout's grids)."""
+    operations over whole rows (the columns layout's grids), in the scores' dtype."""
     if len(scores) != 2:
         return _softmax_first(scores).astype(np.float64)
-    p = np.subtract(scores[0], scores[1], dtype=np.float64)
+    p = np.subtract(scores[0], scores[1])  # in the scores' own dtype (float32 for the grids), widened last
     p *= 0.5
     np.tanh(p, out=p)
     p *= 0.5
     p += 0.5
-    return p
+    return p.astype(np.float64, copy=False)
 
 
 def _softmax_first(scores: np.ndarray) -> np.ndarray:
