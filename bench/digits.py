@@ -127,7 +127,10 @@ def main(argv: list[str] | None = None) -> None:
     base = {"epochs": 3} if args.quick else {}
     seeds = list(range(2 if args.quick else args.seeds))
     settings = DigitsSettings(**base)
-    print(f"# digits: {cpu_model()} ({os.cpu_count()} cores), NumPy {np.__version__}; command: {COMMAND}")
+    print(
+        f"# digits: {cpu_model()} ({os.cpu_count()} cores), NumPy {np.__version__}, load average "
+        f"{os.getloadavg()[0]:.1f} at start; command: {COMMAND}"
+    )
     print(f"# defaults: {settings.as_dict()}")
 
     t = timing(settings)

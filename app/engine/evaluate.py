@@ -13,6 +13,12 @@ The train segment alone gives the training accuracies (the CLI's per-step check)
 the snapshot without grids, all three the full snapshot. Scratch buffers are allocated once per
 evaluator on first use; a deep copy (a checkpoint fork) shares the read-only inputs and gets its
 own scratch, so forks never write into each other's buffers and checkpoints stay small.
+
+With `layout="columns"` (the race's default kernel, app/engine/columns.py) the same rows are read
+transposed, (features + 1, rows), and pass through the columns kernel's forward passes: train and
+test in float64 (every number the snapshot reports), the grid in its own float32 pass (GRID_DTYPE:
+the decision grids and layer maps are only drawn, at 8 bits). `layout="rows"` is the arithmetic of
+earlier versions, bit for bit.
 """
 
 from __future__ import annotations
@@ -130,6 +136,10 @@ class RaceEvaluator:
         clone._columns_work = {}
         memo[id(self)] = clone
         return clone
+
+    def __getstate__(self) -> dict:
+        # A pickle carries the inputs, not the work arrays (as a deep copy).
+        return {**self.__dict__, "_scratch": Scratch(), "_columns_work": {}}
 
     # -- forward passes: the nets' own, over a range of rows ----------------------------------
 
