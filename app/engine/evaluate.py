@@ -213,11 +213,11 @@ class RaceEvaluator:
         table = self.ff_goodness(net, 0, self.ff_ends[min(upto, TEST) - 1 if columns else upto - 1])
         totals = self._totals(net, table)
         # argmax over labels picks the first label on a tie, as FFNetwork.predict does.
-        train_acc = _accuracy(self._segment(totals, 0), self.train_y)
+        train_acc = _accuracy(self._segment(totals, 0), self.train_y, columns)
         if upto == TRAIN:
             return FFEvaluation(train_acc, None, None, None, None, None)
-        test_acc = _accuracy(self._segment(totals, 1), self.test_y)
-        layer_test = _accuracy(self._segment(table, 1), self.test_y)  # each layer alone
+        test_acc = _accuracy(self._segment(totals, 1), self.test_y, columns)
+        layer_test = _accuracy(self._segment(table, 1), self.test_y, columns)  # each layer alone
         train = self._segment(table, 0)  # (layers, labels, n)
         z = self._scratch.rows("ff_loss", len(train), train[0].size).reshape(train.shape)
         np.subtract(train, theta, out=z)
@@ -255,10 +255,10 @@ class RaceEvaluator:
         stop = self.bp_ends[min(upto, TEST) - 1 if columns else upto - 1]
         logits = self.bp_logits(net, 0, stop)
         n_train, n_test, _ = self.sizes
-        train_acc = _accuracy(logits[:, :n_train], self.train_y)
+        train_acc = _accuracy(logits[:, :n_train], self.train_y, columns)
         if upto == TRAIN:
             return BackpropEvaluation(train_acc, None, None, None)
-        test_acc = _accuracy(logits[:, n_train : n_train + n_test], self.test_y)
+        test_acc = _accuracy(logits[:, n_train : n_train + n_test], self.test_y, columns)
         # The log-sum-exp of cross_entropy and the softmax of the grid share one exp.
         z = self._scratch.table("bp_z", len(logits), self.bp_ends[-1])[:, :stop]
         # (For 2 classes the max and the sum of the two rows in one operation each: the same numbers
@@ -279,12 +279,15 @@ class RaceEvaluator:
         return _softmax_first(self.bp_logits(net, self.bp_ends[1], self.bp_ends[2]))
 
 
-def _accuracy(scores: np.ndarray, labels: np.ndarray):
+def _accuracy(scores: np.ndarray, labels: np.ndarray, compare: bool = False):
     """The fraction of points whose highest score (over axis -2: labels or classes) is their label;
-    for (..., labels, n) scores, a list with one fraction per leading index."""
-    if scores.shape[-2] == 2:
-        # argmax of two scores in one comparison over whole rows (an argmax over an axis of 2 runs
-        # its loop once per point): label 1 wins only when strictly larger, as argmax breaks ties.
+    for (..., labels, n) scores, a list with one fraction per leading index.
+
+    With `compare` (the columns kernel) two labels are decided by one comparison over whole rows
+    (an argmax over an axis of 2 runs its loop once per point): label 1 wins only when strictly
+    larger, as argmax breaks ties; only a NaN score (a diverged net) is read otherwise than argmax
+    reads it, which is why the rows kernel keeps argmax."""
+    if compare and scores.shape[-2] == 2:
         right = np.greater(scores[..., 1, :], scores[..., 0, :]) == labels.astype(bool)
     else:
         right = np.argmax(scores, axis=-2) == labels
