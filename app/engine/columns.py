@@ -55,16 +55,18 @@ def ff_goodness_columns(layers, x: np.ndarray, table: np.ndarray, buffers: dict)
     """Evaluation's FF pass in (units, rows): `x` is (inputs + 1, m) with its ones row, `table`
     (layers, m) receives each layer's goodness G. The same pass as ff.forward_pass, transposed:
     Y = ReLU(P^T H), G = sum_j Y_j^2, H' = [Y / (sqrt(G) + eps), 1]. `buffers` keeps the work
-    arrays from call to call (keyed by layer and m)."""
+    arrays from call to call, one set per layer width: a layer's Y is consumed into H' before the
+    next layer writes its own, and its input H before H' overwrites it, so layers of one width
+    share them (half the memory a 2-layer pass walks through)."""
     m, last = x.shape[1], len(layers) - 1
     dtype = x.dtype
     h = x
     for i, layer in enumerate(layers):
         params = layer.params if layer.params.dtype == dtype else layer.params.astype(dtype)
-        key = (i, m, dtype)
+        units = params.shape[1]
+        key = ("ff", units, m, dtype)
         work = buffers.get(key)
         if work is None:
-            units = params.shape[1]
             work = buffers[key] = (np.empty((units, m), dtype), _ones_last_row(units + 1, m, dtype), np.empty(m, dtype))
         y, h_next, length = work
         np.matmul(params.T, h, out=y)
