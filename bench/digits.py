@@ -96,6 +96,32 @@ def timing(settings: DigitsSettings) -> dict:
     }
 
 
+def _short_timing(job: tuple[dict, int]) -> dict:
+    """FF and backprop seconds per epoch and one 10-label inference, from a run of `epochs` epochs."""
+    changes, epochs = job
+    settings = DigitsSettings(**{**changes, "epochs": epochs})
+    run, _ = train(settings)
+    image = run.data.test_images[0]
+    return {
+        "ff_epoch": run.seconds["ff"] / epochs,
+        "backprop_epoch": run.seconds["backprop"] / epochs,
+        "infer_ms": median_ms(lambda: run.infer(image), 200),
+        "load": os.getloadavg()[0],
+    }
+
+
+def single_threaded_timing(changes: dict, epochs: int = 3) -> dict:
+    """The same figures with BLAS on one thread (OPENBLAS_NUM_THREADS=1 before NumPy loads), as in a
+    server's engine process, one per core: on a busy machine BLAS's own threads wait on each other
+    (measured on 2 busy cores: one inference 68 ms with 2 threads, 0.7-1.0 ms with one)."""
+    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+            return pool.submit(_short_timing, (changes, epochs)).result()
+    finally:
+        del os.environ["OPENBLAS_NUM_THREADS"], os.environ["OMP_NUM_THREADS"]
+
+
 def paper_scale(batches: int = 20) -> dict:
     """Per-minibatch cost of the paper's net (4 hidden layers of 2000, skip-first), scaled to an
     epoch of 60,000 digits; one-image inference on it."""
@@ -127,7 +153,10 @@ def main(argv: list[str] | None = None) -> None:
     base = {"epochs": 3} if args.quick else {}
     seeds = list(range(2 if args.quick else args.seeds))
     settings = DigitsSettings(**base)
-    print(f"# digits: {cpu_model()} ({os.cpu_count()} cores), NumPy {np.__version__}; command: {COMMAND}")
+    print(
+        f"# digits: {cpu_model()} ({os.cpu_count()} cores), NumPy {np.__version__}, load average "
+        f"{os.getloadavg()[0]:.1f} at start; command: {COMMAND}"
+    )
     print(f"# defaults: {settings.as_dict()}")
 
     t = timing(settings)
@@ -151,6 +180,12 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"held-out check on the fixed {settings.eval_size}-digit subset: {t['eval_subset_ms']:.1f} ms; "
         f"one minibatch of both nets: {t['batch_ms']:.1f} ms"
+    )
+    one = single_threaded_timing(base)
+    print(
+        f"with BLAS on one thread (OPENBLAS_NUM_THREADS=1, a fresh process, 3 epochs; load average "
+        f"{one['load']:.1f}): FF {one['ff_epoch']:.2f} s/epoch, backprop {one['backprop_epoch']:.2f} s/epoch, "
+        f"one-image inference {one['infer_ms']:.2f} ms"
     )
     sys.stdout.flush()
 

@@ -9,7 +9,8 @@ reference timed in the same run, so the figures mean the same on a quiet or a bu
 
 References (in bench/): `_reference.py`, the race step written plainly in NumPy (checked against
 the engine before timing); `_before.py`, the snapshot and grids as commit 46c37e6 computed them
-("today's cost"). `_columns.py` is a prototype timed for comparison, not the engine. Every round
+("today's cost"). The race's default kernel is timed, and the rows kernel (the float64 layout
+kept bit for bit) beside it. Every round
 calls each timed function once, in turn, and the figure is the median over rounds: a neighbour's
 burst slows one round of every function alike."""
 
@@ -109,44 +110,48 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.engine_root:
         sys.path.insert(0, str(args.engine_root.resolve()))
+    import inspect
+
     import numpy as np
 
     from app.engine.cpu import cpu_model
     from app.engine.ff import goodness
     from app.engine.race import Race, RaceSettings
     from bench._before import BeforeRace
-    from bench._columns import ColumnsRace
 
     settings = RaceSettings()
-    agreement = check_against(lambda: Race(settings))
+    # An older checkout (--engine-root) has one layout only, the rows one.
+    kernels = "kernel" in inspect.signature(Race).parameters
+    agreement = {"default": check_against(lambda: Race(settings))}
     race = Race(settings)
-    plain, before, columns = PlainRace(race), BeforeRace(race), ColumnsRace(race)
-    columns32 = ColumnsRace(race, np.float32)
+    rows = Race(settings, kernel="rows") if kernels else None  # type: ignore[call-arg]
+    if rows is not None:
+        agreement["rows"] = check_against(lambda: Race(settings, kernel="rows"))  # type: ignore[call-arg]
+    plain, before = PlainRace(race), BeforeRace(race)
     x, y = race.train.x, race.train.y
     load = os.getloadavg()[0]
-    steps = interleaved_medians(
-        {
-            "reference": plain.step,
-            "step": race.step,
-            "ff": lambda: race.ff.train_step(x, y, race.negative_rng),
-            "backprop": lambda: race.backprop.train_step(x, y),
-            "columns": columns.step,
-            "columns float32": columns32.step,
-        },
-        rounds,
-    )
-    pictures = interleaved_medians(
-        {
-            "reference": plain.step,
-            "grids": race.decision_grids,
-            "grids before": before.decision_grids,
-            "columns grids": columns.decision_grids,
-            "columns grids float32": columns32.decision_grids,
-            "snapshot": race.snapshot,
-            "snapshot before": before.snapshot,
-        },
-        max(rounds // 2, 100),
-    )
+    kernel = getattr(race, "_columns", None)
+    timed = {
+        "reference": plain.step,
+        "step": race.step,
+        "ff": (lambda: kernel.ff_step(race.ff)) if kernel else (lambda: race.ff.train_step(x, y, race.negative_rng)),
+        "backprop": (lambda: kernel.backprop_step(race.backprop))
+        if kernel
+        else (lambda: race.backprop.train_step(x, y)),
+    }
+    if rows is not None:
+        timed["rows step"] = rows.step
+    steps = interleaved_medians(timed, rounds)
+    timed = {
+        "reference": plain.step,
+        "grids": race.decision_grids,
+        "grids before": before.decision_grids,
+        "snapshot": race.snapshot,
+        "snapshot before": before.snapshot,
+    }
+    if rows is not None:
+        timed |= {"grids rows": rows.decision_grids, "snapshot rows": rows.snapshot}
+    pictures = interleaved_medians(timed, max(rounds // 2, 100))
     layer = race.ff.layers[0]
     h = race.ff.embed(x, y)
     activity = layer.forward(h)
@@ -164,17 +169,19 @@ def main(argv: list[str] | None = None) -> None:
         pair = interleaved_medians({"step": race.step, "torch": step}, max(rounds // 5, 60))
 
     engine_root = f" (engine from {args.engine_root})" if args.engine_root else ""
+    default = getattr(race, "kernel", "rows")
     print(
         f"# engine{engine_root}: {cpu_model()}, {os.cpu_count()} CPUs, NumPy {np.__version__}, "
         f"Python {platform.python_version()}, load average {load:.1f} -> {os.getloadavg()[0]:.1f}"
     )
     print(
-        f"reference: the race step in plain NumPy (bench/_reference.py); it agrees with the engine "
-        f"to {agreement:.1e} (relative) after 50 steps"
+        "reference: the race step in plain NumPy (bench/_reference.py); after 50 steps it agrees with the engine "
+        + ", ".join(f"({name} kernel) to {value:.1e}" for name, value in agreement.items())
+        + " (relative)"
     )
     print(
         f"medians of interleaved rounds ({rounds} for the steps); the ratios are the figures, the "
-        f"microseconds this run's"
+        f"microseconds this run's; the race's default kernel: {default!r}"
     )
     ref = steps["reference"]
     print(
@@ -182,10 +189,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{steps['step'] / ref:.3f}x reference ({ref:.1f} us)   (target <= {TARGETS['step']}x)"
     )
     print(f"  FF step alone {steps['ff'] / ref:.3f}x; backprop step alone {steps['backprop'] / ref:.3f}x")
-    print(
-        f"  prototype with activations stored (units, rows), not bit-for-bit (bench/_columns.py): "
-        f"{steps['columns'] / ref:.3f}x; the same in float32 {steps['columns float32'] / ref:.3f}x"
-    )
+    if rows is not None:
+        print(f"  the rows kernel (float64 bit for bit as before): {steps['rows step'] / ref:.3f}x")
     ref = pictures["reference"]
     for name, what in (
         ("grids", f"decision grids, both nets, {settings.grid_size}x{settings.grid_size}"),
@@ -196,10 +201,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{what}: {now / ref:.3f}x reference; today's code (bench/_before.py) {then / ref:.3f}x; "
             f"now / today = {now / then:.2f}   (target <= {TARGETS[name]})"
         )
-    print(
-        f"  grids in the (units, rows) prototype: {pictures['columns grids'] / pictures['grids before']:.2f} of "
-        f"today's; in float32 {pictures['columns grids float32'] / pictures['grids before']:.2f}"
-    )
+        if rows is not None:
+            print(f"  the rows kernel: {pictures[f'{name} rows'] / then:.2f} of today's")
     print(
         f"FF local gradient (300 x 5 -> 12): the engine's folded form {gradient['folded']:.1f} us, the formula as "
         f"written {gradient['as written']:.1f} us "

@@ -2,6 +2,10 @@
 
     python scripts/race_fingerprint.py --write before.json     # on the old code
     python scripts/race_fingerprint.py --compare before.json   # on the new code: lists differences
+    python scripts/race_fingerprint.py --kernel columns ...    # the default kernel instead of "rows"
+
+Races are built with `kernel="rows"` (the float64 layout kept bit for bit; app/engine/race.py)
+unless --kernel says otherwise; code from before the kernels existed has only that layout.
 
 For several settings and seeds it records, at a few steps, a hash of every net's parameters (the
 optimizer state shows in the next checkpoint's), every snapshot field (grids and layer maps as
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -90,12 +95,20 @@ def snapshot_fields(race: Race) -> dict:
     return out
 
 
-def fingerprint() -> dict:
+def make_race(settings: RaceSettings, kernel: str) -> Race:
+    if "kernel" in inspect.signature(Race).parameters:
+        return Race(settings, kernel=kernel)  # type: ignore[call-arg]
+    if kernel != "rows":
+        raise SystemExit("this checkout's Race has only the row layout")
+    return Race(settings)
+
+
+def fingerprint(kernel: str = "rows") -> dict:
     result = {}
     for settings in SETTINGS:
         for seed in SEEDS:
             s = settings.replace(seed=seed)
-            race = Race(s)
+            race = make_race(s, kernel)
             entry = {}
             for step in CHECK_AT:
                 while race.step_count < step:
@@ -103,7 +116,7 @@ def fingerprint() -> dict:
                 entry[str(step)] = {"weights": weights(race), **snapshot_fields(race)}
             result[repr(s)] = entry
     for seed in SEEDS:
-        run = run_to_end(Race(RaceSettings(seed=seed)))
+        run = run_to_end(make_race(RaceSettings(seed=seed), kernel))
         result[f"run_to_end seed={seed}"] = run.steps_to_target
     return result
 
@@ -126,8 +139,9 @@ def main() -> int:
     group.add_argument("--write", type=Path)
     group.add_argument("--compare", type=Path)
     parser.add_argument("--verbose", action="store_true", help="print every difference in full")
+    parser.add_argument("--kernel", default="rows", choices=("rows", "columns"), help="the races' kernel (rows)")
     args = parser.parse_args()
-    now = fingerprint()
+    now = fingerprint(args.kernel)
     if args.write:
         args.write.write_text(json.dumps(now, indent=1, sort_keys=True))
         print(f"wrote {len(now)} races to {args.write}")

@@ -498,7 +498,7 @@ class DigitsRun:
         self.last_stats: BatchStats | None = None
         # The fixed held-out subset for cheap evaluation: the same digits whatever the seed, as
         # balanced over the classes as the test set allows.
-        self.eval_index = _balanced_subset(self.test_y, min(s.eval_size, self.data.test_size))
+        self.eval_index = balanced_subset(self.test_y, min(s.eval_size, self.data.test_size))
 
     # copies and weights ------------------------------------------------------------------------
     # Read-only arrays every copy shares (the data, never written after __init__).
@@ -631,7 +631,7 @@ class DigitsRun:
         )
 
 
-def _balanced_subset(labels: np.ndarray, size: int) -> np.ndarray:
+def balanced_subset(labels: np.ndarray, size: int) -> np.ndarray:
     """`size` test indices taken round-robin over the classes from a fixed permutation (seed 0)."""
     order = np.random.default_rng(0).permutation(len(labels))
     by_class = [order[labels[order] == c] for c in range(N_LABELS)]

@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from app.engine.backprop import BackpropMLP
+from app.engine.columns import ColumnsKernel
 from app.engine.datasets import DATASET_NAMES, EXTENT, NOISE_RANGE, race_data
-from app.engine.evaluate import RaceEvaluator
+from app.engine.evaluate import LAYOUTS, RaceEvaluator
 from app.engine.ff import INFERENCE_RULES, INPUT_NORMALIZATIONS, SCHEDULES, FFNetwork
 from app.engine.optim import OPTIMIZER_NAMES, make_optimizer
 
@@ -177,9 +178,19 @@ def grid_points(extent: tuple[float, float, float, float], size: int) -> np.ndar
 
 
 class Race:
-    """Both networks, their data and their shared step counter."""
+    """Both networks, their data and their shared step counter.
 
-    def __init__(self, settings: RaceSettings | None = None) -> None:
+    `kernel` is how the race computes, not what: "columns" (the default) trains and evaluates with
+    activations stored (units, rows) (app/engine/columns.py), about 0.7 of the time of "rows", the
+    layout of ff.py and backprop.py, whose float64 results are bit for bit those of every earlier
+    version (scripts/race_fingerprint.py). The two agree to rounding at every step; over hundreds of
+    steps, rounding differences can grow into visibly different runs of the same seed (the recorded
+    figures in app/web/*.json are of the default kernel)."""
+
+    def __init__(self, settings: RaceSettings | None = None, kernel: str = "columns") -> None:
+        if kernel not in LAYOUTS:
+            raise ValueError(f"kernel must be one of {', '.join(LAYOUTS)}; got {kernel!r}")
+        self.kernel = kernel
         self.settings = s = settings or RaceSettings()
         self.train, self.test = race_data(s.dataset, s.seed, noise=s.noise)
         self.extent = EXTENT
@@ -204,13 +215,25 @@ class Race:
         self.step_count = 0
         self._grid = grid_points(self.extent, s.grid_size)
         self._evaluator = RaceEvaluator(
-            self.train.x, self.train.y, self.test.x, self.test.y, self._grid, N_LABELS, s.ff_input_normalization
+            self.train.x,
+            self.train.y,
+            self.test.x,
+            self.test.y,
+            self._grid,
+            N_LABELS,
+            s.ff_input_normalization,
+            layout=kernel,
         )
+        self._columns = ColumnsKernel(self.ff, self.train.x, self.train.y, N_LABELS) if kernel == "columns" else None
 
     def step(self) -> None:
         """One full-batch FF step and one full-batch backprop step."""
-        self.ff.train_step(self.train.x, self.train.y, self.negative_rng)
-        self.backprop.train_step(self.train.x, self.train.y)
+        if self._columns is not None:
+            self._columns.ff_step(self.ff)
+            self._columns.backprop_step(self.backprop)
+        else:
+            self.ff.train_step(self.train.x, self.train.y, self.negative_rng)
+            self.backprop.train_step(self.train.x, self.train.y)
         self.step_count += 1
 
     def advance_to(
@@ -246,6 +269,8 @@ class Race:
             *self.ff.cached_inputs,
             *self.backprop.cached_inputs,
         ]
+        if self._columns is not None:
+            shared += self._columns.shared_inputs
         return copy.deepcopy(self, {id(obj): obj for obj in shared})
 
     def time_steps(self, repeats: int = 300) -> StepTimes:
@@ -255,10 +280,12 @@ class Race:
             raise ValueError(f"repeats must be a positive integer; got {repeats!r}")
         race = self.fork()
         x, y, negatives = race.train.x, race.train.y, race.negative_rng
-        steps: dict[str, Callable[[], None]] = {
-            "ff": lambda: race.ff.train_step(x, y, negatives),
-            "backprop": lambda: race.backprop.train_step(x, y),
-        }
+        kernel = race._columns
+        steps: dict[str, Callable[[], None]] = (
+            {"ff": lambda: kernel.ff_step(race.ff), "backprop": lambda: kernel.backprop_step(race.backprop)}
+            if kernel is not None
+            else {"ff": lambda: race.ff.train_step(x, y, negatives), "backprop": lambda: race.backprop.train_step(x, y)}
+        )
         samples: dict[str, list[int]] = {name: [] for name in steps}
         clock = time.perf_counter_ns
         for _ in range(repeats):
@@ -296,7 +323,9 @@ class Race:
         size = self.settings.grid_size
         grid_ff = None if ff.grid is None else ff.grid.reshape(size, size)
         grid_bp = None if bp.grid is None else bp.grid.reshape(size, size)
-        maps = None if ff.layer_grid_goodness is None else layer_maps(ff.layer_grid_goodness, size)
+        maps = None
+        if ff.layer_grid_goodness is not None:  # float32 in the columns layout: widened once averaged
+            maps = layer_maps(ff.layer_grid_goodness, size).astype(np.float64, copy=False)
         return RaceSnapshot(
             self.step_count,
             NetMetrics(ff.train_accuracy, ff.test_accuracy, ff.loss),

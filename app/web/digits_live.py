@@ -27,7 +27,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from app.engine.digits import N_LABELS, DigitInference, DigitsRun, DigitsSettings, _balanced_subset
+from app.engine.digits import N_LABELS, DigitInference, DigitsRun, DigitsSettings, balanced_subset
 from app.engine.digits_ready import LIVE_SETTINGS
 from app.engine.drawing import rasterize
 from app.engine.mnist import DigitData, load_sample
@@ -69,8 +69,8 @@ def strip_index() -> tuple[int, ...]:
     """The strip's held-out digits (indices into the 1,000): two of each class, chosen once from
     the fixed held-out subset every run evaluates on, in the subset's order."""
     data = sample_data()
-    subset = _balanced_subset(data.test_labels, LIVE_SETTINGS.eval_size)
-    rows = _balanced_subset(data.test_labels[subset], STRIP_SIZE)
+    subset = balanced_subset(data.test_labels, LIVE_SETTINGS.eval_size)
+    rows = balanced_subset(data.test_labels[subset], STRIP_SIZE)
     return tuple(int(index) for index in subset[rows])
 
 
