@@ -1,17 +1,17 @@
 // The live race widget: wires the session (protocol) to the views (fields, curves, readouts,
 // words) and draws at most once per animation frame, and only when something new arrived.
-import { CurvesChart } from "../race/chart.js";
-import { className, classNamesByDataset } from "../race/classes.js";
-import { Controls } from "../race/controls.js";
+import { CurvesChart } from "./race/chart.js";
+import { className, classNamesByDataset } from "./race/classes.js";
+import { Controls } from "./race/controls.js";
 import {
   Milestones, canvasLabel, chartLabel, inferenceSentence, layerAccuracyText, metricsText,
-} from "../race/describe.js";
-import { FieldView, palette } from "../race/field.js";
-import { LayerMaps } from "../race/layers.js";
-import { attachPointer } from "../race/pointer.js";
-import { renderBackprop, renderForwardForward, renderPrompt } from "../race/readout.js";
-import { reveal } from "../race/reveal.js";
-import { RaceSession } from "../race/session.js";
+} from "./race/describe.js";
+import { FieldView, palette } from "./race/field.js";
+import { LayerMaps } from "./race/layers.js";
+import { attachPointer } from "./race/pointer.js";
+import { renderBackprop, renderForwardForward, renderPrompt } from "./race/readout.js";
+import { reveal } from "./race/reveal.js";
+import { RaceSession } from "./race/session.js";
 
 // What a link or an embed carries: the settings that decide the run (speed is only its pace).
 const LINKED_SETTINGS = ["dataset", "seed", "theta", "learning_rate", "steps"];

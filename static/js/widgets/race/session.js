@@ -1,7 +1,7 @@
 // The client side of /ws/race: turns the reader's intentions (train, pause, step, reset, look at
 // a point) into protocol messages, tracks the race's phase, and restores the reader's race after
 // a dropped connection (the server forgets a session when its socket closes).
-import { connect } from "../lib/socket.js";
+import { connect } from "../../lib/socket.js";
 import { FrameDecoder, SUBPROTOCOL, binaryFramesSupported } from "./wire.js";
 
 const AUTO_INFER_MS = 400; // refresh the chosen point's readout during training, gently

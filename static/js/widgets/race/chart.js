@@ -3,7 +3,7 @@
 // of its layers' logistic losses) and backprop's cross-entropy are different quantities, so they are
 // never drawn against one scale. Forward-Forward is solid and backprop dashed, so the lines differ by
 // more than colour.
-import { fitCanvas } from "../lib/canvas.js";
+import { fitCanvas } from "../../lib/canvas.js";
 
 const FONT = "12px system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', sans-serif";
 const NETS = {

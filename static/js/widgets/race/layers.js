@@ -1,7 +1,7 @@
 // Each Forward-Forward layer's goodness over the plane: one small map per layer and label (the
 // frame's `layers`), all on one colour scale, with each layer's own held-out accuracy beside its row.
-import { cssVar } from "../lib/canvas.js";
-import { fixed, percent } from "../lib/format.js";
+import { cssVar } from "../../lib/canvas.js";
+import { fixed, percent } from "../../lib/format.js";
 import { LETTERS, labelName } from "./classes.js";
 import { decodeGrid, toRgb } from "./field.js";
 import { element } from "./readout.js";

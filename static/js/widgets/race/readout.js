@@ -1,7 +1,7 @@
 // What each net says about the point the reader chose: FF's goodness for each candidate label,
 // layer by layer and summed over the layers its rule counts (the larger sum wins), and backprop's
 // softmax probabilities. Every goodness bar shares one scale, so any two bars can be compared.
-import { fixed } from "../lib/format.js";
+import { fixed } from "../../lib/format.js";
 import { LETTERS, className } from "./classes.js";
 import { compareTotals, layersText, summedLayers } from "./describe.js";
 
