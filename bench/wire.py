@@ -166,7 +166,9 @@ def main() -> None:
     for name, value in figures.items():
         print(f"| {name} | {value:.1f} |")
     if not args.quick:
-        print(f"| decode in Chromium (static/js/widgets/race/wire.js), ms | {browser_decode_ms(messages, rounds):.3f} |")
+        print(
+            f"| decode in Chromium (static/js/widgets/race/wire.js), ms | {browser_decode_ms(messages, rounds):.3f} |"
+        )
     print(json.dumps({name: round(value, 1) for name, value in figures.items()}))
 
 

@@ -180,7 +180,7 @@ export function mount(root) {
         text.status.textContent = CONNECTION_TEXT[status.state];
       }
       // After an idle close the buttons stay live: pressing one is how the reader reconnects.
-      controls.setState(session ? session.phase : "idle",
+      controls.setState(session ? session.shown : "idle",
         { online: connected || status.state === "closed" || !everReady });
     },
     restored(step) {

@@ -1,117 +1,109 @@
 // The client side of /ws/race: turns the reader's intentions (train, pause, step, reset, look at
-// a point) into protocol messages, tracks the race's phase, and restores the reader's race after
+// a point) into protocol messages, follows the race's phase, and restores the reader's race after
 // a dropped connection (the server forgets a session when its socket closes).
-import { connect } from "../../lib/socket.js";
+//
+// One variable, `phase`, says where the client is; phases.js holds the table of every move (event
+// x phase -> next phase + action) with its diagram. This file turns what happens (a socket status,
+// a server message, a press) into an event, looks the move up, and carries out its action, a
+// method of the same name below. The data beside the phase: the reader's settings, the step on
+// screen, the plan (the race to bring back after a drop) and the presses held until it is back.
+import { connect as openSocket } from "../../lib/socket.js";
+import { backEvent, racePhase, stateEvent, transition } from "./phases.js";
 import { FrameDecoder, SUBPROTOCOL, binaryFramesSupported } from "./wire.js";
 
+/** @typedef {import("./phases.js").Phase} Phase */
+/** @typedef {import("./phases.js").Plan} Plan */
+/** @typedef {import("../../lib/messages.js").ClientMessage} ClientMessage */
+
 const AUTO_INFER_MS = 400; // refresh the chosen point's readout during training, gently
+const GOING_AWAY = 1001;   // the close code of the server's idle timeout: stay closed until the reader acts
 
 export class RaceSession {
   /**
-   * view: {race(info), frame(frame), state(phase), inference(result, {auto}),
-   *        error(error), connection(status), restored(step)}
+   * view: {race(info), frame(frame), state(phase), started(settings, fromStep),
+   *        inference(result, {auto}), error(error), connection(status), restored(step)}
+   * connect: the socket client (lib/socket.js's; the unit tests pass a fake one).
+   * @param {any} view
+   * @param {{initialSettings: Record<string, any>, connect?: typeof openSocket}} options
    */
-  constructor(view, { initialSettings }) {
+  constructor(view, { initialSettings, connect = openSocket }) {
     this.view = view;
     this.settings = { ...initialSettings };  // what the reader last asked for (speed included)
-    this.hasRace = false;
-    this.phase = "idle";                     // idle | running | paused | finished
-    this.currentStep = 0;
-    this.point = null;                       // the reader's chosen point, re-asked as the nets learn
+    /** @type {Phase} */
+    this.phase = "connecting";
+    /** @type {Plan} */
+    this.plan = "idle";         // the race to bring back once the socket is open again
+    /** @type {ClientMessage[]} */
+    this.held = [];             // the reader's messages, sent once the race is back
+    /** @type {"idle" | "running" | "paused" | "finished"} */
+    this.shown = "idle";        // what the buttons show: the server's last word on the race
+    this.currentStep = 0;       // the step on screen (the step a restore brings back)
+    /** @type {{x: number, y: number} | null} */
+    this.point = null;          // the reader's chosen point, re-asked as the nets learn
     this.inferInFlight = false;
-    this.lastInfer = null;                   // {x, y, auto} of the newest infer sent
+    /** @type {{x: number, y: number, auto: boolean} | null} */
+    this.lastInfer = null;      // the newest infer sent
     this.lastInferAt = 0;
-    this.catchUp = null;                     // {target, running} while replaying after a reconnect
-    this.viewportPaused = false;
-    this.idleClosed = false;                 // the server closed an idle session (code 1001)
-    this.resumeAfterRestore = false;
-    this.afterRestore = null;                // the reader's messages held while an idle close is undone
+    /** @type {Set<string>} */
+    this.warned = new Set();
     this.socket = connect("/ws/race", {
       onMessage: (message) => this.receive(message),
-      onStatus: (status) => view.connection(status),
-      onOpen: ({ reconnected }) => this.opened(reconnected),
-      shouldRetry: (code) => !(code === 1001 && this.idleClosed),
-      // Frames as compressed binary deltas (race/wire.js), decoded into the same frame objects.
+      onStatus: (status) => {
+        if (status.state === "reconnecting") this.dispatch("lost");
+        else if (status.state === "closed") this.dispatch("shut");
+        view.connection(status);
+      },
+      onOpen: () => {
+        this.inferInFlight = false;
+        this.dispatch(this.phase === "reconnecting" && (this.currentStep === 0 || this.plan === "idle")
+          ? "open:at-zero" : "open");
+      },
+      shouldRetry: (code) => !(code === GOING_AWAY && this.phase === "closed"),
+      // Frames as compressed binary deltas (wire.js), decoded into the same frame objects.
       ...(binaryFramesSupported()
         ? { protocols: [SUBPROTOCOL], binaryDecoder: () => new FrameDecoder() }
         : {}),
     });
   }
 
-  send(message) {
-    if (this.idleClosed) {
-      // The reader is back after a long pause: reopen, let opened() restore their race, and then
-      // carry out what they just asked for (and anything else they ask meanwhile).
-      this.idleClosed = false;
-      this.afterRestore = [];
-      this.socket.reconnect();
+  /**
+   * Make the move the table gives for `event` in the current phase: the phase changes first, then
+   * the action runs (so what it asks of the session happens in the new phase). An event the phase
+   * does not expect is reported once and ignored. Returns the action's result.
+   * @param {import("./phases.js").RaceEvent} event
+   * @param {any} [payload]
+   */
+  dispatch(event, payload) {
+    const from = this.phase;
+    const move = transition(from, event);
+    if (!move) {
+      const key = `${event} in ${from}`;
+      if (!this.warned.has(key)) {
+        this.warned.add(key);
+        console.warn(`race session: ${key} was not expected; ignored`);
+      }
+      return undefined;
     }
-    if (this.afterRestore) {
-      this.afterRestore.push(message);
-      return true;
-    }
-    return this.socket.send(message);
+    const [to, action] = move;
+    this.phase = to;
+    if (!action) return undefined;
+    const run = /** @type {(payload: any, from: Phase) => any} */ (Reflect.get(this, action));
+    return run.call(this, payload, from);
   }
 
-  /** Straight to the socket: the restore's own messages never wait behind the reader's. */
-  transmit(message) {
-    return this.socket.send(message);
-  }
-
-  /** The race is back where the reader left it: now do what they asked for while it came back. */
-  restoreFinished() {
-    const queued = this.afterRestore || [];
-    this.afterRestore = null;
-    for (const message of queued) this.transmit(message);
-  }
-
-  opened(reconnected) {
-    this.inferInFlight = false;
-    if (!reconnected || !this.hasRace) {
-      // Show the data and the untrained nets at once; Train then only has to resume.
-      this.transmit({ type: "start", settings: this.settings });
-      this.transmit({ type: "reset" });
-      this.view.state(this.phase);
-      this.restoreFinished();
-      return;
-    }
-    const target = this.currentStep;
-    const running = (this.phase === "running" && !this.viewportPaused) || this.resumeAfterRestore;
-    this.resumeAfterRestore = false;
-    if (target === 0) {
-      this.transmit({ type: "start", settings: this.settings });
-      if (!running) this.transmit({ type: "reset" });
-      this.restoreFinished();
-      return;
-    }
-    // Runs are deterministic, so the server can hand back exactly the step the reader was on
-    // (and the nets that click inference uses there): the race resumes where it stood.
-    this.catchUp = { target, running };
-    this.transmit({ type: "start", settings: this.settings, at_step: target });
-    if (running) this.transmit({ type: "resume" });
-  }
+  // ---- what happens, as events -------------------------------------------------------------
 
   receive(message) {
     switch (message.type) {
       case "race":
-        this.hasRace = true;
-        if (!this.catchUp) this.view.race(message);
+        this.dispatch("race", message);
         break;
       case "frame":
-        if (this.catchUp) {
-          if (message.step < this.catchUp.target) return;
-          this.finishCatchUp(message);
-        }
-        this.currentStep = message.step;
-        this.view.frame(message);
-        this.autoInfer();
+        this.dispatch(this.phase === "restoring" && message.step >= this.currentStep
+          ? backEvent(message, this.plan) : "frame", message);
         break;
       case "state":
-        if (this.catchUp) return;
-        this.currentStep = message.step;
-        this.setPhase(message.done || message.step >= message.steps ? "finished"
-          : message.running ? "running" : "paused");
-        this.autoInfer(); // a readout taken mid-run should end on the step the race stopped at
+        this.dispatch(stateEvent(message), message);
         break;
       case "inference":
         this.inferInFlight = false;
@@ -119,8 +111,8 @@ export class RaceSession {
         if (message.step !== this.currentStep) this.autoInfer();
         break;
       case "error":
-        if (message.code === "idle") this.idleClosed = true;
         this.inferInFlight = false;
+        if (message.code === "idle") this.dispatch("idle");
         this.view.error(message);
         break;
       default:
@@ -128,70 +120,205 @@ export class RaceSession {
     }
   }
 
-  finishCatchUp(frame) {
-    const { running } = /** @type {{target: number, running: boolean}} */ (this.catchUp);
-    this.catchUp = null;
-    this.setPhase(frame.step >= frame.steps ? "finished" : running ? "running" : "paused");
-    this.view.restored(frame.step);
-    if (this.point) this.infer(this.point.x, this.point.y, { auto: true });
-    this.restoreFinished();
-  }
-
-  setPhase(phase) {
-    this.phase = phase;
-    this.view.state(phase);
-  }
-
-  /** Start a new race when asked to, or when the old one can't simply continue. */
-  startNew(settings) {
-    this.settings = { ...settings };
-    this.point = null;
-    this.catchUp = null;
-    this.send({ type: "start", settings: this.settings });
-  }
-
+  /** Train: resume the race, or start a new one when the settings changed or it is over. */
   train(settings, changed) {
-    this.viewportPaused = false;
-    if (this.phase === "running" && !changed) return;
-    const fresh = changed || !this.hasRace || this.phase === "finished";
-    if (fresh) this.startNew(settings);
-    else this.send({ type: "resume" });
+    const race = racePhase(this.phase, this.plan);
+    if (race === "running" && !changed) return;
+    const fresh = changed || race === "idle" || race === "finished";
+    this.dispatch("train", fresh ? [this.newRace(settings)] : [{ type: "resume" }]);
     this.view.started(this.settings, fresh || this.currentStep === 0 ? 0 : this.currentStep);
   }
 
   pause() {
-    this.viewportPaused = false;
-    this.send({ type: "pause" });
+    this.dispatch("pause", [{ type: "pause" }]);
   }
 
   step(settings, changed) {
-    if (changed || !this.hasRace) {
-      this.startNew(settings);
-      this.send({ type: "reset" });
-    }
-    this.send({ type: "step" });
+    const fresh = changed || racePhase(this.phase, this.plan) === "idle";
+    this.dispatch("step", [...(fresh ? [this.newRace(settings), { type: "reset" }] : []), { type: "step" }]);
   }
 
   reset(settings, changed) {
-    this.viewportPaused = false;
-    if (changed || !this.hasRace) this.startNew(settings);
-    this.send({ type: "reset" });
+    const fresh = changed || racePhase(this.phase, this.plan) === "idle";
+    this.dispatch("reset", [...(fresh ? [this.newRace(settings)] : []), { type: "reset" }]);
   }
 
   setSpeed(stepsPerFrame) {
     this.settings.speed = stepsPerFrame;
-    if (this.hasRace && !this.catchUp) this.send({ type: "speed", steps_per_frame: stepsPerFrame });
+    this.dispatch("speed", [{ type: "speed", steps_per_frame: stepsPerFrame }]);
   }
 
-  /** The reader chose a point (auto: a refresh of that point as training moves on). */
+  /** The reader chose a point (auto: a refresh of that point as training moves on). True when
+   *  the question is on its way (sent, or held until the race is back). */
   infer(x, y, { auto = false } = {}) {
     this.point = { x, y };
-    if (!this.hasRace || this.catchUp) return false;
-    if (!this.send({ type: "infer", x, y })) return false;
+    if (!this.dispatch("point", [{ type: "infer", x, y }])) return false;
     this.inferInFlight = true;
     this.lastInfer = { x, y, auto };
     this.lastInferAt = performance.now();
     return true;
+  }
+
+  /** The widget left the viewport: stop a running race there, so the reader finds it where they left it. */
+  leaveViewport() {
+    if (racePhase(this.phase, this.plan) === "running") this.dispatch("leave");
+  }
+
+  /** Back in the viewport: resume the race the page paused (and only that). */
+  enterViewport() {
+    if (racePhase(this.phase, this.plan) === "away") this.dispatch("enter");
+  }
+
+  dropConnection() {
+    this.socket.drop();
+  }
+
+  // ---- actions (named in phases.js) --------------------------------------------------------
+
+  /** First open: show the data and the untrained nets at once; Train then only has to resume. */
+  startFresh() {
+    this.transmit({ type: "start", settings: this.settings }, { type: "reset" });
+    this.show("idle");
+    this.sendHeld();
+  }
+
+  /** Open again with nothing to restore past step 0: start over, running if it was. */
+  restartAtZero() {
+    /** @type {ClientMessage[]} */
+    const thenReset = this.plan === "running" ? [] : [{ type: "reset" }];
+    this.transmit({ type: "start", settings: this.settings }, ...thenReset);
+    this.plan = "idle";
+    this.sendHeld();
+  }
+
+  /** Runs are deterministic, so the server can hand back exactly the step the reader was on (and
+   *  the nets that click inference uses there): the race resumes where it stood. */
+  restore() {
+    /** @type {ClientMessage[]} */
+    const thenResume = this.plan === "running" ? [{ type: "resume" }] : [];
+    this.transmit({ type: "start", settings: this.settings, at_step: this.currentStep }, ...thenResume);
+  }
+
+  /** The frame at the reader's step: the race is back. Say so, ask about the point again, send
+   *  what the reader asked for meanwhile, and show the frame. */
+  finishRestore(frame) {
+    this.show(this.phase === "away" ? "paused" : /** @type {"running" | "paused" | "finished"} */ (this.phase));
+    this.plan = "idle";
+    this.view.restored(frame.step);
+    if (this.point) this.infer(this.point.x, this.point.y, { auto: true });
+    this.sendHeld();
+    this.showFrame(frame);
+  }
+
+  /** The connection went: remember the race's phase, to bring it back as it was. */
+  rememberRace(_payload, from) {
+    this.plan = racePhase(from, this.plan);
+  }
+
+  showRace(message) {
+    this.view.race(message);
+  }
+
+  showFrame(frame) {
+    this.currentStep = frame.step;
+    this.view.frame(frame);
+    this.autoInfer();
+  }
+
+  mirrorState(message) {
+    this.currentStep = message.step;
+    this.show(message.done || message.step >= message.steps ? "finished" : message.running ? "running" : "paused");
+    this.autoInfer(); // a readout taken mid-run should end on the step the race stopped at
+  }
+
+  /** @param {ClientMessage[]} messages @returns {boolean} sent */
+  send(messages) {
+    return messages.map((message) => this.socket.send(message)).every(Boolean);
+  }
+
+  /** @param {ClientMessage[]} messages @returns {true} held: sent once the race is back */
+  hold(messages) {
+    this.held.push(...messages);
+    return true;
+  }
+
+  /** A press that ends a viewport pause: the race comes back paused, then the press acts on it. */
+  holdTakingOver(messages) {
+    if (this.plan === "away") this.plan = "paused";
+    return this.hold(messages);
+  }
+
+  /** The reader is back after the idle close: reopen, restore the race, then do what they asked. */
+  reopen(messages) {
+    this.socket.reconnect();
+    return this.hold(messages);
+  }
+
+  reopenTakingOver(messages) {
+    this.socket.reconnect();
+    return this.holdTakingOver(messages);
+  }
+
+  /** Back in view after the idle close of a race the page paused: the restore resumes it. */
+  reopenToResume() {
+    this.plan = "running";
+    this.socket.reconnect();
+  }
+
+  pauseForViewport() {
+    this.send([{ type: "pause" }]);
+  }
+
+  resumeFromViewport() {
+    this.send([{ type: "resume" }]);
+  }
+
+  /** Left the viewport while the race is away: bring it back paused, to resume on return. */
+  planAway() {
+    this.plan = "away";
+  }
+
+  planRunning() {
+    this.plan = "running";
+  }
+
+  /** Left the viewport while the restore (which resumes a running race) is on its way. */
+  pauseWhenBack() {
+    this.plan = "away";
+    this.hold([{ type: "pause" }]);
+  }
+
+  /** Back in view while a race the page paused is being restored (paused). */
+  resumeWhenBack() {
+    this.plan = "running";
+    this.hold([{ type: "resume" }]);
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  /** Straight to the socket: a restore's own messages never wait behind the reader's.
+   *  @param {ClientMessage[]} messages */
+  transmit(...messages) {
+    for (const message of messages) this.socket.send(message);
+  }
+
+  /** The presses held while the race was away, in the order they were made. */
+  sendHeld() {
+    this.transmit(...this.held.splice(0));
+  }
+
+  /** @param {"idle" | "running" | "paused" | "finished"} phase */
+  show(phase) {
+    this.shown = phase;
+    this.view.state(phase);
+  }
+
+  /** A `start` for a new race with these settings (and no point chosen in it yet).
+   *  @returns {ClientMessage} */
+  newRace(settings) {
+    this.settings = { ...settings };
+    this.point = null;
+    return { type: "start", settings: this.settings };
   }
 
   /** The server answers only the newest of several quick clicks, so an answer is the reader's
@@ -208,21 +335,5 @@ export class RaceSession {
     // While running, at most a few a second; a single Step refreshes at once.
     if (this.phase === "running" && performance.now() - this.lastInferAt < AUTO_INFER_MS) return;
     this.infer(this.point.x, this.point.y, { auto: true });
-  }
-
-  /** The widget left the viewport: stop the race there so the reader finds it where they left it. */
-  leaveViewport() {
-    if (this.phase === "running" && this.send({ type: "pause" })) this.viewportPaused = true;
-  }
-
-  enterViewport() {
-    // Back after the server closed the idle session: the restore resumes what the page paused.
-    if (this.viewportPaused && this.idleClosed) this.resumeAfterRestore = true;
-    if (this.viewportPaused && this.phase === "paused") this.send({ type: "resume" });
-    this.viewportPaused = false;
-  }
-
-  dropConnection() {
-    this.socket.drop();
   }
 }
