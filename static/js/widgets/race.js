@@ -10,7 +10,7 @@ import { FieldView, palette } from "./race/field.js";
 import { LayerMaps } from "./race/layers.js";
 import { attachPointer } from "./race/pointer.js";
 import { renderBackprop, renderForwardForward, renderPrompt } from "./race/readout.js";
-import { reveal } from "./race/reveal.js";
+import { scrollToShow } from "./race/reveal.js";
 import { RaceSession } from "./race/session.js";
 
 // What a link or an embed carries: the settings that decide the run (speed is only its pace).
@@ -114,7 +114,7 @@ export function mount(root) {
       fields.ff.setGrid(next.grid.size, next.grid.ff);
       fields.backprop.setGrid(next.grid.size, next.grid.backprop);
       layers.setFrame(next);
-      chart.add(next);
+      chart.addFrame(next);
       milestones.frame(next);
       text.step.textContent = `step ${next.step} / ${next.steps}`;
       showMetrics(text.ffMetrics, next.ff);
@@ -196,7 +196,7 @@ export function mount(root) {
     speed: (stepsPerFrame) => session.setSpeed(stepsPerFrame),
   }, {
     // The reader pressed Train: bring the step counter and both pictures into view to watch.
-    onPress: (action) => action === "train" && reveal(ref("toolbar"), [text.step, ffCanvas, bpCanvas]),
+    onPress: (action) => action === "train" && scrollToShow(ref("toolbar"), [text.step, ffCanvas, bpCanvas]),
   });
   session = new RaceSession(view, {
     initialSettings: controls.read() ?? {},
