@@ -1,24 +1,25 @@
 // The race client's phases and every move between them, as one table (session.js carries the moves
-// out). Pure data and two pure functions: no DOM, no socket, so `node --test` checks it as it is
-// (tests/js/race-phases.test.mjs).
+// out). Pure data and pure functions: no DOM, no socket, so `node --test` checks it as it is
+// (tests/js/race-session.test.mjs).
 //
-//                open                said:running / said:paused / said:finished
-//   connecting ───────▶ starting ─────────────────────────────────────────────┐
-//       ▲  lost            │ lost                                             ▼
-//       └──────────────────┘                 ┌───────── running ◀──said──▶ paused ◀──said──▶ finished
-//                                            │ leave     (the live phases: the race on the server,
-//                                            ▼  ▲ enter   as its last `state` said)
-//                                           away   (the page paused it as it left the viewport)
+//                  open                  said:<phase> (the server's `state`)
+//   connecting ───────────▶ starting ──────────────────────────┐
+//       ▲        lost          │                                ▼
+//       └──────────────────────┘            running ◀──said──▶ paused ◀──said──▶ finished
+//                                              │                  ▲        (the live phases)
+//                                        leave ▼                  │ enter (resume sent)
+//                                             away ───────────────┘
+//                                  (paused by the page: the widget left the viewport)
 //
-//   from any live phase (running, paused, finished, away), remembering it as the plan:
-//     ── lost ──▶ reconnecting ── open ──▶ restoring ── back:<plan> ──▶ the live phase it left
-//                      │  ▲                          (start at_step: the reader's very step)
-//                      │  └─ lost (from restoring or closed too)
-//                      └── open:at-zero ──▶ starting  (nothing to restore before step 1)
-//     ── idle ──▶ closed ── a press, a click, the slider, or enter back to a race it paused ──▶ reconnecting
+//   a live phase ── lost ──▶ reconnecting ── open ──▶ restoring ── back:<plan> ──▶ that live phase
+//    (remembered     │             ▲  │                 │  (`start` at_step: the reader's very step)
+//     as the plan)   │             │  └── open:at-zero ──▶ starting (at step 0 there is nothing to restore)
+//                    │             └──────── lost ───────┘ (and from closed: the socket retried after all)
+//                    └── idle ──▶ closed ── a press, a click, the slider, or back in view ──▶ reconnecting
 //
-// What the reader asks for while the race is away (reconnecting, restoring, closed) is held and
-// sent once it is back (issue 10: no press is lost); a press in `closed` is what reopens the socket.
+// What the reader asks for while the connection is down or the race is coming back (reconnecting,
+// restoring, closed) is held and sent once it is back, or, for the speed and a chosen point,
+// remembered and asked again then (issue 10: no press is lost); a press in `closed` reopens the socket.
 // An event a phase does not list cannot happen there (the buttons are disabled, the socket is
 // closed): session.js warns once and ignores it.
 
