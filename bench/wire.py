@@ -59,7 +59,7 @@ def browser_decode_ms(messages: list[bytes], rounds: int) -> float:
     from playwright.sync_api import sync_playwright
 
     chromium = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-    source = (ROOT / "static" / "js" / "race" / "wire.js").read_text()
+    source = (ROOT / "static" / "js" / "widgets" / "race" / "wire.js").read_text()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
