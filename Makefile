@@ -8,7 +8,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint fix bench chromium node test-tools clean
+.PHONY: run test test-js lint fix bench chromium node test-tools clean
 
 JS_TOOLS := tools/js
 JS_STAMP := $(JS_TOOLS)/node_modules/.installed
@@ -58,7 +58,12 @@ fix: $(STAMP)
 test-tools: | $(PY)
 	@VENV=$(VENV) sh scripts/ensure-test-tools.sh
 
-test: lint chromium test-tools
+# The page's logic that needs no browser (the race client's state machine), by Node's own test
+# runner over the page's modules as they are: no build, no package beyond Node.
+test-js: node
+	node --test tests/js/*.test.mjs
+
+test: lint test-js chromium test-tools
 	$(PY) -m pytest
 
 bench: $(BENCH_STAMP)

@@ -188,8 +188,8 @@ def test_the_totals_are_printed_until_they_differ_even_near_the_decision_boundar
 
 
 RENDER = """async (cases) => {
-    const { renderForwardForward } = await import("/static/js/race/readout.js");
-    const { inferenceSentence } = await import("/static/js/race/describe.js");
+    const { renderForwardForward } = await import("/static/js/widgets/race/readout.js");
+    const { inferenceSentence } = await import("/static/js/widgets/race/describe.js");
     return cases.map((ff) => {
         const inference = { x: 0.5, y: -0.25, step: 7, ff,
                             backprop: { probabilities: [0.6, 0.4], label: 0 } };

@@ -1,4 +1,4 @@
-// Number formatting and JSON requests shared by the widgets.
+// Number formatting shared by the widgets: every number the page prints goes through here.
 
 const integer = new Intl.NumberFormat("en", { maximumFractionDigits: 0 });
 
@@ -16,23 +16,3 @@ export function fixed(/** @type {number} */ value, digits = 3) {
 
 /** A fraction as a percentage with one decimal: 0.953 -> "95.3%". */
 export const percent = (value) => `${fixed(value * 100, 1)}%`;
-
-/** GET or POST JSON; throws an Error whose message is fit to show the reader.
- *  @param {string} url
- *  @param {{body?: unknown, signal?: AbortSignal}} [options] */
-export async function requestJSON(url, { body, signal } = {}) {
-  /** @type {RequestInit} */
-  const init = body === undefined
-    ? { signal, headers: { Accept: "application/json" } }
-    : { method: "POST", signal, body: JSON.stringify(body),
-        headers: { "Content-Type": "application/json", Accept: "application/json" } };
-  const response = await fetch(url, init);
-  let payload = null;
-  try { payload = await response.json(); } catch { /* a non-JSON error page */ }
-  if (!response.ok) {
-    const detail = payload && (payload.message || payload.detail || payload.error);
-    const text = typeof detail === "string" ? detail : `the server answered ${response.status}`;
-    throw new Error(text);
-  }
-  return payload;
-}

@@ -1,6 +1,6 @@
 // Sharing from the article: an Embed disclosure under each widget with copyable snippets of the
 // widget's current settings, and the race's settings kept in the page's URL so a link reproduces it.
-import { requestJSON } from "./format.js";
+import { requestJSON } from "./http.js";
 
 let counter = 0;
 

@@ -62,7 +62,7 @@ export function backoffDelay(attempt, { baseDelay, maxDelay, factor } = DEFAULTS
  *                       timeout: reconnecting at once would defeat it); reconnect() reopens.
  * protocols             websocket subprotocols to offer (optional).
  * binaryDecoder()       a new decoder for each connection, {decode(ArrayBuffer): Promise<message>},
- *                       for binary messages (the race's frames, race/wire.js). Messages reach
+ *                       for binary messages (the race's frames, widgets/race/wire.js). Messages reach
  *                       onMessage in the order they arrived, decoded or not; a binary message that
  *                       cannot be decoded drops the connection (code 4002), so it heals by reconnecting.
  *

@@ -2,7 +2,8 @@
 // widget keeps the reader's actions and sends the whole history each time (POST /api/goodness);
 // the server replays them from the seed and returns the layer's state after every step.
 import { cssVar, fitCanvas } from "../lib/canvas.js";
-import { fixed, requestJSON } from "../lib/format.js";
+import { fixed } from "../lib/format.js";
+import { requestJSON } from "../lib/http.js";
 import { dot, square } from "../lib/shapes.js";
 
 const SEED = 0;

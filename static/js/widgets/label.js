@@ -1,7 +1,7 @@
 // The label-in-the-input figure: a real MNIST digit with a one-hot label written into its first
 // 10 pixels, shown with its true label (a positive example) and with a wrong one (a negative).
 // Each canvas is 28x28 backing pixels, scaled up by CSS, so what is drawn is exactly the input.
-import { requestJSON } from "../lib/format.js";
+import { requestJSON } from "../lib/http.js";
 
 /** The image with `label` written one-hot into its first `count` pixels (0 or 255). */
 export function withLabel(pixels, label, count = 10) {

@@ -1,17 +1,17 @@
 // The live race widget: wires the session (protocol) to the views (fields, curves, readouts,
 // words) and draws at most once per animation frame, and only when something new arrived.
-import { CurvesChart } from "../race/chart.js";
-import { className, classNamesByDataset } from "../race/classes.js";
-import { Controls } from "../race/controls.js";
+import { CurvesChart } from "./race/chart.js";
+import { className, classNamesByDataset } from "./race/classes.js";
+import { Controls } from "./race/controls.js";
 import {
   Milestones, canvasLabel, chartLabel, inferenceSentence, layerAccuracyText, metricsText,
-} from "../race/describe.js";
-import { FieldView, palette } from "../race/field.js";
-import { LayerMaps } from "../race/layers.js";
-import { attachPointer } from "../race/pointer.js";
-import { renderBackprop, renderForwardForward, renderPrompt } from "../race/readout.js";
-import { reveal } from "../race/reveal.js";
-import { RaceSession } from "../race/session.js";
+} from "./race/describe.js";
+import { FieldView, palette } from "./race/field.js";
+import { LayerMaps } from "./race/layers.js";
+import { attachPointer } from "./race/pointer.js";
+import { renderBackprop, renderForwardForward, renderPrompt } from "./race/readout.js";
+import { scrollToShow } from "./race/reveal.js";
+import { RaceSession } from "./race/session.js";
 
 // What a link or an embed carries: the settings that decide the run (speed is only its pace).
 const LINKED_SETTINGS = ["dataset", "seed", "theta", "learning_rate", "steps"];
@@ -114,7 +114,7 @@ export function mount(root) {
       fields.ff.setGrid(next.grid.size, next.grid.ff);
       fields.backprop.setGrid(next.grid.size, next.grid.backprop);
       layers.setFrame(next);
-      chart.add(next);
+      chart.addFrame(next);
       milestones.frame(next);
       text.step.textContent = `step ${next.step} / ${next.steps}`;
       showMetrics(text.ffMetrics, next.ff);
@@ -180,7 +180,7 @@ export function mount(root) {
         text.status.textContent = CONNECTION_TEXT[status.state];
       }
       // After an idle close the buttons stay live: pressing one is how the reader reconnects.
-      controls.setState(session ? session.phase : "idle",
+      controls.setState(session ? session.shown : "idle",
         { online: connected || status.state === "closed" || !everReady });
     },
     restored(step) {
@@ -196,7 +196,7 @@ export function mount(root) {
     speed: (stepsPerFrame) => session.setSpeed(stepsPerFrame),
   }, {
     // The reader pressed Train: bring the step counter and both pictures into view to watch.
-    onPress: (action) => action === "train" && reveal(ref("toolbar"), [text.step, ffCanvas, bpCanvas]),
+    onPress: (action) => action === "train" && scrollToShow(ref("toolbar"), [text.step, ffCanvas, bpCanvas]),
   });
   session = new RaceSession(view, {
     initialSettings: controls.read() ?? {},

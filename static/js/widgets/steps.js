@@ -2,8 +2,9 @@
 // the traces the engine recorded (GET /api/trace). Both sides advance on one shared clock of
 // "moments"; moment k shows each trace after its first k events.
 import { fitCanvas, prefersReducedMotion, readPalette } from "../lib/canvas.js";
-import { describeState, drawSteps, traceState } from "../article/steps-view.js";
-import { formatBytes, requestJSON } from "../lib/format.js";
+import { describeState, drawSteps, traceState } from "./steps/view.js";
+import { formatBytes } from "../lib/format.js";
+import { requestJSON } from "../lib/http.js";
 
 const ALGORITHMS = ["backprop", "forward-forward"];
 const MOMENT_MS = 700;  // one event per 0.7 s at 1x: slow enough to read the status line

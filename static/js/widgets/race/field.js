@@ -1,7 +1,7 @@
 // One net's picture of the plane: the decision shading the server computed, the training points
 // on top (class A filled dots, class B hollow rings, so shape carries the class as well as colour),
 // and the point the reader asked about.
-import { fitCanvas, readPalette } from "../lib/canvas.js";
+import { fitCanvas, readPalette } from "../../lib/canvas.js";
 
 const PAD = 6; // keeps edge points and the marker from being clipped by the canvas border
 

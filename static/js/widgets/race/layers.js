@@ -1,10 +1,10 @@
 // Each Forward-Forward layer's goodness over the plane: one small map per layer and label (the
 // frame's `layers`), all on one colour scale, with each layer's own held-out accuracy beside its row.
-import { cssVar } from "../lib/canvas.js";
-import { fixed, percent } from "../lib/format.js";
+import { cssVar } from "../../lib/canvas.js";
+import { fixed, percent } from "../../lib/format.js";
 import { LETTERS, labelName } from "./classes.js";
 import { decodeGrid, toRgb } from "./field.js";
-import { element } from "./readout.js";
+import { makeElement } from "./readout.js";
 
 /** 256 RGB triples: paper for no goodness, FF's colour a little past the middle, and FF's colour
  *  darkened towards ink at the top. One sequential scale, light where little happens, so the maps
@@ -74,37 +74,37 @@ export class LayerMaps {
     return name ? `(${name})` : "";
   }
 
-  build(layerCount, labelCount) {
+  buildTable(layerCount, labelCount) {
     this.shape = `${layerCount}x${labelCount}`;
-    const head = element("tr");
-    head.append(element("td"));   // the corner above the row names
+    const head = makeElement("tr");
+    head.append(makeElement("td"));   // the corner above the row names
     this.heads = [];
     for (let label = 0; label < labelCount; label += 1) {
-      const th = element("th", "race-layers-col", `label ${LETTERS[label] ?? label}`);
+      const th = makeElement("th", "race-layers-col", `label ${LETTERS[label] ?? label}`);
       th.scope = "col";
-      const name = element("span", "race-layers-class", this.classNameOf(label));
+      const name = makeElement("span", "race-layers-class", this.classNameOf(label));
       th.append(" ", name);
       this.heads.push(name);
       head.append(th);
     }
-    const thead = element("thead");
+    const thead = makeElement("thead");
     thead.append(head);
-    const body = element("tbody");
+    const body = makeElement("tbody");
     this.cells = [];
     this.rows = [];
     for (let layer = 0; layer < layerCount; layer += 1) {
-      const row = element("tr");
-      const th = element("th", "race-layers-row");
+      const row = makeElement("tr");
+      const th = makeElement("th", "race-layers-row");
       th.scope = "row";
-      const accuracy = element("span", "race-layers-accuracy", "held-out —");
-      const note = element("span", "race-layers-note", "");
-      th.append(element("span", "race-layers-name", `layer ${layer + 1}`), accuracy, note);
+      const accuracy = makeElement("span", "race-layers-accuracy", "held-out —");
+      const note = makeElement("span", "race-layers-note", "");
+      th.append(makeElement("span", "race-layers-name", `layer ${layer + 1}`), accuracy, note);
       row.append(th);
       this.rows.push({ accuracy, note });
       const cells = [];
       for (let label = 0; label < labelCount; label += 1) {
-        const td = element("td", "race-layers-cell");
-        const canvas = element("canvas", "race-layer-map");
+        const td = makeElement("td", "race-layers-cell");
+        const canvas = makeElement("canvas", "race-layer-map");
         canvas.setAttribute("role", "img");
         canvas.dataset.layer = String(layer);
         canvas.dataset.label = String(label);
@@ -125,7 +125,7 @@ export class LayerMaps {
     const { size, scale, goodness } = frame.layers;
     const layerCount = goodness.length;
     const labelCount = goodness[0]?.length ?? 0;
-    if (this.shape !== `${layerCount}x${labelCount}`) this.build(layerCount, labelCount);
+    if (this.shape !== `${layerCount}x${labelCount}`) this.buildTable(layerCount, labelCount);
     const accuracies = frame.ff.layer_test_accuracy ?? [];
 
     // The server's scale is shared by every map (and may be fixed for the race, with larger
@@ -152,13 +152,13 @@ export class LayerMaps {
       for (let label = 0; label < labelCount; label += 1) {
         const values = decodeGrid(goodness[layer][label]);
         const cell = this.cells[layer][label];
-        this.paint(cell, size, values);
-        cell.canvas.setAttribute("aria-label", this.describe(frame, layer, label, values, accuracy, counted));
+        this.paintMap(cell, size, values);
+        cell.canvas.setAttribute("aria-label", this.mapDescription(frame, layer, label, values, accuracy, counted));
       }
     }
   }
 
-  paint(cell, size, values) {
+  paintMap(cell, size, values) {
     const { canvas } = cell;
     const ratio = window.devicePixelRatio || 1;
     const width = Math.max(1, Math.round(canvas.clientWidth * ratio));
@@ -185,7 +185,7 @@ export class LayerMaps {
     context.drawImage(this.offscreen, 0, 0, width, height);
   }
 
-  describe(frame, layer, label, values, accuracy, counted) {
+  mapDescription(frame, layer, label, values, accuracy, counted) {
     const { scale } = frame.layers;
     let lo = 255;
     let hi = 0;

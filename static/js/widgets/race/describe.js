@@ -1,6 +1,6 @@
 // Words for the race: the text alternatives of the canvases, and the few milestones worth
 // announcing to a screen-reader user (start, each net reaching the target, the end), never each step.
-import { fixed, percent } from "../lib/format.js";
+import { fixed, percent } from "../../lib/format.js";
 import { LETTERS, className } from "./classes.js";
 
 const TARGET_ACCURACY = 0.95;  // app/engine/race.py's TARGET_ACCURACY

@@ -5,7 +5,7 @@
 const MARGIN = 8; // CSS px left above the toolbar, so its top edge is not flush with the screen's
 
 /** Scroll so that `top` (the toolbar) starts the viewport, when any of `watched` is not wholly in it. */
-export function reveal(top, watched) {
+export function scrollToShow(top, watched) {
   const height = window.innerHeight;
   const outside = watched.some((element) => {
     const box = element.getBoundingClientRect();

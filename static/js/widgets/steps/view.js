@@ -1,7 +1,7 @@
 // Draws one side of the step animation (backprop or FF) at one moment of the engine's trace.
 // The picture is derived only from the recorded events: which arrays the step holds (`held`),
 // which layer the event touches, and which layers have been updated so far.
-import { arrow, square, star } from "../lib/shapes.js";
+import { arrow, square, star } from "../../lib/shapes.js";
 
 /** The state of a trace after its first `count` events: what a reader should see then. */
 export function traceState(trace, count) {

@@ -3,7 +3,7 @@
 // of its layers' logistic losses) and backprop's cross-entropy are different quantities, so they are
 // never drawn against one scale. Forward-Forward is solid and backprop dashed, so the lines differ by
 // more than colour.
-import { fitCanvas } from "../lib/canvas.js";
+import { fitCanvas } from "../../lib/canvas.js";
 
 const FONT = "12px system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', sans-serif";
 const NETS = {
@@ -32,7 +32,7 @@ export class CurvesChart {
     this.steps = steps;
   }
 
-  add(frame) {
+  addFrame(frame) {
     const last = this.history[this.history.length - 1];
     // A frame for an earlier step means the race was rewound (reset): the old curve is void.
     if (last && frame.step < last.step) this.history = [];
@@ -53,7 +53,7 @@ export class CurvesChart {
     const box = (i) => (stacked ? { x: 0, y: i * (panelH + gap) } : { x: i * (panelW + gap), y: 0 });
     // Chance is 50% on these two-class sets; only widen the axis if a net starts below it.
     const minAccuracy = Math.min(0.5, ...this.history.flatMap((h) => [h.ff.test_accuracy, h.backprop.test_accuracy]));
-    this.panel({ ...box(0), w: panelW, h: panelH }, "held-out accuracy", "test_accuracy", ["ff", "backprop"],
+    this.drawPanel({ ...box(0), w: panelW, h: panelH }, "held-out accuracy", "test_accuracy", ["ff", "backprop"],
       Math.floor(minAccuracy * 10) / 10, 1, (v) => `${Math.round(v * 100)}%`);
     /** @type {["ff" | "backprop", string[]][]} */
     const lossPanels = [
@@ -62,11 +62,11 @@ export class CurvesChart {
     ];
     lossPanels.forEach(([net, title], i) => {
       const top = niceCeiling(Math.max(1e-6, ...this.history.map((h) => h[net].loss)));
-      this.panel({ ...box(i + 1), w: panelW, h: panelH }, title, "loss", [net], 0, top, formatLoss);
+      this.drawPanel({ ...box(i + 1), w: panelW, h: panelH }, title, "loss", [net], 0, top, formatLoss);
     });
   }
 
-  panel(box, title, key, nets, lo, hi, format) {
+  drawPanel(box, title, key, nets, lo, hi, format) {
     const ctx = this.context;
     const { colors } = this;
     const left = box.x + 40;
