@@ -2,7 +2,8 @@
 // drawing pad whose digit both nets read: the ready network over HTTP (POST /api/digits/infer,
 // answers before any training) or the reader's own live run over the socket, as it learns.
 import { readPalette } from "../lib/canvas.js";
-import { percent, requestJSON } from "../lib/format.js";
+import { percent } from "../lib/format.js";
+import { requestJSON } from "../lib/http.js";
 import { renderAnswer } from "./digits/answer.js";
 import { ErrorChart } from "./digits/chart.js";
 import { decodeImage, describeImage, paintDigit } from "./digits/image.js";
