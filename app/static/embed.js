@@ -57,7 +57,8 @@
   class FFWidget extends HTMLElement {
     connectedCallback() {
       if (this.querySelector("iframe")) return;
-      var name = this.getAttribute("name") || "race";
+      // No default: without a name the server's error page (in the frame) lists the widgets.
+      var name = this.getAttribute("name") || "(no name given)";
       var url = new URL("/embed/" + encodeURIComponent(name), serverOrigin);
       for (var i = 0; i < this.attributes.length; i++) {
         var attribute = this.attributes[i];

@@ -36,7 +36,7 @@ export function mount(root) {
   const legend = { a: ref("legend-a"), b: ref("legend-b"), shade: ref("legend-shade") };
   // Every data set's class names as the server rendered them, to name a race before it arrives.
   const classNamesOf = classNamesByDataset(root);
-  // From the server (templates/widgets/race.html), never a copy: what a link or an embed carries
+  // From the server (app/templates/widgets/race.html), never a copy: what a link or an embed carries
   // (the settings that decide the run; speed is only its pace) and the milestone's target.
   /** @type {string[]} */
   const LINKED_SETTINGS = JSON.parse(root.dataset.linkedSettings ?? "[]");
