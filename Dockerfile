@@ -19,16 +19,11 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && pip install --no-compile -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 COPY README.md ./
+# The package carries its templates and static files (app/templates, app/static).
 COPY app ./app
 RUN pip install --no-compile --no-deps .
-# templates/ and static/ are not part of the Python package: they sit next to it here and the
-# settings point at them explicitly.
-COPY templates ./templates
-COPY static ./static
 
-ENV FF_TEMPLATES_DIR=/srv/explainer/templates \
-    FF_STATIC_DIR=/srv/explainer/static \
-    FF_WORKERS=1 \
+ENV FF_WORKERS=1 \
     FF_FORWARDED_ALLOW_IPS=*
 # FF_FORWARDED_ALLOW_IPS=* trusts X-Forwarded-For/-Proto from any peer: right when the container
 # is reachable only through the reverse proxy (the usual deployment); narrow it otherwise.

@@ -35,7 +35,7 @@ chromium:
 node:
 	@sh scripts/ensure-node.sh
 
-# TypeScript, exactly as tools/js/package-lock.json pins it (a check of static/js, not a build).
+# TypeScript, exactly as tools/js/package-lock.json pins it (a check of app/static/js, not a build).
 $(JS_STAMP): $(JS_TOOLS)/package.json $(JS_TOOLS)/package-lock.json | node
 	cd $(JS_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -46,7 +46,7 @@ lint: $(STAMP) $(JS_STAMP)
 	echo "ruff check"; $(VENV)/bin/ruff check . || status=1; \
 	echo "ruff format --check"; $(VENV)/bin/ruff format --check . || status=1; \
 	echo "mypy (app/)"; $(PY) -m mypy || status=1; \
-	echo "tsc (static/js)"; $(JS_TOOLS)/node_modules/.bin/tsc --project $(JS_TOOLS) && echo "tsc: no errors" || status=1; \
+	echo "tsc (app/static/js)"; $(JS_TOOLS)/node_modules/.bin/tsc --project $(JS_TOOLS) && echo "tsc: no errors" || status=1; \
 	exit $$status
 
 # Formats the tree and applies ruff's safe fixes; what remains, `make lint` names.

@@ -9,9 +9,9 @@ from pydantic import Field, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-# templates/ and static/ live at the repository top level, next to the app package; an installed
-# wheel (or the Docker image) points FF_TEMPLATES_DIR / FF_STATIC_DIR elsewhere if it must.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The templates and static files are part of the package (app/templates, app/static), so a checkout,
+# an installed wheel and the Docker image all find them without settings, from any directory.
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 ENV_PREFIX = "FF_"
 
@@ -157,8 +157,8 @@ class Settings(BaseSettings):
         "connections and requests to finish before cancelling them and stopping its engine processes.",
     )
     workers: int = Field(1, ge=1, description="uvicorn worker processes (`python -m app serve --workers` overrides).")
-    templates_dir: Path = Field(PROJECT_ROOT / "templates", description="Directory of the Jinja2 templates.")
-    static_dir: Path = Field(PROJECT_ROOT / "static", description="Directory served at /static.")
+    templates_dir: Path = Field(PACKAGE_DIR / "templates", description="Directory of the Jinja2 templates.")
+    static_dir: Path = Field(PACKAGE_DIR / "static", description="Directory served at /static.")
 
     @field_validator("allowed_origins", "public_origin", mode="before")
     @classmethod
@@ -187,7 +187,7 @@ def _default_text(name: str, field: FieldInfo) -> str:
     default = field.get_default(call_default_factory=True)
     if isinstance(default, Path):
         try:
-            return "<repo>/" + str(default.relative_to(PROJECT_ROOT))
+            return "<package>/" + str(default.relative_to(PACKAGE_DIR))
         except ValueError:
             return str(default)
     if isinstance(default, list):

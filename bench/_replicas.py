@@ -200,7 +200,7 @@ class Nginx:
 
 @dataclass
 class ClassClient:
-    """A student's page racing through the load balancer, as static/js/widgets/race/session.js does: on a
+    """A student's page racing through the load balancer, as app/static/js/widgets/race/session.js does: on a
     1012 it reconnects at once (any other close: socket.js's backoff), restores with `start` at the
     last step it was shown and `resume`, and goes on until the last frame. Each frame is checked
     against `check(step, payload)` as it arrives; only steps and times are kept."""

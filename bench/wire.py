@@ -1,6 +1,6 @@
 """The CPU cost of the race's binary frames (app/web/wire.py): encoding, once per frame per run on the
 server, and decoding, once per frame per client (Python's reference decoder, and the page's
-static/js/widgets/race/wire.js in Debian's Chromium).
+app/static/js/widgets/race/wire.js in Debian's Chromium).
 
     python bench/wire.py            # the default race's 226 frames, 30 rounds
     python bench/wire.py --quick    # 5 rounds, no browser
@@ -55,11 +55,11 @@ def per_frame_us(work, count: int, rounds: int) -> float:
 
 
 def browser_decode_ms(messages: list[bytes], rounds: int) -> float:
-    """static/js/widgets/race/wire.js decoding the race's messages in Chromium: median of rounds' mean per frame."""
+    """app/static/js/widgets/race/wire.js decoding the race's messages in Chromium: median of rounds' mean per frame."""
     from playwright.sync_api import sync_playwright
 
     chromium = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-    source = (ROOT / "static" / "js" / "widgets" / "race" / "wire.js").read_text()
+    source = (ROOT / "app" / "static" / "js" / "widgets" / "race" / "wire.js").read_text()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -166,9 +166,7 @@ def main() -> None:
     for name, value in figures.items():
         print(f"| {name} | {value:.1f} |")
     if not args.quick:
-        print(
-            f"| decode in Chromium (static/js/widgets/race/wire.js), ms | {browser_decode_ms(messages, rounds):.3f} |"
-        )
+        print(f"| decode in Chromium (race/wire.js), ms | {browser_decode_ms(messages, rounds):.3f} |")
     print(json.dumps({name: round(value, 1) for name, value in figures.items()}))
 
 

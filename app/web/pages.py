@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import Request
@@ -10,15 +11,16 @@ from fastapi.responses import HTMLResponse
 import app as package
 from app.config import Settings
 from app.engine.datasets import CLASS_NAMES
-from app.engine.demos import GOODNESS_THETA_RANGE, normalization_layer
+from app.engine.demos import GOODNESS_MAX_STEPS, GOODNESS_THETA_RANGE, normalization_layer
 from app.engine.digits_ready import ready_facts
-from app.engine.race import RaceSettings
+from app.engine.race import TARGET_ACCURACY, RaceSettings
+from app.web.digits_live import LiveDigitsSettings
 from app.web.measured import measured_figures
 from app.web.routing import Router
 from app.web.widget_settings import GOODNESS_THETA_DEFAULT, GOODNESS_THETA_STEP, RACE_QUERY, race_values
 
 router = Router(tags=["pages"])
-DIGITS_DEFAULTS = {"seed": 0, "negatives": "hard"}  # the live digits race's (LiveDigitsSettings')
+DIGITS_DEFAULTS = asdict(LiveDigitsSettings())  # what a reader may choose for the live digits race
 
 
 def race_defaults(settings: Settings) -> dict:
@@ -62,6 +64,9 @@ async def page_context(request: Request) -> dict:
         "version": package.__version__,
         "race_defaults": defaults,
         "race_values": starting_race_values(defaults),
+        "race_query": list(RACE_QUERY),  # what a link or an embed carries (widgets/race.js reads it)
+        "target_accuracy": TARGET_ACCURACY,  # the race's milestone, the engine's "steps to 95%"
+        "goodness_max_steps": GOODNESS_MAX_STEPS,
         "goodness_theta": goodness_theta(),
         "normalization": normalization_layer(),
         "scorecard": await state.scorecard.figures(),

@@ -46,6 +46,7 @@ from app.web.messages import (
     Resume,
     Speed,
     Start,
+    State,
     Step,
     client_message_adapter,
     error_text,
@@ -341,19 +342,15 @@ class RaceSession:
     def send_state(self) -> None:
         record = self.record
         steps = record.steps if record else 0
-        self.outbox.put(
-            json.dumps(
-                {
-                    "type": "state",
-                    "running": self.running,
-                    "step": self.cursor,
-                    "steps": steps,
-                    "speed": self.speed,
-                    "done": bool(record) and self.cursor >= steps,
-                },
-                separators=(",", ":"),
-            )
+        state = State(
+            type="state",
+            running=self.running,
+            step=self.cursor,
+            steps=steps,
+            speed=self.speed,
+            done=bool(record) and self.cursor >= steps,
         )
+        self.outbox.put(state.model_dump_json())
 
     # -- the player --------------------------------------------------------------------------
 

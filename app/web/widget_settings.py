@@ -32,7 +32,7 @@ NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infini
 
 @dataclass(frozen=True)
 class Widget:
-    """One embeddable widget: its slug is its module name (static/js/widgets/<slug>.js)."""
+    """One embeddable widget: its slug is its module name (app/static/js/widgets/<slug>.js)."""
 
     slug: str
     title: str

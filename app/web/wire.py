@@ -137,7 +137,7 @@ def join_frame(skeleton: bytes, maps: bytes) -> str:
 
 class WireDecoder:
     """One connection's decoder (the reference for client authors; the browser's is
-    static/js/widgets/race/wire.js): binary frames in order of arrival -> the frames' JSON texts."""
+    app/static/js/widgets/race/wire.js): binary frames in order of arrival -> the frames' JSON texts."""
 
     def __init__(self) -> None:
         self.step: int | None = None

@@ -81,7 +81,7 @@ def test_a_course_page_on_another_origin_embeds_two_widgets(browser, live_server
         race_selector, goodness_selector = "ff-widget iframe", "#goodness-frame"
         # The race: inserted by <ff-widget>, sized to its content, and it trains to the end by itself.
         expect(page.locator(race_selector)).to_have_attribute(
-            "src", f"{live_server}/embed/race?seed=3&speed=50&controls=train%2Cpause%2Creset&autoplay=1"
+            "src", f"{live_server}/embed/race?seed=3&speed=50&autoplay=1&controls=train%2Cpause%2Creset"
         )
         race = page.frame_locator(race_selector)
         expect(race.locator("[data-widget=race]")).to_have_attribute("data-ready", "true")
@@ -120,6 +120,32 @@ def test_a_course_page_on_another_origin_embeds_two_widgets(browser, live_server
         assert problems == []
         course_host, app_host = site.origin.split("/")[2], live_server.split("/")[2]
         assert hosts <= {course_host, app_host}, f"requests left the two servers: {hosts}"
+    finally:
+        context.close()
+
+
+def test_embed_js_passes_settings_through_and_the_server_names_an_unknown_widget(browser, live_server, course_site):
+    """embed.js keeps no copy of the widget names or settings: every attribute that is not the
+    element's own (name, title, height, class, id, style, data-*, aria-*...) goes to the query, and
+    the server, which owns the names, answers an unknown one inside the frame."""
+    site = course_site()
+    body = f"""
+<script src="{live_server}/static/embed.js" defer></script>
+<ff-widget id="known" class="wide" data-note="x" aria-label="a race" name="race" dataset="spiral" seed="4"
+           title="The race" height="300"></ff-widget>
+<ff-widget id="unknown" name="no-such-widget"></ff-widget>"""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(site.publish("embeds.html", body))
+        known = page.locator("#known iframe")
+        expect(known).to_have_attribute("src", f"{live_server}/embed/race?dataset=spiral&seed=4")
+        expect(known).to_have_attribute("title", "The race")
+        unknown = page.frame_locator("#unknown iframe")
+        message = unknown.locator("body")
+        expect(message).to_contain_text("no-such-widget")
+        for slug in WIDGETS:  # the server's list, not a copy in embed.js
+            expect(message).to_contain_text(slug)
     finally:
         context.close()
 

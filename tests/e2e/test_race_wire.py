@@ -1,4 +1,4 @@
-"""The race over binary frames (app/web/wire.py, static/js/widgets/race/wire.js): what the page draws is
+"""The race over binary frames (app/web/wire.py, app/static/js/widgets/race/wire.js): what the page draws is
 exactly the server's frame, after an uninterrupted race and after a reconnect's keyframe."""
 
 from __future__ import annotations

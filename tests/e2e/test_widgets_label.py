@@ -7,7 +7,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 LABEL = '[data-widget="label"]'
-DIGITS = Path(__file__).resolve().parents[2] / "static" / "data" / "digits.json"
+DIGITS = Path(__file__).resolve().parents[2] / "app" / "static" / "data" / "digits.json"
 
 READ_PIXELS = """f => ['.digit-positive', '.digit-negative'].map((selector) => {
   const canvas = f.querySelector(selector);

@@ -60,7 +60,7 @@ def test_stable_addresses_are_revalidated_by_etag(client):
 
 def test_the_version_changes_exactly_when_a_static_file_does(tmp_path):
     copy = tmp_path / "static"
-    shutil.copytree(ROOT / "static", copy)
+    shutil.copytree(ROOT / "app" / "static", copy)
     before = static_version(copy)
     assert static_version(copy) == before
     target = copy / "css" / "theme.css"

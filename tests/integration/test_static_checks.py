@@ -1,5 +1,5 @@
 """What the static checks rely on stays true: the JSDoc wire types that TypeScript checks the page
-against (static/js/lib/messages.js) name exactly the fields of the server's pydantic models."""
+against (app/static/js/lib/messages.js) name exactly the fields of the server's pydantic models."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from app.web import messages
 
-MESSAGES_JS = Path(__file__).parents[2] / "static" / "js" / "lib" / "messages.js"
+MESSAGES_JS = Path(__file__).parents[2] / "app" / "static" / "js" / "lib" / "messages.js"
 JS_NAME = {"Error": "ErrorMessage"}  # the global Error would be hidden by a typedef of that name
 
 
@@ -52,7 +52,7 @@ def test_every_wire_model_has_a_typedef_with_its_fields():
     assert len(models) >= 19  # 7 client messages, 5 server messages and their parts
     for model in models:
         name = JS_NAME.get(model.__name__, model.__name__)
-        assert name in typedefs, f"static/js/lib/messages.js has no typedef {name}"
+        assert name in typedefs, f"app/static/js/lib/messages.js has no typedef {name}"
         assert typedefs[name] == set(model.model_fields), (name, typedefs[name] ^ set(model.model_fields))
 
 

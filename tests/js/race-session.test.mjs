@@ -1,11 +1,11 @@
-// The race client's state machine (static/js/widgets/race/phases.js) and the session that carries
+// The race client's state machine (app/static/js/widgets/race/phases.js) and the session that carries
 // it out (session.js), driven through a fake socket and a recording view: no browser, no build.
 // Run by `make test` (and alone: node --test tests/js/).
 import assert from "node:assert/strict";
 import { describe, it, mock } from "node:test";
 
-import { PHASES, TRANSITIONS, backEvent, racePhase, stateEvent, transition } from "../../static/js/widgets/race/phases.js";
-import { RaceSession } from "../../static/js/widgets/race/session.js";
+import { PHASES, TRANSITIONS, backEvent, racePhase, stateEvent, transition } from "../../app/static/js/widgets/race/phases.js";
+import { RaceSession } from "../../app/static/js/widgets/race/session.js";
 
 const LIVE = ["running", "paused", "finished", "away"];
 

@@ -1,4 +1,4 @@
-"""static/data/digits.json: one real MNIST digit per class, in the shape the label figure expects,
+"""app/static/data/digits.json: one real MNIST digit per class, in the shape the label figure expects,
 and exactly what scripts/extract_digit.py produces."""
 
 import importlib.util
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DIGITS = ROOT / "static" / "data" / "digits.json"
+DIGITS = ROOT / "app" / "static" / "data" / "digits.json"
 
 
 def test_one_digit_per_class_as_28_by_28_ints_with_a_blank_label_row():

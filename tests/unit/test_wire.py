@@ -186,7 +186,7 @@ def test_the_protocol_document_and_the_page_decoder_state_the_same_format():
     assert f"a {HEADER.size}-byte header" in section
     assert f"kind: {KEY} = KEY" in section and f"{DELTA} = DELTA" in section
     assert f"0x{NO_BASE:X}" in section
-    script = (root / "static" / "js" / "widgets" / "race" / "wire.js").read_text()
+    script = (root / "app" / "static" / "js" / "widgets" / "race" / "wire.js").read_text()
     constants = dict(re.findall(r"^(?:export )?const (\w+) = (\S+);", script, re.M))
     assert constants["SUBPROTOCOL"] == f'"{SUBPROTOCOL}"'
     assert (int(constants["KEY"]), int(constants["DELTA"]), int(constants["HEADER_BYTES"])) == (KEY, DELTA, HEADER.size)

@@ -12,9 +12,17 @@
 
   var script = document.currentScript;
   var serverOrigin = script ? new URL(script.src, document.baseURI).origin : window.location.origin;
-  var WIDGETS = ["race", "goodness", "normalization", "steps", "label"];
-  // Attributes of <ff-widget> passed through to the embed URL's query string.
-  var SETTINGS = ["dataset", "seed", "theta", "steps", "learning_rate", "speed", "controls", "autoplay"];
+  // Every attribute of <ff-widget> but these goes to the embed URL's query string, where the server
+  // reads the widget's settings (and ignores what it doesn't know): the widget names and settings
+  // live in one place, the server (app/web/widget_settings.py), never in a copy here. An unknown
+  // widget name gets the server's error page, inside the frame, naming the widgets there are.
+  var NOT_SETTINGS = ["name", "title", "height", "id", "class", "style", "hidden", "lang", "dir", "slot",
+    "part", "is", "tabindex", "nonce", "translate", "inert", "accesskey", "autofocus"];
+
+  function isSetting(attribute) {
+    var name = attribute.name.toLowerCase();
+    return NOT_SETTINGS.indexOf(name) < 0 && !/^(aria-|data-|on)/.test(name);
+  }
 
   function heightFrom(data) {
     // Our frames say {"type": "ff-widget:height"}; pym.js children and Canvas's
@@ -49,15 +57,12 @@
   class FFWidget extends HTMLElement {
     connectedCallback() {
       if (this.querySelector("iframe")) return;
-      var name = this.getAttribute("name") || "race";
-      if (WIDGETS.indexOf(name) < 0) {
-        this.textContent = "Unknown Forward-Forward widget \"" + name + "\": use one of " + WIDGETS.join(", ") + ".";
-        return;
-      }
-      var url = new URL("/embed/" + name, serverOrigin);
-      for (var i = 0; i < SETTINGS.length; i++) {
-        var value = this.getAttribute(SETTINGS[i]);
-        if (value !== null) url.searchParams.set(SETTINGS[i], value);
+      // No default: without a name the server's error page (in the frame) lists the widgets.
+      var name = this.getAttribute("name") || "(no name given)";
+      var url = new URL("/embed/" + encodeURIComponent(name), serverOrigin);
+      for (var i = 0; i < this.attributes.length; i++) {
+        var attribute = this.attributes[i];
+        if (isSetting(attribute)) url.searchParams.set(attribute.name.toLowerCase(), attribute.value);
       }
       var frame = document.createElement("iframe");
       frame.src = url.toString();

@@ -13,8 +13,6 @@ import { renderBackprop, renderForwardForward, renderPrompt } from "./race/reado
 import { scrollToShow } from "./race/reveal.js";
 import { RaceSession } from "./race/session.js";
 
-// What a link or an embed carries: the settings that decide the run (speed is only its pace).
-const LINKED_SETTINGS = ["dataset", "seed", "theta", "learning_rate", "steps"];
 
 const CONNECTION_TEXT = {
   connecting: "Connecting to the training server…",
@@ -38,7 +36,11 @@ export function mount(root) {
   const legend = { a: ref("legend-a"), b: ref("legend-b"), shade: ref("legend-shade") };
   // Every data set's class names as the server rendered them, to name a race before it arrives.
   const classNamesOf = classNamesByDataset(root);
-  const milestones = new Milestones(announce);
+  // From the server (app/templates/widgets/race.html), never a copy: what a link or an embed carries
+  // (the settings that decide the run; speed is only its pace) and the milestone's target.
+  /** @type {string[]} */
+  const LINKED_SETTINGS = JSON.parse(root.dataset.linkedSettings ?? "[]");
+  const milestones = new Milestones(announce, Number(root.dataset.targetAccuracy));
 
   let settingsInfo = null;   // the `race` message's settings
   let classes = null;        // the names of its classes, index = label (the `race` message's `classes`)

@@ -15,7 +15,7 @@ function attributeText(value) {
   return String(value).replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
 }
 
-/** The custom-element alternative: static/embed.js inserts the frame and keeps it sized. */
+/** The custom-element alternative: app/static/embed.js inserts the frame and keeps it sized. */
 export function customElementSnippet(name, settings) {
   const attributes = Object.entries(settings).map(([key, value]) => ` ${key}="${attributeText(value)}"`).join("");
   const script = new URL("/static/embed.js", window.location.origin);

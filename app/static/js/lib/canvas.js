@@ -12,7 +12,7 @@ export function fitCanvas(canvas) {
   return { context, width, height };
 }
 
-/** Read a CSS custom property (the palette lives in static/css/theme.css). */
+/** Read a CSS custom property (the palette lives in app/static/css/theme.css). */
 export function cssVar(name, element = document.documentElement) {
   return getComputedStyle(element).getPropertyValue(name).trim();
 }

@@ -7,9 +7,9 @@ import { requestJSON } from "../lib/http.js";
 import { dot, square } from "../lib/shapes.js";
 
 const SEED = 0;
-const MAX_STEPS = 500;  // the engine's GOODNESS_MAX_STEPS
 
 export function mount(root) {
+  const MAX_STEPS = Number(root.dataset.maxSteps);  // the engine's GOODNESS_MAX_STEPS, from the template
   const barsCanvas = root.querySelector(".goodness-bars");
   const historyCanvas = root.querySelector(".goodness-history");
   const thetaInput = root.querySelector('[data-control="theta"]');
