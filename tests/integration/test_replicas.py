@@ -39,8 +39,8 @@ from bench._replicas import ClassClient, Nginx, Replica, find_tool, scrape
 
 CLIENTS, SEEDS, STEPS, SPEED = 60, (101, 202, 303, 404, 505), 900, 1
 MAX_GAP_S = 2.0  # the target for a reader across a restart
-# On a machine whose load average exceeds its cores before the test starts (other work on the same
-# cores; the class the test itself runs is part of the scenario and does not count) the
+# On a machine whose load average exceeds twice its cores before the test starts (other work on the
+# same cores; the class the test itself runs is part of the scenario and does not count) the
 # replays a restore needs are slowed several times over and 2 s is out of reach whatever the code
 # does (docs/deploy.md); the test then holds the gaps to this bound, which still catches a reader
 # left in backoff or refused by the balancer (such bugs cost 15-30 s), and warns with the figures.
@@ -168,7 +168,7 @@ def test_a_class_races_through_rolling_restarts_and_a_crash_losing_nothing(nginx
     assert all(code in (1012, 1006) for client in clients for code in client.closes)
     worst = max(client.worst_gap_s for client in clients)
     bound = MAX_GAP_S
-    if loads[0] > (os.cpu_count() or 1):  # busy before the class started: not this test's own load
+    if loads[0] > 2 * (os.cpu_count() or 1):  # very busy before the class started (its own load is the scenario)
         bound = OVERLOADED_MAX_GAP_S
         warnings.warn(
             f"load average {loads[0]:.1f} on {os.cpu_count()} cores before the test: gaps checked against "
