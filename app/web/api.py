@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -38,11 +40,49 @@ class GoodnessRequest(BaseModel):
     actions: list[GoodnessAction] = Field(default_factory=list)
 
 
+HTTP_ENGINE_REQUESTS_IN_FLIGHT = 2  # per client address: more at once wait for none of them, they are refused
+BUSY: dict[int | str, dict[str, Any]] = {
+    429: detail(
+        "The client is past its share of the server's engine (FF_COMPUTE_SHARE), or already has "
+        f"{HTTP_ENGINE_REQUESTS_IN_FLIGHT} such requests in progress; Retry-After says when to try again."
+    )
+}
+
+
+def _timed(function: Callable[..., T], *args: Any) -> tuple[float, T]:
+    started = time.thread_time()  # this worker thread's CPU time: the engine work itself, not waiting
+    result = function(*args)
+    return time.thread_time() - started, result
+
+
 async def in_worker(request: Request, function: Callable[..., T], *args: Any) -> T:
-    return await asyncio.get_running_loop().run_in_executor(request.app.state.executor, function, *args)
+    """Engine work for an HTTP request, in the engine threads, charged to the client's address like
+    its sockets' work (app/web/scheduler.py's Budgets): a client past its budget, or with
+    HTTP_ENGINE_REQUESTS_IN_FLIGHT requests already running, gets 429 at once and costs nothing."""
+    state = request.app.state
+    client = request.client.host if request.client else "unknown"
+    in_flight: Counter[str] = state.http_engine_in_flight
+    if state.budgets.over(client) or in_flight[client] >= HTTP_ENGINE_REQUESTS_IN_FLIGHT:
+        state.metrics.refuse("http_busy")
+        tokens, _ = state.budgets.tokens(client)
+        wait = max(1, round(-tokens / state.budgets.share)) if tokens < 0 else 1
+        raise HTTPException(
+            429,
+            "busy: this address has used its share of the server's engine; try again in a moment.",
+            headers={"Retry-After": str(wait)},
+        )
+    in_flight[client] += 1
+    try:
+        seconds, result = await asyncio.get_running_loop().run_in_executor(state.executor, _timed, function, *args)
+    finally:
+        in_flight[client] -= 1
+        if not in_flight[client]:
+            del in_flight[client]
+    state.budgets.charge(client, seconds)
+    return result
 
 
-@router.get("/trace")
+@router.get("/trace", responses=BUSY)
 async def trace(request: Request, algorithm: Annotated[TraceAlgorithm, Query()]) -> dict:
     # Deterministic (seed 0), so each algorithm's trace is recorded once per process.
     traces: dict = request.app.state.traces
@@ -70,6 +110,7 @@ async def bounded_body(request: Request, limit: int) -> bytes:
         **CUT_SHORT,
         413: detail("The body is over FF_MAX_MESSAGE_BYTES."),
         422: detail("The body is not JSON, or not a valid request (the detail says which field)."),
+        **BUSY,
     },
 )
 async def goodness(request: Request) -> dict:

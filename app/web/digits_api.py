@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from app.engine.digits_ready import ready_run
 from app.engine.mnist import CREDIT
-from app.web.api import bounded_body, in_worker
+from app.web.api import BUSY, bounded_body, in_worker
 from app.web.digits_live import DigitAnswer, DigitQuery, answer, heldout_digits, inference_payload
 from app.web.digits_session import DigitFields, digit_query
 from app.web.routing import CUT_SHORT, Router, detail
@@ -40,6 +40,7 @@ def first_problem(invalid: ValidationError) -> str:
             "Not a readable digit: bad JSON, wrong types, an empty drawing, a point off the pad, too many "
             "strokes or points (the detail is one sentence saying which)."
         ),
+        **BUSY,
     },
 )
 async def infer(request: Request) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.readiness = readiness
     app.state.executor = executor
+    app.state.http_engine_in_flight = Counter()  # client address -> engine requests running (app/web/api.py)
     app.state.metrics = metrics
     app.state.engine_pool = pool
     app.state.scheduler = scheduler

@@ -94,3 +94,25 @@ def test_the_held_out_strip_has_two_digits_of_each_class(client):
         pixels = np.frombuffer(base64.b64decode(digit["image"]), dtype=np.uint8)
         assert pixels.tolist() == np.asarray(data.test_images[digit["index"]]).ravel().tolist()
     assert "MNIST" in body["credit"]
+
+
+def test_a_flood_of_heavy_drawings_is_refused_for_its_sender_only(client):
+    """Engine work over HTTP is charged to the sender's address like its sockets' work: a script
+    sending the heaviest drawings it may (64 strokes, 4,000 points) soon gets 429 with Retry-After,
+    while a reader at another address is answered as usual."""
+    from starlette.testclient import TestClient
+
+    heavy = {"strokes": [[[(i % 50) / 50, ((i * 7 + s) % 50) / 50] for i in range(62)] for s in range(64)]}
+    statuses = []
+    for _ in range(200):
+        response = client.post("/api/digits/infer", json=heavy)
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            assert int(response.headers["retry-after"]) >= 1
+            assert "busy" in response.json()["detail"]
+            break
+    assert statuses[0] == 200 and statuses[-1] == 429, statuses
+    neighbour = TestClient(client.app, client=("192.0.2.7", 50000))
+    answer = neighbour.post("/api/digits/infer", json={"heldout": 3})
+    assert answer.status_code == 200 and len(answer.json()["ff"]["totals"]) == 10
+    assert client.post("/api/digits/infer", json={"heldout": 3}).status_code == 429  # still over, still refused

@@ -211,6 +211,21 @@ def test_the_openapi_document_lists_every_status_each_route_answers(client):
             observed.setdefault((path, "head"), set()).add(str(status))
     observed[("/api/goodness", "post")].add("400")  # a body cut short: see the test below
     observed[("/api/digits/infer", "post")].add("400")  # the same bounded_body
+    # A client past its engine budget: the routes that run engine work answer 429 (app/web/api.py).
+    budgets = client.app.state.budgets
+    budgets.charge("testclient", 60.0)
+    client.app.state.traces.clear()  # a recorded trace is served without engine work, so never refused
+    busy = {
+        ("/api/trace", "get"): client.get("/api/trace?algorithm=backprop"),
+        ("/api/goodness", "post"): client.post("/api/goodness", json={"actions": []}),
+        ("/api/digits/infer", "post"): client.post("/api/digits/infer", json={"heldout": 0}),
+    }
+    for key, response in busy.items():
+        assert response.status_code == 429 and int(response.headers["retry-after"]) >= 1, key
+        observed[key].add("429")
+        if key[1] == "get":
+            observed[(key[0], "head")].add("429")
+    budgets.charge("testclient", -60.0)
     client.app.state.readiness.drain()  # last: draining changes only /readyz (and /ws/race)
     assert client.get("/readyz").status_code == 503 and client.head("/readyz").status_code == 503
     observed[("/readyz", "get")].add("503")
