@@ -40,7 +40,7 @@ class GoodnessRequest(BaseModel):
     actions: list[GoodnessAction] = Field(default_factory=list)
 
 
-HTTP_ENGINE_REQUESTS_IN_FLIGHT = 2  # per client address: more at once wait for none of them, they are refused
+HTTP_ENGINE_REQUESTS_IN_FLIGHT = 2  # per client address and open race: more at once are refused, not queued
 BUSY: dict[int | str, dict[str, Any]] = {
     429: detail(
         "The client is past its share of the server's engine (FF_COMPUTE_SHARE), or already has "
@@ -62,7 +62,9 @@ async def in_worker(request: Request, function: Callable[..., T], *args: Any) ->
     state = request.app.state
     client = request.client.host if request.client else "unknown"
     in_flight: Counter[str] = state.http_engine_in_flight
-    if state.budgets.over(client) or in_flight[client] >= HTTP_ENGINE_REQUESTS_IN_FLIGHT:
+    # A classroom behind one address (its open races counted, as for the budget) gets room for each.
+    allowed = HTTP_ENGINE_REQUESTS_IN_FLIGHT * max(1, state.budgets.sessions_of(client))
+    if state.budgets.over(client) or in_flight[client] >= allowed:
         state.metrics.refuse("http_busy")
         tokens, _ = state.budgets.tokens(client)
         wait = max(1, round(-tokens / state.budgets.share)) if tokens < 0 else 1
