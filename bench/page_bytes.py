@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.engine.cpu import cpu_model  # noqa: E402  (after the path fix, for a direct run)
+from app.web.widget_settings import WIDGETS  # noqa: E402  (every widget the article mounts)
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -33,7 +34,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-WIDGETS = ("steps", "goodness", "normalization", "label", "race")
 
 
 def free_port() -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,39 +128,34 @@ def _typed(text: str) -> int | float | str:
     return text
 
 
-def race_values(query: Mapping[str, str]) -> tuple[dict, list[str]]:
-    """The race settings in `query`, each checked on its own by RaceSettings (the one bounds table),
-    so one bad value is reported by name and the good ones still apply."""
+def _checked_values(
+    query: Mapping[str, str], names: Iterable[str], check: Callable[..., object]
+) -> tuple[dict, list[str]]:
+    """The settings `names` found in `query`, each checked on its own by `check(**{name: value})`
+    (the engine's one bounds table), so one bad value is reported by name and the good ones apply."""
     values, errors = {}, []
-    for name in RACE_QUERY:
+    for name in names:
         if name not in query:
             continue
         value = _typed(query[name].strip())
-        setting: dict[str, Any] = {name: value}  # any value: RaceSettings checks it
+        setting: dict[str, Any] = {name: value}  # any value: `check` refuses what is wrong
         try:
-            RaceSettings(**setting)
+            check(**setting)
         except ValueError as invalid:
             errors.append(f"{invalid}.")
             continue
         values[name] = value
     return values, errors
+
+
+def race_values(query: Mapping[str, str]) -> tuple[dict, list[str]]:
+    """The race settings in `query`, each checked by RaceSettings."""
+    return _checked_values(query, RACE_QUERY, RaceSettings)
 
 
 def digits_values(query: Mapping[str, str]) -> tuple[dict, list[str]]:
-    """The live digits race's settings in `query`, each checked by DigitsSettings on its own."""
-    values, errors = {}, []
-    for name in DIGITS_QUERY:
-        if name not in query:
-            continue
-        value = _typed(query[name].strip())
-        setting: dict[str, Any] = {name: value}  # any value: DigitsSettings checks it
-        try:
-            DigitsSettings(**setting)
-        except ValueError as invalid:
-            errors.append(f"{invalid}.")
-            continue
-        values[name] = value
-    return values, errors
+    """The live digits race's settings in `query`, each checked by DigitsSettings."""
+    return _checked_values(query, DIGITS_QUERY, DigitsSettings)
 
 
 def _speed(text: str, max_speed: int) -> tuple[int | None, str | None]:
