@@ -344,6 +344,14 @@ class RunCache:
             self._recent.popitem(last=False)
         return record
 
+    def watched(self, kind: type) -> set[RunRecord]:
+        """The records of runs whose settings are a `kind` that some session watches now."""
+        return {
+            record
+            for record in list(self._live.values())
+            if record.viewers > 0 and isinstance(record.settings, kind)
+        }
+
     def live(self) -> int:
         """Records the cache holds on purpose: the recent ones, and those a session watches (others may
         linger until the garbage collector frees them, but nothing uses them)."""

@@ -15,7 +15,13 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import Field, TypeAdapter, model_validator
 
 from app.engine.drawing import MAX_STROKES, check_strokes
-from app.web.digits_live import DIGITS_STEPS_PER_FRAME, DigitQuery, LiveDigitsSettings, inference_text
+from app.web.digits_live import (
+    DIGITS_STEPS_PER_FRAME,
+    MAX_DIGITS_RUNS_PER_SLOT,
+    DigitQuery,
+    LiveDigitsSettings,
+    inference_text,
+)
 from app.web.messages import ErrorCode, Pause, Reset, Resume, Step, Strict
 from app.web.sessions import RaceSession
 
@@ -121,7 +127,21 @@ class DigitsSession(RaceSession):
         if at_step is not None and at_step > settings.steps:
             self.error(ErrorCode.bad_settings, f"at_step must be an integer in [0, {settings.steps}]; got {at_step}.")
             return
-        self.begin(self.cache.record(settings), running=at_step is None, at_step=at_step or 0)
+        record = self.cache.record(settings)
+        others = self.cache.watched(LiveDigitsSettings) - {record, self.record}
+        slots = self.settings.engine_processes or self.settings.engine_threads
+        limit = MAX_DIGITS_RUNS_PER_SLOT * max(1, slots)
+        if len(others) >= limit:
+            # More distinct runs than the engine processes keep would be rebuilt in turn and stall
+            # every digits race on the server: the newcomer waits instead (the others keep their rate).
+            self.metrics.refuse("digits_runs")
+            self.error(
+                ErrorCode.at_capacity,
+                f"The server is already running {len(others)} different live digits races, as many as it can; "
+                "join one with the same seed, or try again in a minute.",
+            )
+            return
+        self.begin(record, running=at_step is None, at_step=at_step or 0)
         self.notice_budget()
 
     # -- drawn digits, read by the run's nets at the page's step -------------------------------

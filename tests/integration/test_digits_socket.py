@@ -12,7 +12,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from app.engine.digits import DigitsRun
 from app.engine.drawing import rasterize
-from app.web.digits_live import LiveDigitsSettings, _strip_rows, frame_text, sample_data
+from app.web.digits_live import MAX_DIGITS_RUNS_PER_SLOT, LiveDigitsSettings, _strip_rows, frame_text, sample_data
 from integration.conftest import is_type, receive, receive_until
 
 STROKE = [[[0.5, 0.1], [0.52, 0.5], [0.5, 0.9]]]  # a "1"
@@ -103,6 +103,30 @@ def test_sessions_on_the_same_settings_share_one_run(client):
         record = client.app.state.cache.record(LiveDigitsSettings(seed=9))
         assert record.viewers == 2
         assert record.computed == 1  # the frame at step 3, computed once for both
+
+
+def test_past_the_distinct_runs_the_engine_keeps_a_new_seed_waits_and_the_others_go_on(make_client):
+    """Each engine process keeps MAX_DIGITS_RUNS_PER_SLOT digits runs; more distinct runs at once
+    would be rebuilt in turn and stall every digits race (bench/digits_server.py: 6 streamed at full
+    rate, 8 at 0.3 frames/s). So one more distinct seed is refused with `at_capacity`; a seed that is
+    already running can always be joined, and a session switching seeds frees its own."""
+    client = make_client(engine_processes=1, sessions_per_client=8)
+    sockets = [client.websocket_connect("/ws/digits") for _ in range(MAX_DIGITS_RUNS_PER_SLOT + 2)]
+    opened = [socket.__enter__() for socket in sockets]
+    try:
+        for seed, ws in enumerate(opened[:MAX_DIGITS_RUNS_PER_SLOT]):
+            start(ws, settings={"seed": 100 + seed}, at_step=0)
+        newcomer, joiner = opened[MAX_DIGITS_RUNS_PER_SLOT:]
+        newcomer.send_json({"type": "start", "settings": {"seed": 999}})
+        refused, _ = receive_until(newcomer, is_type("error"))
+        assert refused["code"] == "at_capacity" and "try again in a minute" in refused["message"]
+        assert client.app.state.cache.record(LiveDigitsSettings(seed=999)).viewers == 0
+        start(joiner, settings={"seed": 100}, at_step=0)  # a running seed: joined, computed once
+        assert client.app.state.cache.record(LiveDigitsSettings(seed=100)).viewers == 2
+        start(opened[1], settings={"seed": 998}, at_step=0)  # switching frees its own run's place
+    finally:
+        for socket in reversed(sockets):
+            socket.__exit__(None, None, None)
 
 
 BAD = [
