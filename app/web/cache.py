@@ -347,9 +347,7 @@ class RunCache:
     def watched(self, kind: type) -> set[RunRecord]:
         """The records of runs whose settings are a `kind` that some session watches now."""
         return {
-            record
-            for record in list(self._live.values())
-            if record.viewers > 0 and isinstance(record.settings, kind)
+            record for record in list(self._live.values()) if record.viewers > 0 and isinstance(record.settings, kind)
         }
 
     def live(self) -> int:
