@@ -66,7 +66,7 @@ async def trial(server: Server, clients: int, seconds: float, first_seed: int) -
     return {
         "clients": clients,
         "worst_fps": round(worst_fps, 2),
-        "worst_p99_gap_ms": round(worst_gap, 1),
+        "worst_p99_gap_ms": round(worst_gap, 1) if worst_gap != float("inf") else None,  # None: frames stopped
         "server_cores": round((sum(after) - sum(before)) / wall, 2),
         "passed": worst_fps >= FPS_BAR and worst_gap <= GAP_BAR_MS,
     }
