@@ -6,21 +6,10 @@ from __future__ import annotations
 import base64
 import os
 import socket
-import struct
+
+from bench._wsload import encode  # a masked client frame, as the load generator sends it
 
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
-
-
-def client_frame(opcode: int, payload: bytes) -> bytes:
-    mask = os.urandom(4)
-    length = len(payload)
-    if length < 126:
-        header = struct.pack("!BB", 0x80 | opcode, 0x80 | length)
-    elif length < 65536:
-        header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, length)
-    else:
-        header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, length)
-    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 class RawWebSocket:
@@ -70,7 +59,7 @@ class RawWebSocket:
         self.buffer = bytearray(rest)
 
     def send(self, opcode: int, payload: bytes) -> None:
-        self.sock.sendall(client_frame(opcode, payload))
+        self.sock.sendall(encode(opcode, payload))
 
     def send_text(self, text: str) -> None:
         self.send(TEXT, text.encode())
