@@ -45,6 +45,21 @@ def interleaved_medians(functions: dict, rounds: int, warmup: int = 30) -> dict[
     return {name: statistics.median(values) / 1000.0 for name, values in samples.items()}
 
 
+def framed_medians(functions: dict, before_each, rounds: int, warmup: int = 30) -> dict[str, float]:
+    """As interleaved_medians, but each timed call comes right after an untimed `before_each()`:
+    every function is measured in the same cache state (the one a server's frame leaves)."""
+    clock = time.perf_counter_ns
+    samples: dict[str, list[int]] = {name: [] for name in functions}
+    for index in range(warmup + rounds):
+        for name, function in functions.items():
+            before_each()
+            start = clock()
+            function()
+            if index >= warmup:
+                samples[name].append(clock() - start)
+    return {name: statistics.median(values) / 1000.0 for name, values in samples.items()}
+
+
 def torch_race_step(settings, race):
     """The same two networks in idiomatic PyTorch eager (autograd + torch.optim.Adam), float64,
     one thread (its best case at these sizes: two threads on two busy cores were 15x slower), or
@@ -152,6 +167,15 @@ def main(argv: list[str] | None = None) -> None:
     if rows is not None:
         timed |= {"grids rows": rows.decision_grids, "snapshot rows": rows.snapshot}
     pictures = interleaved_medians(timed, max(rounds // 2, 100))
+    # The snapshot as a server computes it: right after the frame's 4 race steps (a fork's, so that
+    # the race timed above keeps its state), today's and now's alike.
+    frame_race = race.fork() if hasattr(race, "fork") else race
+    framed_before = BeforeRace(frame_race)
+    framed = framed_medians(
+        {"snapshot": frame_race.snapshot, "snapshot before": framed_before.snapshot},
+        lambda: [frame_race.step() for _ in range(4)],
+        max(rounds // 2, 100),
+    )
     layer = race.ff.layers[0]
     h = race.ff.embed(x, y)
     activity = layer.forward(h)
@@ -203,6 +227,11 @@ def main(argv: list[str] | None = None) -> None:
         )
         if rows is not None:
             print(f"  the rows kernel: {pictures[f'{name} rows'] / then:.2f} of today's")
+    print(
+        f"  the snapshot right after a frame's 4 race steps (as the server computes it): "
+        f"{framed['snapshot']:.1f} us against today's {framed['snapshot before']:.1f} us in the same state, "
+        f"now / today = {framed['snapshot'] / framed['snapshot before']:.2f}"
+    )
     print(
         f"FF local gradient (300 x 5 -> 12): the engine's folded form {gradient['folded']:.1f} us, the formula as "
         f"written {gradient['as written']:.1f} us "

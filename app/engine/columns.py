@@ -27,87 +27,131 @@ keeps the row layout, whose float64 results are bit for bit those of earlier ver
 
 Each net keeps its parameters, gradient buffer and optimizer: a step here is
 `FFNetwork.train_step` / `BackpropMLP.train_step` in another layout, nothing else. The kernel
-holds the training inputs (read-only, shared by copies) and its work arrays (never copied)."""
+holds the training inputs (read-only, shared by copies); its work arrays are the thread's
+(app/engine/workspace.py), shared with every other race the thread runs."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 try:  # einsum's C entry point: its Python wrapper costs as much again at these sizes
-    from numpy._core.multiarray import c_einsum as _einsum
+    from numpy._core.multiarray import c_einsum as c_einsum  # (re-exported: evaluate.py uses it too)
 except ImportError:  # pragma: no cover - NumPy 1.x
-    _einsum = np.einsum
+    c_einsum = np.einsum
 
 from app.engine.backprop import BackpropMLP
-from app.engine.ff import EPSILON, FFLayer, FFNetwork, embed_label, wrong_labels
+from app.engine.ff import EPSILON, FFNetwork, embed_label, wrong_labels
+from app.engine.workspace import workspace
+
+_ZEROS: dict[tuple[tuple[int, ...], Any], np.ndarray] = {}
 
 
-def _ones_last_row(rows: int, n: int, dtype: Any = np.float64) -> np.ndarray:
-    """An (rows, n) work array whose last row is 1 (the bias input), set once."""
-    out = np.empty((rows, n), dtype)
-    out[-1] = 1.0
-    return out
+def _zeros(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """A read-only array of zeros, one per shape and dtype for the whole process: ReLU as
+    `np.maximum(y, zeros)` costs half of `np.maximum(y, 0.0)` here (NumPy's loop for a scalar
+    operand is not its fast contiguous one: 2.7 against 5.2 us on a 12 x 2,048 float32 array,
+    docs/performance.md), with the same result."""
+    key = (shape, dtype)
+    zeros = _ZEROS.get(key)
+    if zeros is None:
+        zeros = np.zeros(shape, dtype)
+        zeros.flags.writeable = False
+        _ZEROS[key] = zeros
+    return zeros
 
 
-def ff_goodness_columns(layers: list[FFLayer], x: np.ndarray, table: np.ndarray, buffers: dict) -> np.ndarray:
-    """Evaluation's FF pass in (units, rows): `x` is (inputs + 1, m) with its ones row, `table`
-    (layers, m) receives each layer's goodness G. The same pass as ff.forward_pass, transposed:
-    Y = ReLU(P^T H), G = sum_j Y_j^2, H' = [Y / (sqrt(G) + eps), 1]. `buffers` keeps the work
-    arrays from call to call, one set per layer width: a layer's Y is consumed into H' before the
-    next layer writes its own, and its input H before H' overwrites it, so layers of one width
-    share them (half the memory a 2-layer pass walks through)."""
+def relu_(y: np.ndarray) -> np.ndarray:
+    """y = max(y, 0) in place (a C-contiguous y), against the shared zeros of its shape."""
+    return np.maximum(y, _zeros(y.shape, y.dtype), out=y)
+
+
+def ff_goodness_columns(net: FFNetwork, x: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Evaluation's FF pass of `net` in (units, rows): `x` is (inputs + 1, m) with its ones row,
+    `table` (layers, m) receives each layer's goodness G. The same pass as ff.forward_pass, transposed:
+    Y = ReLU(P^T H), G = sum_j Y_j^2, H' = [Y / (sqrt(G) + eps), 1].
+
+    Into the last layer the division by the length s = sqrt(G) + eps is not done: ReLU is
+    positively homogeneous, so ReLU(W^T (Y / s) + b) = ReLU(W^T Y + b s) / s, and the last layer
+    reads H'' = [Y, s] (s in the bias row) and divides its goodness by s^2, one number per row,
+    instead of dividing the (units, m) activities (the dearest operation of the pass). Only at
+    the last layer, so that no two lengths multiply. The same numbers to rounding."""
+    layers = net.layers
     m, last = x.shape[1], len(layers) - 1
     dtype = x.dtype
+    out, s = _goodness_work(net.hidden_sizes, m, dtype)
     h = x
     for i, layer in enumerate(layers):
         params = layer.params if layer.params.dtype == dtype else layer.params.astype(dtype)
-        units = params.shape[1]
-        key = ("ff", units, m, dtype)
-        work = buffers.get(key)
-        if work is None:
-            work = buffers[key] = (np.empty((units, m), dtype), _ones_last_row(units + 1, m, dtype), np.empty(m, dtype))
-        y, h_next, length = work
+        y = out[i] if i == last else out[i][:-1]
         np.matmul(params.T, h, out=y)
-        np.maximum(y, 0.0, out=y)
-        g = _einsum("ij,ij->j", y, y, out=table[i])
-        if i < last:
-            np.sqrt(g, out=length)
-            length += EPSILON
-            np.divide(y, length, out=h_next[:-1])
-            h = h_next
+        relu_(y)
+        g = c_einsum("ij,ij->j", y, y, out=table[i])
+        if i == last:
+            if last:  # G = |ReLU(W^T Y + b s)|^2 / s^2, s in the bias row of the input
+                length = h[-1]
+                np.multiply(length, length, out=length)
+                g /= length
+            break
+        h = out[i]
+        if i == last - 1:  # H'' = [Y, s]
+            np.sqrt(g, out=h[-1])
+            h[-1] += EPSILON
+        else:  # H' = [Y / s, 1]
+            np.sqrt(g, out=s)
+            s += EPSILON
+            y /= s
+            h[-1] = 1.0
     return table
 
 
-def bp_logits_columns(net: BackpropMLP, x: np.ndarray, logits: np.ndarray, buffers: dict) -> list[np.ndarray]:
+def _goodness_work(widths: tuple[int, ...], m: int, dtype: Any) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """ff_goodness_columns' temporaries: per layer its activities Y (the last layer) or its next
+    input [Y, 1 or s] (Y written straight into it), and s."""
+    work = workspace().temporaries(("ff goodness", widths, m, dtype), _goodness_specs(widths, m, dtype))
+    return work[:-1], work[-1]
+
+
+@functools.lru_cache(maxsize=64)
+def _goodness_specs(widths: tuple[int, ...], m: int, dtype: Any) -> tuple:
+    last = len(widths) - 1
+    layers = tuple(((units, m) if i == last else (units + 1, m), dtype) for i, units in enumerate(widths))
+    return (*layers, ((m,), dtype))
+
+
+def bp_logits_columns(net: BackpropMLP, x: np.ndarray, logits: np.ndarray, activations: tuple) -> None:
     """Backprop's forward sweep in (units, rows): `x` is (inputs + 1, m) with its ones row,
-    `logits` (classes, m) receives P_L^T A_L-1. Returns the activations [x, A_1, ..., A_L-1]."""
-    m, dtype = x.shape[1], x.dtype
-    activations, h = [x], x
+    `logits` (classes, m) receives P_L^T A_L-1, and `activations` (one (units + 1, m) array per
+    hidden layer, from the caller's temporaries) A_1, ..., A_L-1 with their ones rows."""
+    h = x
     params = net.params
-    for i, p in enumerate(params[:-1]):
+    dtype = x.dtype
+    for p, a in zip(params[:-1], activations, strict=True):
         if p.dtype != dtype:
             p = p.astype(dtype)
-        key = ("bp", i, m, dtype)
-        a = buffers.get(key)
-        if a is None:
-            a = buffers[key] = _ones_last_row(p.shape[1] + 1, m, dtype)
         z = a[:-1]  # the leading rows of a C-contiguous array: contiguous
         np.matmul(p.T, h, out=z)
-        np.maximum(z, 0.0, out=z)
-        activations.append(a)
+        relu_(z)
+        a[-1] = 1.0
         h = a
     last = params[-1] if params[-1].dtype == dtype else params[-1].astype(dtype)
     np.matmul(last.T, h, out=logits)
-    return activations
+
+
+@functools.lru_cache(maxsize=64)
+def bp_activation_specs(sizes: tuple[int, ...], m: int, dtype: Any) -> tuple:
+    """The (shape, dtype) of each hidden layer's activations [A, 1] over m rows, for a backprop
+    net of layer `sizes`."""
+    return tuple(((units + 1, m), dtype) for units in sizes[1:-1])
 
 
 class ColumnsKernel:
     """The race's FF step and backprop step in (units, rows), for a race's training points.
 
     Built once per race from its points and labels (2 labels, as the race has); a copy (a fork, a
-    checkpoint) shares the read-only inputs and makes its own work arrays when it first trains."""
+    checkpoint) shares the read-only inputs. Work arrays are the thread's (app/engine/workspace.py)."""
 
     def __init__(self, ff: FFNetwork, points: np.ndarray, labels: np.ndarray, n_classes: int) -> None:
         if ff.n_labels != 2:
@@ -132,64 +176,63 @@ class ColumnsKernel:
             array.flags.writeable = False
         for array in (self.bp_x, self.onehot):
             array.flags.writeable = False
-        self._work: dict = {}
+        self._plans: dict = {}
 
     def __deepcopy__(self, memo: dict) -> ColumnsKernel:
         clone = object.__new__(ColumnsKernel)
         clone.__dict__.update(self.__dict__)  # the read-only inputs are shared
-        clone._work = {}
+        clone._plans = {}
         memo[id(self)] = clone
         return clone
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_work"}
+        return {k: v for k, v in self.__dict__.items() if k != "_plans"}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._work = {}
+        self._plans = {}
 
     @property
     def shared_inputs(self) -> tuple[np.ndarray, ...]:
         return (*(batch for batch, _ in self.ff_batches), self.bp_x, self.onehot)
 
     # -- FF -----------------------------------------------------------------------------------
-    def _ff_plan(self, net: FFNetwork) -> list:
-        """Per layer, once per net: the transposed parameter view, the gradient view and the work
-        arrays for every pass (all passes have n or 2n rows)."""
-        plan = self._work.get("ff")
+    def _ff_plan(self, net: FFNetwork) -> tuple:
+        """Once per net: each layer's transposed parameter view and gradient view, and the key and
+        shapes of the step's temporaries (all passes have m = n or 2n rows)."""
+        plan = self._plans.get("ff")
         if plan is not None and plan[0] is net.parameters.flat:
             return plan[1]
         m = self.ff_batches[0][0].shape[1]
-        layers = []
-        gradients = net.gradient.views
-        for i, layer in enumerate(net.layers):
-            units = layer.n_out
-            layers.append(
-                (
-                    layer.params.T,
-                    gradients[i],
-                    np.empty((units, m)),  # Y
-                    np.empty(m),  # G
-                    np.empty(m),  # dL/dG, folded
-                    np.empty((units, m)),  # Y * dL/dG
-                    _ones_last_row(units + 1, m) if i < len(net.layers) - 1 else None,  # next H
-                )
-            )
-        self._work["ff"] = (net.parameters.flat, layers)
-        return layers
+        widths = tuple(layer.n_out for layer in net.layers)
+        specs: list = []
+        for i, units in enumerate(widths):
+            # Y, G, dL/dG (folded), Y * dL/dG, and for all but the last layer the next input [H', 1]
+            specs += [((units, m), np.float64), ((m,), np.float64), ((m,), np.float64), ((units, m), np.float64)]
+            if i < len(widths) - 1:
+                specs.append(((units + 1, m), np.float64))
+        views = [(layer.params.T, gradient) for layer, gradient in zip(net.layers, net.gradient.views, strict=True)]
+        steps = (("ff step", widths, m), tuple(specs), views)
+        self._plans["ff"] = (net.parameters.flat, steps)
+        return steps
 
     def ff_step(self, net: FFNetwork) -> None:
         """One FF step: a positive pass then a negative pass (or one joint pass), each ending in
         one optimizer update of the net's flat array (as FFNetwork.train_step)."""
-        plan = self._ff_plan(net)
+        key, specs, views = self._ff_plan(net)
+        work = workspace().temporaries(key, specs)
         theta = net.theta
         flat, gradient = net.parameters.flat, net.gradient.flat
+        last = len(views) - 1
         for x, one_minus_2t in self.ff_batches:
             h, scale = x, 1.0 / x.shape[1]  # the mean over the pass's rows (2n in the joint schedule)
-            for params_t, grad, y, g, d, dy, h_next in plan:
+            at = 0
+            for i, (params_t, grad) in enumerate(views):
+                y, g, d, dy = work[at : at + 4]
+                at += 4
                 np.matmul(params_t, h, out=y)
-                np.maximum(y, 0.0, out=y)
-                _einsum("ij,ij->j", y, y, out=g)
+                relu_(y)
+                c_einsum("ij,ij->j", y, y, out=g)
                 # dL/dG * dG/dy / n = y * (tanh((G - theta)/2) + 1 - 2t) / n   (FFLayer.local_gradient)
                 np.subtract(g, theta, out=d)
                 d *= 0.5
@@ -198,10 +241,13 @@ class ColumnsKernel:
                 d *= scale
                 np.multiply(y, d, out=dy)
                 np.matmul(h, dy.T, out=grad)
-                if h_next is not None:  # H' = [Y / (sqrt(G) + eps), 1]
+                if i < last:  # H' = [Y / (sqrt(G) + eps), 1]
+                    h_next = work[at]
+                    at += 1
                     np.sqrt(g, out=d)
                     d += EPSILON
                     np.divide(y, d, out=h_next[:-1])
+                    h_next[-1] = 1.0
                     h = h_next
             net.optimizer.update(0, flat, gradient)
 
@@ -209,18 +255,25 @@ class ColumnsKernel:
     def backprop_step(self, net: BackpropMLP) -> None:
         """One full-batch backprop step: the forward sweep, the backward sweep, one update of the
         net's flat array (as BackpropMLP.train_step)."""
-        work = self._work
-        plan = work.get("bp")
-        if plan is None or plan[0] is not net.parameters.flat:
-            classes = net.sizes[-1]
-            plan = work["bp"] = (
-                net.parameters.flat,
-                np.empty((classes, self.n)),  # logits, then delta
-                np.empty(self.n),  # the column max, then the sum
-                [np.empty((w.shape[0] - 1, self.n)) for w in net.params[1:]],  # deltas below
+        n = self.n
+        plan = self._plans.get("bp")
+        if plan is None or plan[0] != net.sizes:
+            # the logits (then delta), the column max (then the sum), each hidden layer's [A, 1],
+            # and the deltas below the last layer
+            sizes = tuple(net.sizes)
+            specs = (
+                ((sizes[-1], n), np.float64),
+                ((n,), np.float64),
+                *bp_activation_specs(sizes, n, np.float64),
+                *(((units, n), np.float64) for units in sizes[1:-1]),
             )
-        _, z, column, deltas = plan
-        activations = bp_logits_columns(net, self.bp_x, z, work)
+            plan = self._plans["bp"] = (sizes, ("bp step", sizes, n), specs, len(sizes) - 2)
+        _, key, specs, hidden = plan
+        work = workspace().temporaries(key, specs)
+        z, column = work[0], work[1]
+        activations = (self.bp_x, *work[2 : 2 + hidden])
+        below = work[2 + hidden :]
+        bp_logits_columns(net, self.bp_x, z, activations[1:])
         # softmax over the classes (rows of z): max and sum row by row over whole contiguous rows
         np.copyto(column, z[0])
         for row in z[1:]:
@@ -232,13 +285,13 @@ class ColumnsKernel:
             column += row
         z /= column
         z -= self.onehot
-        z *= 1.0 / self.n
+        z *= 1.0 / n
         delta = z
         gradients, params = net.gradient.views, net.params
         for i in range(len(params) - 1, -1, -1):
             a = activations[i]
             np.matmul(a, delta.T, out=gradients[i])
             if i:
-                delta = np.matmul(params[i][:-1], delta, out=deltas[i - 1])
+                delta = np.matmul(params[i][:-1], delta, out=below[i - 1])
                 delta *= a[:-1] > 0.0
         net.optimizer.update(0, net.parameters.flat, net.gradient.flat)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from functools import partial
+from functools import lru_cache, partial
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -259,7 +259,8 @@ class FFNetwork(LazyGradient):
         self.input_size, self.n_labels, self.theta = input_size, n_labels, float(theta)
         self.schedule = schedule
         self.optimizer = optimizer
-        sizes = (input_size + n_labels, *hidden_sizes)
+        self.hidden_sizes = tuple(int(units) for units in hidden_sizes)
+        sizes = (input_size + n_labels, *self.hidden_sizes)
         self.layers = [FFLayer(a, b, rng, init_scale) for a, b in pairwise(sizes)]
         self.parameters = FlatParameters.holding([layer.params for layer in self.layers])
         self._gradient: FlatParameters | None = None
@@ -375,8 +376,7 @@ class FFNetwork(LazyGradient):
     @property
     def counted_layers(self) -> tuple[int, ...]:
         """The (0-based) layers whose goodness inference adds up, by the net's inference rule."""
-        n = len(self.layers)
-        return {"all": tuple(range(n)), "skip-first": tuple(range(1, n)), "first": (0,)}[self.inference]
+        return _counted_layers(self.inference, len(self.layers))
 
     def totals(self, table: np.ndarray, skip_first_layer: bool = False) -> np.ndarray:
         """Summed goodness per label over the counted layers; skip_first_layer=True asks for the
@@ -397,3 +397,8 @@ class FFNetwork(LazyGradient):
         totals -= totals.max(axis=1, keepdims=True)
         e = np.exp(totals)
         return e[:, label] / e.sum(axis=1)
+
+
+@lru_cache(maxsize=32)
+def _counted_layers(rule: str, n: int) -> tuple[int, ...]:
+    return {"all": tuple(range(n)), "skip-first": tuple(range(1, n)), "first": (0,)}[rule]

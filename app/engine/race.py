@@ -132,21 +132,6 @@ class RaceSnapshot:
     layer_maps: np.ndarray | None = None  # (layers, labels, M, M) goodness, oriented as the grids
 
 
-def layer_maps(goodness: np.ndarray, size: int, largest: int = 16) -> np.ndarray:
-    """(layers, labels, size*size) grid goodness -> (layers, labels, m, m) with m <= `largest` where
-    `size` allows: 2x2 blocks averaged, so each map cell is the mean of the cells it covers."""
-    maps = goodness.reshape(*goodness.shape[:2], size, size)
-    while size > largest and size % 2 == 0:
-        size //= 2
-        block = maps.reshape(*maps.shape[:2], size, 2, size, 2)
-        # The mean of each 2x2 block as NumPy's mean over both block axes adds it (the same bits),
-        # in four whole-array operations instead of a reduction over short axes (5x dearer).
-        maps = block[:, :, :, 0, :, 0] + block[:, :, :, 0, :, 1]
-        maps += block[:, :, :, 1, :, 0] + block[:, :, :, 1, :, 1]
-        maps /= 4
-    return maps
-
-
 @dataclass(frozen=True)
 class StepTimes:
     """Median microseconds of one full-batch step of each net (Race.time_steps)."""
@@ -323,9 +308,6 @@ class Race:
         size = self.settings.grid_size
         grid_ff = None if ff.grid is None else ff.grid.reshape(size, size)
         grid_bp = None if bp.grid is None else bp.grid.reshape(size, size)
-        maps = None
-        if ff.layer_grid_goodness is not None:  # float32 in the columns layout: widened once averaged
-            maps = layer_maps(ff.layer_grid_goodness, size).astype(np.float64, copy=False)
         return RaceSnapshot(
             self.step_count,
             NetMetrics(ff.train_accuracy, ff.test_accuracy, ff.loss),
@@ -335,7 +317,7 @@ class Race:
             grid_ff,
             grid_bp,
             ff.layer_test_accuracy,
-            maps,
+            ff.layer_maps,
         )
 
     def infer(self, x: float, y: float) -> PointInference:

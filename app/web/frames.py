@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 
 import numpy as np
 
@@ -17,10 +18,21 @@ POINT_DECIMALS = 3
 LAYER_MAP_SCALE = 4.0  # the layer maps' full scale, in multiples of theta
 
 
+def quantize(values: np.ndarray, nan: float) -> np.ndarray:
+    """Values in [0, 1] (clipped) -> uint8 of value * 255, rounded; NaN reads as `nan`. Whole-array
+    operations in place on one float copy (np.nan_to_num, which copies and checks in Python, is
+    taken only when a NaN is there: a diverged net)."""
+    if np.isnan(values).any():
+        values = np.nan_to_num(values, nan=nan, posinf=1.0, neginf=0.0)
+    scaled = np.multiply(values, 255.0)
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, 0.0, 255.0, out=scaled)
+    return scaled.astype(np.uint8)
+
+
 def encode_grid(grid: np.ndarray) -> str:
     """P(class A) in [0, 1] -> base64 of uint8 (P * 255, rounded), row-major, row 0 at the top."""
-    quantized = np.clip(np.rint(np.nan_to_num(grid, nan=0.5) * 255.0), 0, 255).astype(np.uint8)
-    return base64.b64encode(quantized.tobytes()).decode("ascii")
+    return base64.b64encode(quantize(grid, 0.5).tobytes()).decode("ascii")
 
 
 def decode_grid(text: str, size: int) -> np.ndarray:
@@ -30,7 +42,7 @@ def decode_grid(text: str, size: int) -> np.ndarray:
 def short(value: float, decimals: int = METRIC_DECIMALS) -> float:
     value = float(value)
     # Engine losses can overflow on absurd settings; JSON has no inf/NaN, so clamp to a number.
-    if not np.isfinite(value):
+    if not math.isfinite(value):
         return 1e9 if value > 0 else (-1e9 if value < 0 else 0.0)
     return round(value, decimals)
 
@@ -51,11 +63,13 @@ def encode_layer_maps(maps: np.ndarray, theta: float) -> dict:
     already sure, p > 0.998 at theta = 2; the grid's corners outside the data run to 50 theta)
     saturates rather than darkening every other map."""
     scale = LAYER_MAP_SCALE * float(theta)
-    values = np.nan_to_num(maps, nan=0.0, posinf=scale)
+    quantized = quantize(np.divide(maps, scale), 0.0)  # every map at once; +inf clips to 1, NaN is 0
     return {
         "size": int(maps.shape[-1]),
         "scale": short(scale),
-        "goodness": [[encode_grid(np.minimum(label_map / scale, 1.0)) for label_map in layer] for layer in values],
+        "goodness": [
+            [base64.b64encode(label_map.tobytes()).decode("ascii") for label_map in layer] for layer in quantized
+        ],
     }
 
 

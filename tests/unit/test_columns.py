@@ -87,7 +87,7 @@ def test_copies_share_the_kernels_inputs_and_train_apart():
     race.advance_to(5)
     fork = race.fork()
     assert fork._columns.ff_batches[0][0] is race._columns.ff_batches[0][0]
-    assert fork._columns._work == {}
+    assert fork._columns._plans == {}
     revived = pickle.loads(pickle.dumps(race))
     deep = copy.deepcopy(race)
     for other in (fork, revived, deep):
@@ -102,3 +102,39 @@ def test_copies_share_the_kernels_inputs_and_train_apart():
 def test_an_unknown_kernel_is_refused():
     with pytest.raises(ValueError, match="kernel must be one of columns, rows"):
         Race(RaceSettings(), kernel="gpu")
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: f"{s.dataset}-{s.hidden_sizes}-{s.ff_inference}")
+def test_every_snapshot_number_equals_the_row_layouts_to_rounding(settings):
+    # The columns evaluation computes the last layer's goodness from H'' = [Y, s], decides two
+    # labels by one comparison and takes backprop's loss from the logit difference: the same
+    # numbers as the row layout's, to rounding, for every architecture and inference rule.
+    rows, columns = Race(settings, kernel="rows"), Race(settings)
+    for race in (rows, columns):
+        race.advance_to(25)
+    columns.ff.parameters.flat[:] = rows.ff.parameters.flat  # the same weights in both
+    columns.backprop.parameters.flat[:] = rows.backprop.parameters.flat
+    a, b = rows.snapshot(), columns.snapshot()
+    for net in ("ff", "backprop"):
+        x, y = getattr(a, net), getattr(b, net)
+        assert (x.train_accuracy, x.test_accuracy) == (y.train_accuracy, y.test_accuracy)
+        assert y.loss == pytest.approx(x.loss, rel=1e-12)
+    assert b.ff_layer_test_accuracy == a.ff_layer_test_accuracy
+    np.testing.assert_allclose(b.goodness_positive, a.goodness_positive, rtol=1e-12)
+    np.testing.assert_allclose(b.goodness_negative, a.goodness_negative, rtol=1e-12)
+    np.testing.assert_allclose(b.grid_ff, a.grid_ff, atol=1e-5)
+    np.testing.assert_allclose(b.grid_backprop, a.grid_backprop, atol=1e-5)
+    np.testing.assert_allclose(b.layer_maps, a.layer_maps, rtol=1e-5, atol=1e-5)
+    assert rows.train_accuracies() == columns.train_accuracies()
+
+
+def test_softplus_takes_the_overflow_safe_form_for_large_arguments():
+    from app.engine.evaluate import SOFTPLUS_DIRECT_BELOW, _softplus
+
+    z = np.array([-800.0, -30.0, -1e-3, 0.0, 2.5, 40.0, 699.0])
+    expected = np.logaddexp(0.0, z)
+    np.testing.assert_allclose(_softplus(z.copy(), np.empty_like(z)), expected, rtol=1e-15)
+    large = np.append(z, [SOFTPLUS_DIRECT_BELOW, 1e4])  # e^1e4 overflows: the safe form is taken
+    with np.errstate(over="raise"):
+        got = _softplus(large.copy(), np.empty_like(large))
+    np.testing.assert_allclose(got, np.logaddexp(0.0, large), rtol=1e-15)

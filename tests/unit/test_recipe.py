@@ -7,9 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.engine.datasets import CLASS_NAMES, DATASET_NAMES
+from app.engine.evaluate import layer_maps
 from app.engine.ff import FFNetwork, embed_label
 from app.engine.optim import Adam
-from app.engine.race import Race, RaceSettings, layer_maps
+from app.engine.race import Race, RaceSettings
 
 coordinates = st.floats(-1.25, 1.25, allow_nan=False)
 

@@ -1,0 +1,84 @@
+"""Work memory for the columns kernel, one per thread and shared by every race the thread runs.
+
+A race's passes need work arrays (each layer's activities, its next input, the goodness), a few
+hundred kilobytes in all, and a server's engine process runs dozens of races in turn. Kept per
+race, those arrays made each race's state about 0.7 MB, so a process switching between many races
+found little of it in its cache, and a frame cost about a quarter more inside the server than
+alone (docs/performance.md). Here they belong to the thread instead:
+
+* `temporaries(key, specs)`: the arrays of one pass, laid out from the start of one arena. Every
+  pass's temporaries share that memory, so the evaluation's FF pass, its grid pass and the
+  backprop sweeps walk through the same few hundred kilobytes, and so does every race. They are
+  valid until the thread's next call of `temporaries`: a pass asks for all its arrays at once and
+  is done with them before it returns (it returns results, never temporaries).
+* `result(key, shape, dtype)`: an array of its own per key, for what a pass hands back to its
+  caller (a goodness table, the logits): not overwritten by temporaries, only by the next result
+  of the same key, which the caller has consumed by then.
+
+Nothing here belongs to a race, so a copy, a fork or a pickle of a race carries no work memory.
+Threads never share a workspace (a server with engine threads runs a race in one at a time), and
+an arena only grows: a thread keeps the largest size its races asked for."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+ALIGN = 64  # bytes: each temporary starts on a cache line
+
+Spec = tuple[tuple[int, ...], Any]  # (shape, dtype)
+
+
+class Workspace:
+    def __init__(self) -> None:
+        self._arena = np.empty(0, np.uint8)
+        self._temporaries: dict[Any, tuple[np.ndarray, ...]] = {}
+        self._results: dict[Any, np.ndarray] = {}
+
+    def temporaries(self, key: Any, specs: tuple[Spec, ...]) -> tuple[np.ndarray, ...]:
+        """One pass's arrays (uninitialized), side by side from the start of the arena; `key` must
+        name `specs` (the same key, the same shapes). See the module doc for how long they live."""
+        views = self._temporaries.get(key)
+        if views is None:
+            offsets, end = [], 0
+            for shape, dtype in specs:
+                offsets.append(end)
+                end += -(-int(np.prod(shape)) * np.dtype(dtype).itemsize // ALIGN) * ALIGN
+            if end > self._arena.nbytes:
+                # Grow (doubling): views of the old arena are forgotten, and rebuilt on next use.
+                self._arena = np.empty(max(end, 2 * self._arena.nbytes) + ALIGN, np.uint8)
+                self._temporaries.clear()
+            base = -self._arena.ctypes.data % ALIGN
+            views = tuple(
+                np.ndarray(shape, dtype, buffer=self._arena, offset=base + offset)
+                for (shape, dtype), offset in zip(specs, offsets, strict=True)
+            )
+            self._temporaries[key] = views
+        return views
+
+    def result(self, key: Any, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+        """An (uninitialized) array of its own for `key`, the same one on every call; `key` must
+        name the shape and dtype (the same key, the same array)."""
+        array = self._results.get(key)
+        if array is None:
+            array = self._results[key] = np.empty(shape, dtype)
+        return array
+
+    @property
+    def nbytes(self) -> int:
+        return self._arena.nbytes + sum(array.nbytes for array in self._results.values())
+
+
+_local = threading.local()
+
+
+def workspace() -> Workspace:
+    """This thread's workspace."""
+    try:
+        mine: Workspace = _local.workspace
+        return mine
+    except AttributeError:
+        mine = _local.workspace = Workspace()
+        return mine
