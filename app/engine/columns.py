@@ -68,7 +68,9 @@ def relu_(y: np.ndarray) -> np.ndarray:
     return np.maximum(y, _zeros(y.shape, y.dtype), out=y)
 
 
-def ff_goodness_columns(net: FFNetwork, x: np.ndarray, table: np.ndarray) -> np.ndarray:
+def ff_goodness_columns(
+    net: FFNetwork, x: np.ndarray, table: np.ndarray, work: tuple[tuple[np.ndarray, ...], np.ndarray] | None = None
+) -> np.ndarray:
     """Evaluation's FF pass of `net` in (units, rows): `x` is (inputs + 1, m) with its ones row,
     `table` (layers, m) receives each layer's goodness G. The same pass as ff.forward_pass, transposed:
     Y = ReLU(P^T H), G = sum_j Y_j^2, H' = [Y / (sqrt(G) + eps), 1].
@@ -77,11 +79,12 @@ def ff_goodness_columns(net: FFNetwork, x: np.ndarray, table: np.ndarray) -> np.
     positively homogeneous, so ReLU(W^T (Y / s) + b) = ReLU(W^T Y + b s) / s, and the last layer
     reads H'' = [Y, s] (s in the bias row) and divides its goodness by s^2, one number per row,
     instead of dividing the (units, m) activities (the dearest operation of the pass). Only at
-    the last layer, so that no two lengths multiply. The same numbers to rounding."""
+    the last layer, so that no two lengths multiply. The same numbers to rounding. `work` is
+    goodness_work(net, m, dtype), fetched here when not given."""
     layers = net.layers
     m, last = x.shape[1], len(layers) - 1
     dtype = x.dtype
-    out, s = _goodness_work(net.hidden_sizes, m, dtype)
+    out, s = work if work is not None else goodness_work(net, m, dtype)
     h = x
     for i, layer in enumerate(layers):
         params = layer.params if layer.params.dtype == dtype else layer.params.astype(dtype)
@@ -103,28 +106,40 @@ def ff_goodness_columns(net: FFNetwork, x: np.ndarray, table: np.ndarray) -> np.
             np.sqrt(g, out=s)
             s += EPSILON
             y /= s
-            h[-1] = 1.0
     return table
 
 
-def _goodness_work(widths: tuple[int, ...], m: int, dtype: Any) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-    """ff_goodness_columns' temporaries: per layer its activities Y (the last layer) or its next
-    input [Y, 1 or s] (Y written straight into it), and s."""
-    work = workspace().temporaries(("ff goodness", widths, m, dtype), _goodness_specs(widths, m, dtype))
-    return work[:-1], work[-1]
+def goodness_work(net: FFNetwork, m: int, dtype: Any) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """ff_goodness_columns' work arrays over m rows: per layer its activities Y (the last layer)
+    or its next input (Y written straight into it): [Y, s] before the last layer (a temporary),
+    [Y / s, 1] before the others (with its ones row kept); and s."""
+    space = workspace()
+    widths = net.hidden_sizes
+    last = len(widths) - 1
+    work = space.temporaries(("ff goodness", widths, m, dtype), _goodness_specs(widths, m, dtype))
+    if last < 2:  # the race's 1 or 2 layers: every array is a temporary
+        return work[:-1], work[-1]
+    inputs = space.with_ones_rows(
+        ("ff goodness inputs", widths, m, dtype), tuple((u + 1, m) for u in widths[: last - 1]), dtype
+    )
+    return (*inputs, *work[last - 1 : -1]), work[-1]
 
 
 @functools.lru_cache(maxsize=64)
 def _goodness_specs(widths: tuple[int, ...], m: int, dtype: Any) -> tuple:
+    """Temporaries of ff_goodness_columns: Y of the last layer, [Y, s] of the one before it (the
+    others' inputs are not temporaries: empty placeholders keep the indices), and s."""
     last = len(widths) - 1
-    layers = tuple(((units, m) if i == last else (units + 1, m), dtype) for i, units in enumerate(widths))
-    return (*layers, ((m,), dtype))
+    layers = tuple(
+        ((units, m) if i == last else (units + 1, m), dtype) for i, units in enumerate(widths) if i >= last - 1
+    )
+    return (*((((0,), dtype),) * max(0, last - 1)), *layers, ((m,), dtype))
 
 
 def bp_logits_columns(net: BackpropMLP, x: np.ndarray, logits: np.ndarray, activations: tuple) -> None:
     """Backprop's forward sweep in (units, rows): `x` is (inputs + 1, m) with its ones row,
     `logits` (classes, m) receives P_L^T A_L-1, and `activations` (one (units + 1, m) array per
-    hidden layer, from the caller's temporaries) A_1, ..., A_L-1 with their ones rows."""
+    hidden layer whose last row is 1: bp_activations) A_1, ..., A_L-1."""
     h = x
     params = net.params
     dtype = x.dtype
@@ -134,17 +149,17 @@ def bp_logits_columns(net: BackpropMLP, x: np.ndarray, logits: np.ndarray, activ
         z = a[:-1]  # the leading rows of a C-contiguous array: contiguous
         np.matmul(p.T, h, out=z)
         relu_(z)
-        a[-1] = 1.0
         h = a
     last = params[-1] if params[-1].dtype == dtype else params[-1].astype(dtype)
     np.matmul(last.T, h, out=logits)
 
 
-@functools.lru_cache(maxsize=64)
-def bp_activation_specs(sizes: tuple[int, ...], m: int, dtype: Any) -> tuple:
-    """The (shape, dtype) of each hidden layer's activations [A, 1] over m rows, for a backprop
-    net of layer `sizes`."""
-    return tuple(((units + 1, m), dtype) for units in sizes[1:-1])
+def bp_activations(sizes: tuple[int, ...], m: int, dtype: Any) -> tuple[np.ndarray, ...]:
+    """The thread's arrays for each hidden layer's activations [A, 1] over m rows, for a backprop
+    net of layer `sizes` (their ones rows set once)."""
+    space = workspace()
+    key = ("bp activations", sizes, m, dtype)
+    return space.with_ones_rows(key, tuple((units + 1, m) for units in sizes[1:-1]), dtype)
 
 
 class ColumnsKernel:
@@ -197,39 +212,38 @@ class ColumnsKernel:
         return (*(batch for batch, _ in self.ff_batches), self.bp_x, self.onehot)
 
     # -- FF -----------------------------------------------------------------------------------
-    def _ff_plan(self, net: FFNetwork) -> tuple:
-        """Once per net: each layer's transposed parameter view and gradient view, and the key and
-        shapes of the step's temporaries (all passes have m = n or 2n rows)."""
+    def _ff_plan(self, net: FFNetwork) -> list:
+        """Per layer: the transposed parameter view, the gradient view and the work arrays of the
+        step (all passes have m = n or 2n rows): Y, G, dL/dG (folded), Y * dL/dG from the thread's
+        temporaries, and for all but the last layer the next input [H', 1] (its ones row kept).
+        Made once per net and thread, and again when the thread's arena has grown."""
+        space = workspace()
         plan = self._plans.get("ff")
-        if plan is not None and plan[0] is net.parameters.flat:
-            return plan[1]
+        if plan is not None and plan[0] is net.parameters.flat and plan[1] is space and plan[2] == space.generation:
+            return plan[3]
         m = self.ff_batches[0][0].shape[1]
-        widths = tuple(layer.n_out for layer in net.layers)
+        widths = net.hidden_sizes
         specs: list = []
-        for i, units in enumerate(widths):
-            # Y, G, dL/dG (folded), Y * dL/dG, and for all but the last layer the next input [H', 1]
+        for units in widths:
             specs += [((units, m), np.float64), ((m,), np.float64), ((m,), np.float64), ((units, m), np.float64)]
-            if i < len(widths) - 1:
-                specs.append(((units + 1, m), np.float64))
-        views = [(layer.params.T, gradient) for layer, gradient in zip(net.layers, net.gradient.views, strict=True)]
-        steps = (("ff step", widths, m), tuple(specs), views)
-        self._plans["ff"] = (net.parameters.flat, steps)
-        return steps
+        work = space.temporaries(("ff step", widths, m), tuple(specs))
+        inputs = space.with_ones_rows(("ff step inputs", widths, m), tuple((units + 1, m) for units in widths[:-1]))
+        layers = [
+            (layer.params.T, gradient, *work[4 * i : 4 * i + 4], inputs[i] if i < len(inputs) else None)
+            for i, (layer, gradient) in enumerate(zip(net.layers, net.gradient.views, strict=True))
+        ]
+        self._plans["ff"] = (net.parameters.flat, space, space.generation, layers)
+        return layers
 
     def ff_step(self, net: FFNetwork) -> None:
         """One FF step: a positive pass then a negative pass (or one joint pass), each ending in
         one optimizer update of the net's flat array (as FFNetwork.train_step)."""
-        key, specs, views = self._ff_plan(net)
-        work = workspace().temporaries(key, specs)
+        plan = self._ff_plan(net)
         theta = net.theta
         flat, gradient = net.parameters.flat, net.gradient.flat
-        last = len(views) - 1
         for x, one_minus_2t in self.ff_batches:
             h, scale = x, 1.0 / x.shape[1]  # the mean over the pass's rows (2n in the joint schedule)
-            at = 0
-            for i, (params_t, grad) in enumerate(views):
-                y, g, d, dy = work[at : at + 4]
-                at += 4
+            for params_t, grad, y, g, d, dy, h_next in plan:
                 np.matmul(params_t, h, out=y)
                 relu_(y)
                 c_einsum("ij,ij->j", y, y, out=g)
@@ -241,39 +255,35 @@ class ColumnsKernel:
                 d *= scale
                 np.multiply(y, d, out=dy)
                 np.matmul(h, dy.T, out=grad)
-                if i < last:  # H' = [Y / (sqrt(G) + eps), 1]
-                    h_next = work[at]
-                    at += 1
+                if h_next is not None:  # H' = [Y / (sqrt(G) + eps), 1]
                     np.sqrt(g, out=d)
                     d += EPSILON
                     np.divide(y, d, out=h_next[:-1])
-                    h_next[-1] = 1.0
                     h = h_next
             net.optimizer.update(0, flat, gradient)
 
     # -- backprop -----------------------------------------------------------------------------
+    def _bp_plan(self, net: BackpropMLP) -> tuple:
+        """The backprop step's work arrays, as _ff_plan's: the logits (then delta) and the column
+        max (then the sum) and the deltas below the last layer from the thread's temporaries, the
+        activations [x, A_1, ..., A_L-1] with their ones rows."""
+        space = workspace()
+        plan = self._plans.get("bp")
+        if plan is not None and plan[0] is net.parameters.flat and plan[1] is space and plan[2] == space.generation:
+            return plan[3]
+        n, sizes = self.n, net.sizes
+        specs = (((sizes[-1], n), np.float64), ((n,), np.float64), *(((units, n), np.float64) for units in sizes[1:-1]))
+        work = space.temporaries(("bp step", sizes, n), specs)
+        hidden = bp_activations(sizes, n, np.float64)
+        bound = (work[0], work[1], work[2:], hidden, (self.bp_x, *hidden))
+        self._plans["bp"] = (net.parameters.flat, space, space.generation, bound)
+        return bound
+
     def backprop_step(self, net: BackpropMLP) -> None:
         """One full-batch backprop step: the forward sweep, the backward sweep, one update of the
         net's flat array (as BackpropMLP.train_step)."""
-        n = self.n
-        plan = self._plans.get("bp")
-        if plan is None or plan[0] != net.sizes:
-            # the logits (then delta), the column max (then the sum), each hidden layer's [A, 1],
-            # and the deltas below the last layer
-            sizes = tuple(net.sizes)
-            specs = (
-                ((sizes[-1], n), np.float64),
-                ((n,), np.float64),
-                *bp_activation_specs(sizes, n, np.float64),
-                *(((units, n), np.float64) for units in sizes[1:-1]),
-            )
-            plan = self._plans["bp"] = (sizes, ("bp step", sizes, n), specs, len(sizes) - 2)
-        _, key, specs, hidden = plan
-        work = workspace().temporaries(key, specs)
-        z, column = work[0], work[1]
-        activations = (self.bp_x, *work[2 : 2 + hidden])
-        below = work[2 + hidden :]
-        bp_logits_columns(net, self.bp_x, z, activations[1:])
+        z, column, below, hidden, activations = self._bp_plan(net)
+        bp_logits_columns(net, self.bp_x, z, hidden)
         # softmax over the classes (rows of z): max and sum row by row over whole contiguous rows
         np.copyto(column, z[0])
         for row in z[1:]:
@@ -285,7 +295,7 @@ class ColumnsKernel:
             column += row
         z /= column
         z -= self.onehot
-        z *= 1.0 / n
+        z *= 1.0 / self.n
         delta = z
         gradients, params = net.gradient.views, net.params
         for i in range(len(params) - 1, -1, -1):

@@ -25,15 +25,17 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from app.engine.backprop import BackpropMLP
-from app.engine.columns import bp_activation_specs, bp_logits_columns, c_einsum, ff_goodness_columns
+from app.engine.columns import bp_logits_columns, c_einsum, ff_goodness_columns, goodness_work
 from app.engine.ff import FFNetwork, embed_label, forward_pass
 from app.engine.scratch import Scratch
-from app.engine.workspace import workspace
+from app.engine.workspace import Workspace, workspace
 
 LAYOUTS = ("columns", "rows")  # the kernel a race runs: app/engine/columns.py, or ff.py and backprop.py
 GRID_DTYPE = np.float32  # the columns layout's decision grids and layer maps (drawn at 8 bits)
@@ -189,25 +191,43 @@ class RaceEvaluator:
             self.label_is_one = np.stack([train_y, test_y]).astype(bool)
             self.label_is_one.flags.writeable = False
         self._scratch = Scratch()  # the rows layout's; the columns layout's are the thread's
+        self._bound: tuple = (None, -1, {})  # (workspace, its generation, {name: its arrays}): _arrays
 
     def __deepcopy__(self, memo: dict) -> RaceEvaluator:
         # Everything but the scratch is read-only: share it. Scratch is per instance (see module doc).
         clone = object.__new__(RaceEvaluator)
         clone.__dict__.update(self.__dict__)
         clone._scratch = Scratch()
+        clone._bound = (None, -1, {})
         memo[id(self)] = clone
         return clone
 
     def __getstate__(self) -> dict[str, object]:
         # A pickle carries the inputs, not the work arrays (as a deep copy).
-        return {**self.__dict__, "_scratch": Scratch()}
+        return {**self.__dict__, "_scratch": Scratch(), "_bound": (None, -1, {})}
+
+    def _arrays(self, name: Hashable, make: Callable[[Workspace], Any]) -> Any:
+        """Columns layout: the work arrays `name` of this evaluator's passes in the thread's
+        workspace, made by make(workspace) once per thread (and again after its arena grew), so
+        that a snapshot looks each up by name alone. The shapes behind a name are fixed: the
+        race's nets and inputs do not change."""
+        space = workspace()
+        space_then, generation, arrays = self._bound
+        if space_then is not space or generation != space.generation:
+            arrays = {}
+            self._bound = (space, space.generation, arrays)
+        found = arrays.get(name)
+        if found is None:
+            found = arrays[name] = make(space)
+        return found
 
     # -- forward passes: the nets' own, over a range of rows ----------------------------------
 
     def ff_goodness(self, net: FFNetwork, start: int, stop: int) -> np.ndarray:
         """(n_layers, stop - start): each layer's goodness for FF rows [start, stop)."""
         if self.ff_columns is not None:  # rows of the train and test segments
-            table = workspace().result(("ff goodness", len(net.layers), stop - start), (len(net.layers), stop - start))
+            shape = (len(net.layers), stop - start)
+            table = workspace().result(("ff goodness", shape), shape)
             return ff_goodness_columns(net, self.ff_columns[:, start:stop], table)
         assert self.ff_inputs is not None, "the rows layout"
         table = self._scratch.table("ff_goodness", len(net.layers), self.ff_ends[-1])[:, : stop - start]
@@ -230,7 +250,14 @@ class RaceEvaluator:
         inputs = self.ff_grid_columns
         assert inputs is not None, "the columns layout's grid"
         shape = (len(net.layers), inputs.shape[1])
-        return ff_goodness_columns(net, inputs, workspace().result(("ff grid goodness", shape), shape, GRID_DTYPE))
+        table, work = self._arrays(
+            "ff grid",
+            lambda space: (
+                space.result(("ff grid goodness", shape), shape, GRID_DTYPE),
+                goodness_work(net, shape[1], GRID_DTYPE),
+            ),
+        )
+        return ff_goodness_columns(net, inputs, table, work)
 
     def _ff_grid_columns(self, net: FFNetwork) -> tuple[np.ndarray, np.ndarray]:
         """Columns layout: P(label 0) over the grid (float64, new) and the (layers, labels, n_grid)
@@ -249,9 +276,17 @@ class RaceEvaluator:
         """Columns layout: (classes, m) logits of (inputs + 1, m) rows `x`, in x's dtype (a result
         of the thread's workspace)."""
         m, dtype = x.shape[1], x.dtype
-        work = workspace()
-        logits = work.result(("bp logits", net.sizes[-1], m, dtype), (net.sizes[-1], m), dtype)
-        hidden = work.temporaries(("bp sweep", net.sizes, m, dtype), bp_activation_specs(net.sizes, m, dtype))
+        logits, hidden = self._arrays(
+            ("bp sweep", m, dtype),
+            lambda space: (
+                space.result(("bp logits", net.sizes[-1], m, dtype), (net.sizes[-1], m), dtype),
+                space.temporaries(
+                    ("bp sweep", net.sizes, m, dtype), tuple(((u + 1, m), dtype) for u in net.sizes[1:-1])
+                ),
+            ),
+        )
+        for a in hidden:  # temporaries (in the memory the FF passes just used): their ones rows anew
+            a[-1] = 1.0
         bp_logits_columns(net, x, logits, hidden)
         return logits
 
@@ -281,9 +316,15 @@ class RaceEvaluator:
         counted total share one (layers + 1, rows) array, so that one comparison decides every
         point for every row of it."""
         layers = len(net.layers)
-        scores = workspace().result(("ff scores", layers, stop), (layers + 1, stop))
+        scores, work = self._arrays(
+            ("ff scores", stop),
+            lambda space: (
+                space.result(("ff scores", layers, stop), (layers + 1, stop)),
+                goodness_work(net, stop, np.float64),
+            ),
+        )
         assert self.ff_columns is not None, "the columns layout"
-        table = ff_goodness_columns(net, self.ff_columns[:, :stop], scores[:layers])
+        table = ff_goodness_columns(net, self.ff_columns[:, :stop], scores[:layers], work)
         counted = net.counted_layers
         rows = table if len(counted) == layers else table[list(counted)]
         if len(rows) == 2:  # the race's 2 layers: one addition, the numbers of the sum over axis 0
@@ -321,7 +362,10 @@ class RaceEvaluator:
             layer_test = _layer_accuracies(self._segment(table, 1), self.test_y)  # each layer alone
         train = self._segment(table, 0)  # (layers, labels, n)
         if columns:
-            z, work = workspace().temporaries(("ff loss", train.shape), ((train.shape, np.float64),) * 2)
+            shape = train.shape
+            z, work = self._arrays(
+                "ff loss", lambda space: space.temporaries(("ff loss", shape), ((shape, np.float64),) * 2)
+            )
         else:
             z = self._scratch.rows("ff_loss", len(train), train[0].size).reshape(train.shape)
         np.subtract(train, theta, out=z)
@@ -390,8 +434,12 @@ class RaceEvaluator:
             train_acc = _accuracy(logits[:, :n_train], self.train_y, True)
             test_acc = _accuracy(logits[:, n_train:], self.test_y, True)
             return BackpropEvaluation(train_acc, test_acc, self._bp_loss_columns(logits[:, :n_train]), grid_p)
-        d, z, work = workspace().temporaries(
-            ("bp metrics", n_train), (((2, n_train), np.float64), ((n_train,), np.float64), ((n_train,), np.float64))
+        d, z, work = self._arrays(
+            "bp metrics",
+            lambda space: space.temporaries(
+                ("bp metrics", n_train),
+                (((2, n_train), np.float64), ((n_train,), np.float64), ((n_train,), np.float64)),
+            ),
         )
         np.subtract(logits[1], logits[0], out=d.reshape(-1))
         train_right, test_right = (np.greater(d, 0.0) == self.label_is_one).sum(axis=-1).tolist()

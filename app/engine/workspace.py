@@ -13,7 +13,8 @@ alone (docs/performance.md). Here they belong to the thread instead:
   is done with them before it returns (it returns results, never temporaries).
 * `result(key, shape, dtype)`: an array of its own per key, for what a pass hands back to its
   caller (a goodness table, the logits): not overwritten by temporaries, only by the next result
-  of the same key, which the caller has consumed by then.
+  of the same key, which the caller has consumed by then. `with_ones_rows` are results whose last
+  rows (a layer input's bias row) are set to 1 once, so no pass has to write them again.
 
 Nothing here belongs to a race, so a copy, a fork or a pickle of a race carries no work memory.
 Threads never share a workspace (a server with engine threads runs a race in one at a time), and
@@ -36,6 +37,8 @@ class Workspace:
         self._arena = np.empty(0, np.uint8)
         self._temporaries: dict[Any, tuple[np.ndarray, ...]] = {}
         self._results: dict[Any, np.ndarray] = {}
+        self._inputs: dict[Any, tuple[np.ndarray, ...]] = {}
+        self.generation = 0  # counts the arena's growths: views from an earlier generation are stale
 
     def temporaries(self, key: Any, specs: tuple[Spec, ...]) -> tuple[np.ndarray, ...]:
         """One pass's arrays (uninitialized), side by side from the start of the arena; `key` must
@@ -50,6 +53,7 @@ class Workspace:
                 # Grow (doubling): views of the old arena are forgotten, and rebuilt on next use.
                 self._arena = np.empty(max(end, 2 * self._arena.nbytes) + ALIGN, np.uint8)
                 self._temporaries.clear()
+                self.generation += 1
             base = -self._arena.ctypes.data % ALIGN
             views = tuple(
                 np.ndarray(shape, dtype, buffer=self._arena, offset=base + offset)
@@ -66,9 +70,20 @@ class Workspace:
             array = self._results[key] = np.empty(shape, dtype)
         return array
 
+    def with_ones_rows(self, key: Any, shapes: tuple[tuple[int, int], ...], dtype: Any = np.float64) -> tuple:
+        """Results (memory of their own, per key) whose last rows are 1, set once: layer inputs
+        [H, 1], whose other rows the caller writes. One tuple per key: `key` must name `shapes`."""
+        arrays = self._inputs.get(key)
+        if arrays is None:
+            arrays = self._inputs[key] = tuple(np.empty(shape, dtype) for shape in shapes)
+            for array in arrays:
+                array[-1] = 1.0
+        return arrays
+
     @property
     def nbytes(self) -> int:
-        return self._arena.nbytes + sum(array.nbytes for array in self._results.values())
+        inputs = sum(array.nbytes for arrays in self._inputs.values() for array in arrays)
+        return self._arena.nbytes + sum(array.nbytes for array in self._results.values()) + inputs
 
 
 _local = threading.local()
