@@ -20,13 +20,11 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from app.engine.cpu import cpu_model  # noqa: E402  (after the path fix, for a direct run)
+from bench._browser import CHROMIUM_ARGS  # noqa: E402
 from bench.page_bytes import start_server  # noqa: E402
 
 TOOL = HERE / "lighthouse"
-CHROME_FLAGS = (
-    "--headless=new --no-sandbox --disable-gpu --disable-background-networking "
-    "--disable-component-update --disable-sync --no-first-run"
-)
+CHROME_FLAGS = " ".join(["--headless=new", *CHROMIUM_ARGS])
 METRICS = (
     "first-contentful-paint",
     "largest-contentful-paint",

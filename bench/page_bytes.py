@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -25,15 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.engine.cpu import cpu_model  # noqa: E402  (after the path fix, for a direct run)
 from app.web.widget_settings import WIDGETS  # noqa: E402  (every widget the article mounts)
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from bench._browser import CHROMIUM_ARGS, chromium_path  # noqa: E402
 
 
 def free_port() -> int:
@@ -64,7 +54,7 @@ def visit_bytes(base: str) -> dict:
     """Bytes on the wire (headers included, as Chromium counts them) for a first and a repeat visit."""
     from playwright.sync_api import expect, sync_playwright
 
-    chromium = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+    chromium = chromium_path()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -105,7 +95,7 @@ def page_race_bytes(base: str) -> dict:
     page's socket receives, its websocket framing included."""
     from playwright.sync_api import expect, sync_playwright
 
-    chromium = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+    chromium = chromium_path()
     sizes: list[tuple[bool, int]] = []  # (binary, payload bytes)
 
     def watch(socket) -> None:

@@ -15,7 +15,6 @@ import argparse
 import base64
 import json
 import os
-import shutil
 import statistics
 import sys
 import time
@@ -58,12 +57,11 @@ def browser_decode_ms(messages: list[bytes], rounds: int) -> float:
     """app/static/js/widgets/race/wire.js decoding the race's messages in Chromium: median of rounds' mean per frame."""
     from playwright.sync_api import sync_playwright
 
-    chromium = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+    from bench._browser import CHROMIUM_ARGS, chromium_path
+
     source = (ROOT / "app" / "static" / "js" / "widgets" / "race" / "wire.js").read_text()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.route("http://bench.invalid/wire.js", lambda r: r.fulfill(body=source, content_type="text/javascript"))
         page.route("http://bench.invalid/", lambda r: r.fulfill(body="<!doctype html><title>b</title>"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,16 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from bench._browser import CHROMIUM_ARGS, find_chromium
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def pytest_collection_modifyitems(items):
@@ -38,16 +31,10 @@ def pytest_collection_modifyitems(items):
 
 def chromium_executable() -> str:
     """Debian's Chromium (or $CHROMIUM_PATH); never Playwright's own browser download."""
-    candidates = [
-        os.environ.get("CHROMIUM_PATH"),
-        shutil.which("chromium"),
-        shutil.which("chromium-browser"),
-        shutil.which("google-chrome"),
-    ]
-    for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail("Chromium not found: run `make chromium` (Debian) or set CHROMIUM_PATH", pytrace=False)
+    found = find_chromium()
+    if found is None:
+        pytest.fail("Chromium not found: run `make chromium` (Debian) or set CHROMIUM_PATH", pytrace=False)
+    return found
 
 
 def free_port() -> int:

@@ -26,3 +26,32 @@ export function readPalette(names) {
 export function prefersReducedMotion() {
   return window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 }
+
+/** Vertical bars of `values` side by side across `width`, on a baseline at `bottom`; a bar of
+ *  `scale` reaches `top`. Each slot's bar covers `fraction` of it, centred; `label(j)` is written
+ *  under slot j at `labelY`, and `value(v)`, when given, just above its bar.
+ *  Colours: `bar` for the bars, `ink` for the values and the baseline, `inkSoft` for the labels.
+ *  @param {CanvasRenderingContext2D} context
+ *  @param {number[]} values
+ *  @param {{width: number, top: number, bottom: number, scale: number, fraction: number, labelY: number,
+ *    label: (j: number) => string, value?: (v: number) => string, bar: string, ink: string, inkSoft: string}} o */
+export function drawBarRow(context, values, o) {
+  const slot = o.width / values.length;
+  values.forEach((value, j) => {
+    const barHeight = ((o.bottom - o.top) * value) / o.scale;
+    const centre = j * slot + slot / 2;
+    context.fillStyle = o.bar;
+    context.fillRect(centre - (slot * o.fraction) / 2, o.bottom - barHeight, slot * o.fraction, barHeight);
+    if (o.value) {
+      context.fillStyle = o.ink;
+      context.fillText(o.value(value), centre, Math.max(11, o.bottom - barHeight - 4));
+    }
+    context.fillStyle = o.inkSoft;
+    context.fillText(o.label(j), centre, o.labelY);
+  });
+  context.strokeStyle = o.ink;
+  context.beginPath();
+  context.moveTo(0, o.bottom + 0.5);
+  context.lineTo(o.width, o.bottom + 0.5);
+  context.stroke();
+}

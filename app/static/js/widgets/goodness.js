@@ -1,7 +1,7 @@
 // The goodness layer: one 8-unit FF layer trained by the engine. The server is stateless, so the
 // widget keeps the reader's actions and sends the whole history each time (POST /api/goodness);
 // the server replays them from the seed and returns the layer's state after every step.
-import { cssVar, fitCanvas } from "../lib/canvas.js";
+import { cssVar, drawBarRow, fitCanvas } from "../lib/canvas.js";
 import { fixed } from "../lib/format.js";
 import { requestJSON } from "../lib/http.js";
 import { dot, square } from "../lib/shapes.js";
@@ -100,23 +100,20 @@ export function mount(root) {
     const gaugeWidth = Math.max(56, width * 0.16);
     const barArea = width - gaugeWidth - 24;
     const scale = Math.max(1, ...state.activities) * 1.1;
-    const slot = barArea / state.activities.length;
     context.font = "12px system-ui, sans-serif";
     context.textAlign = "center";
     context.fillStyle = palette.inkSoft;
     context.fillText("unit activities y", barArea / 2, 10);
-    state.activities.forEach((value, j) => {
-      const barHeight = ((bottom - top) * value) / scale;
-      context.fillStyle = palette.bar;
-      context.fillRect(j * slot + slot * 0.15, bottom - barHeight, slot * 0.7, barHeight);
-      context.fillStyle = palette.inkSoft;
-      context.fillText(`y${j + 1}`, j * slot + slot / 2, height - 8);
+    drawBarRow(context, state.activities, {
+      ...palette,
+      width: barArea,
+      top,
+      bottom,
+      scale,
+      fraction: 0.7,
+      labelY: height - 8,
+      label: (j) => `y${j + 1}`,
     });
-    context.strokeStyle = palette.ink;
-    context.beginPath();
-    context.moveTo(0, bottom + 0.5);
-    context.lineTo(barArea, bottom + 0.5);
-    context.stroke();
 
     // The gauge: goodness against the threshold, on a scale that always shows both.
     const left = width - gaugeWidth;

@@ -4,7 +4,7 @@
 // engine's weights, rendered into the page; a browser test holds this formula to the engine's.
 // Touch: only the handle over the vector's tip drags it (touch-action: none there); a swipe that
 // starts anywhere else on the plane scrolls the page, and a tap puts the vector where it landed.
-import { cssVar, fitCanvas } from "../lib/canvas.js";
+import { cssVar, drawBarRow, fitCanvas } from "../lib/canvas.js";
 import { fixed } from "../lib/format.js";
 import { arrow, diamond, dot } from "../lib/shapes.js";
 
@@ -165,25 +165,19 @@ export function mount(root) {
     if (!responseBox) responseBox = fitCanvas(responseCanvas);
     const { context, width, height } = responseBox;
     context.clearRect(0, 0, width, height);
-    const scale = Math.max(1.5, ...response);
-    const slot = width / response.length;
-    const bottom = height - 18;
     context.font = "12px system-ui, sans-serif";
     context.textAlign = "center";
-    response.forEach((value, j) => {
-      const barHeight = ((bottom - 14) * value) / scale;
-      context.fillStyle = palette.bar;
-      context.fillRect(j * slot + slot * 0.2, bottom - barHeight, slot * 0.6, barHeight);
-      context.fillStyle = palette.ink;
-      context.fillText(fixed(value, 3), j * slot + slot / 2, Math.max(11, bottom - barHeight - 4));
-      context.fillStyle = palette.inkSoft;
-      context.fillText(`unit ${j + 1}`, j * slot + slot / 2, height - 4);
+    drawBarRow(context, response, {
+      ...palette,
+      width,
+      top: 14,
+      bottom: height - 18,
+      scale: Math.max(1.5, ...response),
+      fraction: 0.6,
+      labelY: height - 4,
+      label: (j) => `unit ${j + 1}`,
+      value: (v) => fixed(v, 3),
     });
-    context.strokeStyle = palette.ink;
-    context.beginPath();
-    context.moveTo(0, bottom + 0.5);
-    context.lineTo(width, bottom + 0.5);
-    context.stroke();
   }
 
   const alongRay = (factor) => setVector(y.map((value) => value * factor));
