@@ -19,10 +19,15 @@ import time
 
 FRAME_PREFIX = b'{"type":"frame","step":'
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
+BINARY_SUBPROTOCOL = "ff-race-delta.1"  # app/web/wire.py: what the page asks for (binary frames)
 
 
 def frame_step(payload: bytes) -> int | None:
-    """The step of a `frame` message (its second field), or None for another message."""
+    """The step of a `frame` message, or None for another message: a JSON frame's second field, or
+    bytes 1-4 of a binary frame (app/web/wire.py's header: kind 1 or 2, then the step; a JSON
+    message starts with `{`)."""
+    if payload[:1] in (b"\x01", b"\x02") and len(payload) >= 9:
+        return int.from_bytes(payload[1:5], "big")
     if not payload.startswith(FRAME_PREFIX):
         return None
     end = payload.index(b",", len(FRAME_PREFIX))
@@ -49,13 +54,23 @@ def encode(opcode: int, payload: bytes) -> bytes:
 
 
 class RaceSocket(asyncio.Protocol):
-    """One websocket connection. `on_text(payload, now)` gets every text message; `closed` resolves
-    to the close code (1006 when the connection dropped without a close frame)."""
+    """One websocket connection. `on_text(payload, now)` gets every text message (and, with
+    `subprotocol`, every binary one: frames, as a page gets them); `closed` resolves to the close
+    code (1006 when the connection dropped without a close frame)."""
 
-    def __init__(self, host: str, port: int, on_text, origin: str | None = None, answer_pings: bool = True) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        on_text,
+        origin: str | None = None,
+        answer_pings: bool = True,
+        subprotocol: str | None = None,
+    ) -> None:
         self.host, self.port = host, port
         self.on_text = on_text
         self.origin = origin
+        self.subprotocol = subprotocol
         self.answer_pings = answer_pings
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
@@ -67,11 +82,12 @@ class RaceSocket(asyncio.Protocol):
         self.transport = transport
         key = base64.b64encode(os.urandom(16)).decode()
         origin = f"Origin: {self.origin}\r\n" if self.origin else ""
+        protocol = f"Sec-WebSocket-Protocol: {self.subprotocol}\r\n" if self.subprotocol else ""
         transport.write(
             (
                 f"GET /ws/race HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nUpgrade: websocket\r\n"
                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                f"{origin}\r\n"
+                f"{origin}{protocol}\r\n"
             ).encode()
         )
 
@@ -112,7 +128,7 @@ class RaceSocket(asyncio.Protocol):
             payload = bytes(buffer[position + header : position + header + length])
             position += header + length
             opcode = first & 0x0F
-            if opcode == TEXT:
+            if opcode == TEXT or (opcode == BINARY and self.subprotocol):
                 self.on_text(payload, now)
             elif opcode == PING and self.answer_pings:
                 self.transport.write(encode(PONG, payload))
@@ -149,12 +165,13 @@ async def connect(
     origin: str | None = None,
     answer_pings: bool = True,
     timeout_s: float = 30.0,
+    subprotocol: str | None = None,
 ) -> RaceSocket:
     loop = asyncio.get_running_loop()
     local = (local_ip, 0) if local_ip else None
     _, protocol = await asyncio.wait_for(
         loop.create_connection(
-            lambda: RaceSocket(host, port, on_text, origin, answer_pings), host, port, local_addr=local
+            lambda: RaceSocket(host, port, on_text, origin, answer_pings, subprotocol), host, port, local_addr=local
         ),
         timeout_s,
     )

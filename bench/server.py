@@ -32,13 +32,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _serverlib import Server, cpu_times, machine, rss_mb  # noqa: E402
-from _wsload import connect, frame_step, install_uvloop  # noqa: E402
+from _wsload import BINARY_SUBPROTOCOL, connect, frame_step, install_uvloop  # noqa: E402
 
 MIN_FPS = 18.0
 MAX_P99_GAP_S = 0.100
 FRAME_RATE = 20.0
 GENERATOR_BOUND_CORES = 0.85  # a generator process busier than this may be what limits the trial
 CLIENTS_PER_GENERATOR = 400
+# The websocket subprotocol the clients offer: None for JSON text frames (the default, as other
+# clients get them), _wsload.BINARY_SUBPROTOCOL with --binary (binary delta frames, as the page
+# gets them: the server then also encodes each frame, app/web/wire.py).
+SUBPROTOCOL: str | None = None
 
 
 # ------------------------------------------------------------------------------- load generator
@@ -56,7 +60,7 @@ async def one_client(port: int, settings: dict, start_at: float, timeout_s: floa
         elif payload.startswith(b'{"type":"state"') and b'"done":true' in payload and not done.done():
             done.set_result(None)
 
-    ws = await connect("127.0.0.1", port, on_text, local_ip=local_ip)
+    ws = await connect("127.0.0.1", port, on_text, local_ip=local_ip, subprotocol=SUBPROTOCOL)
     await asyncio.sleep(max(0.0, start_at - time.time()))  # everybody presses Train together
     sent = time.monotonic()
     ws.send_text(json.dumps({"type": "start", "settings": settings}))
@@ -95,6 +99,8 @@ async def generate(
 
 
 def generator_main(args) -> None:
+    global SUBPROTOCOL
+    SUBPROTOCOL = BINARY_SUBPROTOCOL if args.binary else None
     install_uvloop()
     # Cores are CPU time over the time the races ran (from the common start to the end).
     idle_s = max(0.0, args.start_at - time.time())
@@ -229,6 +235,8 @@ def trial(server: Server, clients: int, distinct: bool, steps: int, seed_base: i
                 ]
                 if distinct:
                     command += ["--first-seed", str(seed_base + offset // per_seed), "--per-seed", str(per_seed)]
+                if SUBPROTOCOL:
+                    command.append("--binary")
                 processes.append(subprocess.Popen(command))
                 offset += count
             peak_rss = rss_mb(server.pids())
@@ -306,6 +314,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short races and a short ladder")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes (FF_WORKERS)")
+    parser.add_argument(
+        "--binary", action="store_true", help="clients take binary delta frames, as the page does (default: JSON)"
+    )
     parser.add_argument("--generator", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
@@ -344,6 +355,8 @@ def main() -> None:
     if args.generator:
         generator_main(args)
         return
+    global SUBPROTOCOL
+    SUBPROTOCOL = BINARY_SUBPROTOCOL if args.binary else None
 
     steps = 300 if args.quick else 900
     cached_ladder = args.cached or ([50, 200] if args.quick else [200, 400, 600, 800, 1000])
@@ -356,7 +369,7 @@ def main() -> None:
     all_cores_bound = cores / (all_cores_ms / 1000 * FRAME_RATE)
     print(
         f"bench/server.py {' '.join(sys.argv[1:])}: {machine()}; races of {steps} steps; "
-        f"{args.workers} server worker(s)",
+        f"{args.workers} server worker(s); {'binary frames (as the page)' if SUBPROTOCOL else 'JSON frames'}",
         flush=True,
     )
     print(

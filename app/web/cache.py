@@ -43,9 +43,10 @@ def run_key(settings: RunSettings) -> tuple:
 class Viewer:
     """One session's view of one run: what it asked for, so that it can withdraw it all at once."""
 
-    def __init__(self, record: RunRecord, account: Account) -> None:
+    def __init__(self, record: RunRecord, account: Account, binary: bool = False) -> None:
         self.record = record
         self.account = account
+        self.binary = binary  # its session sends binary frames (app/web/wire.py)
         self.ahead: set[int] = set()
         self.awaiting: dict[int, asyncio.Future] = {}
         self.introducing: set[int] = set()  # awaited steps that begin a race (a start, a restore)
@@ -147,6 +148,7 @@ class Viewer:
         self.closed = True
         record = self.record
         record.viewers -= 1
+        record.binary_viewers -= self.binary
         for step in self.ahead | set(self.awaiting):
             record.unwant(self, step)
         waiting = list(self.awaiting.values())
@@ -178,11 +180,13 @@ class RunRecord:
         self.computed = 0  # frames the engine computed for this record (tests, metrics)
         self.crashes = 0  # slices with work for this run that failed in a row
         self.viewers = 0  # open viewers (sessions on this run)
+        self.binary_viewers = 0  # of which send binary frames: the engine also makes their deltas
         self.codec = FrameCodec(deltas=max_frames)  # the run's binary frames, encoded once for all (wire.py)
 
-    def viewer(self, account: Account) -> Viewer:
+    def viewer(self, account: Account, binary: bool = False) -> Viewer:
         self.viewers += 1
-        return Viewer(self, account)
+        self.binary_viewers += binary
+        return Viewer(self, account, binary)
 
     def wake(self) -> None:
         self.scheduler.wake(self)
@@ -241,7 +245,7 @@ class RunRecord:
         frames = sorted(self.wanted)[:max_frames]
         infers = [(step, x, y) for step, x, y, _ in self.clicks.values()]
         want_info = self.info is None and bool(self.info_waiters)
-        return Item(self.key, self.settings, frames, infers, want_info)
+        return Item(self.key, self.settings, frames, infers, want_info, wire=self.binary_viewers > 0)
 
     def _payers(self, item: Item) -> set[Viewer]:
         payers = {viewer for step in item.frames for viewer in self.wanted.get(step, ())}
@@ -264,6 +268,8 @@ class RunRecord:
                 if not future.done():
                     future.set_result(True)
         self.computed += len(result.frames)
+        for step, (base, message) in result.deltas.items():
+            self.codec.add_delta(base, step, message)
         for step, text in result.frames.items():
             if len(self.frames) < self.max_frames:  # memory per run stays bounded
                 self.frames[step] = text

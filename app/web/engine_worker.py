@@ -28,6 +28,7 @@ from threadpoolctl import threadpool_limits
 from app.engine.race import PointInference, Race, RaceSettings
 from app.web.digits_live import MAX_DIGITS_RUNS_PER_SLOT, DigitsRunState, LiveDigitsSettings
 from app.web.frames import frame_text, race_info
+from app.web.wire import FrameParts, encode_delta
 
 # A checkpoint is a fork (a deep copy of the race, about 0.15 ms): every 25 steps it cost 3-6% of
 # a frame's engine time; every 50, half that, and a replay from one is at most 49 steps (about 7 ms).
@@ -46,6 +47,9 @@ class Item:
     # (step, x, y) of a click; for a digits run (step, DigitQuery, 0.0)
     infers: list[tuple[int, Any, float]] = field(default_factory=list)
     want_info: bool = False
+    # A viewer takes binary frames (app/web/wire.py): also encode each frame as a delta from the
+    # frame this run produced before it, which is what a client playing the run holds.
+    wire: bool = False
 
 
 @dataclass
@@ -58,6 +62,8 @@ class ItemResult:
     seconds: float  # wall time the item held the slot (what the others waited)
     cpu_seconds: float  # this thread's CPU time on the item (the engine's own cost)
     complete: bool  # everything the item asked for was done (else: the slice ran out)
+    # With Item.wire: step -> (base step, the binary DELTA message from the base's frame to it)
+    deltas: dict[int, tuple[int, bytes]] = field(default_factory=dict)
 
 
 class RunState:
@@ -67,6 +73,7 @@ class RunState:
         self.producer = Race(settings)
         self.checkpoints: dict[int, Race] = {0: self.producer.fork()}
         self.model: Race | None = None  # the latest click model, moved forward for later clicks
+        self.last_parts: FrameParts | None = None  # the last frame produced, split for the wire (Item.wire)
 
     @property
     def position(self) -> int:
@@ -154,6 +161,7 @@ class Workshop:
         info = state.info() if item.want_info else None
         frames: dict[int, str] = {}
         infers: list[tuple[int, Any, float, Any]] = []  # as ItemResult.infers
+        deltas: dict[int, tuple[int, bytes]] = {}
         complete = True
         for step in item.frames:
             text = state.frame(step, deadline)
@@ -161,6 +169,17 @@ class Workshop:
                 complete = False
                 break
             frames[step] = text
+            if item.wire and isinstance(state, RunState):
+                # The binary DELTA a client playing this run needs (wire.py), made here rather than
+                # in the event loop: compressing is half of what a binary frame cost the server
+                # (docs/performance.md). The base is the frame produced before this one, which is
+                # what a client holds when it plays the run in order; any other base is made by the
+                # run's FrameCodec in the server, as before.
+                parts = FrameParts.of(text)
+                last = state.last_parts
+                if last is not None and last.step < step:
+                    deltas[step] = (last.step, encode_delta(last, parts))
+                state.last_parts = parts
             if deadline is not None and time.perf_counter() >= deadline:
                 break
         for step, x, y in item.infers:
@@ -180,6 +199,7 @@ class Workshop:
             time.perf_counter() - started,
             time.thread_time() - cpu_started,
             complete,
+            deltas,
         )
 
 

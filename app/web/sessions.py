@@ -328,7 +328,7 @@ class RaceSession:
             self.viewer.close()  # the old run's pending work is withdrawn, never started
             self.viewer = None
         if self.viewer is None:
-            self.viewer = record.viewer(self.account)
+            self.viewer = record.viewer(self.account, binary=self.writer.binary)
         else:
             self.viewer.want_ahead(())
         self.record = record

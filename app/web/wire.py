@@ -204,6 +204,7 @@ class FrameCodec:
         self._keys: _Lru[int, bytes] = _Lru(keys)
         self._deltas: _Lru[tuple[int, int], bytes] = _Lru(deltas)
         self.encoded = 0  # messages compressed (tests, bench: shared work is done once)
+        self.encoded_by_engine = 0  # of which in an engine process (add_delta), not in the event loop
 
     def parts(self, step: int, text: str) -> FrameParts:
         return self._parts.get(step, lambda: FrameParts.of(text))
@@ -214,6 +215,16 @@ class FrameCodec:
             return encode_key(self.parts(step, text))
 
         return self._keys.get(step, make)
+
+    def add_delta(self, base_step: int, step: int, message: bytes) -> None:
+        """A DELTA made elsewhere (an engine process, app/web/engine_worker.py): kept as if made here."""
+
+        def made_there() -> bytes:
+            self.encoded += 1
+            self.encoded_by_engine += 1
+            return message
+
+        self._deltas.get((base_step, step), made_there)
 
     def delta(self, base_step: int, base_text: str, step: int, text: str) -> bytes:
         def make() -> bytes:

@@ -77,6 +77,28 @@ def test_binary_messages_from_the_client_are_still_refused(client):
         assert receive(ws)["type"] == "race"  # the socket stayed open and usable
 
 
+def test_a_binary_clients_deltas_are_made_in_the_engine_not_in_the_event_loop(client):
+    settings = {"steps": 48, "speed": 4, "seed": 91}
+    with client.websocket_connect("/ws/race", subprotocols=[SUBPROTOCOL]) as ws:
+        ws.send_text(json.dumps({"type": "start", "settings": settings}))
+        seen = read_binary_race(ws, lambda m: m["type"] == "state" and m["done"])
+    expected = engine_frames(48, set(range(0, 49, 4)), seed=91)
+    assert {json.loads(text)["step"]: text for _, _, text in seen} == expected
+    assert [kind for kind, _, _ in seen] == [KEY] + [DELTA] * (len(expected) - 1)
+    codec = client.app.state.cache.record(RaceSettings(steps=48, seed=91)).codec
+    # The first frame's KEY is made by the server; every DELTA came from the engine with its frame.
+    assert codec.encoded_by_engine == len(expected) - 1
+    assert codec.encoded == len(expected)
+
+
+def test_json_clients_cost_the_engine_no_encoding(client):
+    with client.websocket_connect("/ws/race") as ws:
+        ws.send_text(json.dumps({"type": "start", "settings": {"steps": 24, "seed": 92}}))
+        while not ((m := receive(ws))["type"] == "state" and m["done"]):
+            pass
+    assert client.app.state.cache.record(RaceSettings(steps=24, seed=92)).codec.encoded == 0
+
+
 def test_a_classroom_on_one_seed_costs_one_encoding_per_frame_not_one_per_viewer(make_client):
     client = make_client(sessions_per_client=12)
     settings = {"steps": 40, "speed": 4, "seed": 77}
