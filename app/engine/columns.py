@@ -33,6 +33,7 @@ holds the training inputs (read-only, shared by copies); its work arrays are the
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 import numpy as np
@@ -46,20 +47,36 @@ from app.engine.backprop import BackpropMLP
 from app.engine.ff import EPSILON, FFNetwork, embed_label, wrong_labels
 from app.engine.workspace import workspace
 
-_ZEROS: dict[tuple[tuple[int, ...], Any], np.ndarray] = {}
+_ZEROS: dict[Any, np.ndarray] = {}  # dtype -> a flat read-only array of zeros, as long as needed yet
+_ZERO_VIEWS: dict[tuple[tuple[int, ...], Any], np.ndarray] = {}  # (shape, dtype) -> a view of it
+ZERO_VIEWS_KEPT = 64
+_ZEROS_LOCK = threading.Lock()
 
 
 def _zeros(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """A read-only array of zeros, one per shape and dtype for the whole process: ReLU as
-    `np.maximum(y, zeros)` costs half of `np.maximum(y, 0.0)` here (NumPy's loop for a scalar
-    operand is not its fast contiguous one: 2.7 against 5.2 us on a 12 x 2,048 float32 array,
-    docs/performance.md), with the same result."""
+    """Read-only zeros of `shape`: ReLU as `np.maximum(y, zeros)` costs half of
+    `np.maximum(y, 0.0)` here (NumPy's loop for a scalar operand is not its fast contiguous one:
+    2.7 against 5.2 us on a 12 x 2,048 float32 array, docs/performance.md), with the same result.
+    Every shape is a view of one flat array per dtype (as long as the largest shape asked for), so
+    the memory is that one array whatever shapes a process meets."""
     key = (shape, dtype)
-    zeros = _ZEROS.get(key)
-    if zeros is None:
-        zeros = np.zeros(shape, dtype)
-        zeros.flags.writeable = False
-        _ZEROS[key] = zeros
+    zeros = _ZERO_VIEWS.get(key)
+    if zeros is not None:
+        return zeros
+    with _ZEROS_LOCK:  # engine threads (FF_ENGINE_PROCESSES=0) may meet a new shape at once
+        size = 1
+        for extent in shape:
+            size *= extent
+        flat = _ZEROS.get(dtype)
+        if flat is None or flat.size < size:
+            flat = np.zeros(max(size, 2 * (0 if flat is None else flat.size)), dtype)
+            flat.flags.writeable = False
+            _ZEROS[dtype] = flat
+            _ZERO_VIEWS.clear()  # views of the old array stay valid where they are held
+        zeros = flat[:size].reshape(shape)
+        if len(_ZERO_VIEWS) >= ZERO_VIEWS_KEPT:
+            _ZERO_VIEWS.pop(next(iter(_ZERO_VIEWS)))
+        _ZERO_VIEWS[key] = zeros
     return zeros
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -85,6 +86,7 @@ def _embedded(
 
 _GRID_COLUMNS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 _GRID_COLUMNS_KEPT = 8  # grids (size, normalization) kept at once; a race's settings pick one
+_GRID_COLUMNS_LOCK = threading.Lock()
 
 
 def _grid_columns(
@@ -97,14 +99,15 @@ def _grid_columns(
         n_labels,
         input_normalization,
     )
-    columns = _GRID_COLUMNS.get(key)
-    if columns is None:
-        columns = (ff_rows.T.astype(GRID_DTYPE), bp_rows.T.astype(GRID_DTYPE))
-        for array in columns:
-            array.flags.writeable = False
-        if len(_GRID_COLUMNS) >= _GRID_COLUMNS_KEPT:
-            del _GRID_COLUMNS[next(iter(_GRID_COLUMNS))]
-        _GRID_COLUMNS[key] = columns
+    with _GRID_COLUMNS_LOCK:  # races may be built in several engine threads at once
+        columns = _GRID_COLUMNS.get(key)
+        if columns is None:
+            columns = (ff_rows.T.astype(GRID_DTYPE), bp_rows.T.astype(GRID_DTYPE))
+            for array in columns:
+                array.flags.writeable = False
+            if len(_GRID_COLUMNS) >= _GRID_COLUMNS_KEPT:
+                del _GRID_COLUMNS[next(iter(_GRID_COLUMNS))]
+            _GRID_COLUMNS[key] = columns
     return columns
 
 

@@ -23,11 +23,18 @@ an arena only grows: a thread keeps the largest size its races asked for."""
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
 ALIGN = 64  # bytes: each temporary starts on a cache line
+# Bounds, so that no sequence of races (a client cycling through settings) grows a thread's memory
+# without end: the views of this many passes' temporaries are kept (views cost no memory; a
+# forgotten one is made again), and results and inputs up to this many bytes, least recently used
+# first out. The default race needs about 0.3 MB of them; the largest settings about 10 MB.
+TEMPORARY_KEYS = 128
+KEPT_BYTES = 32 * 1024 * 1024
 
 Spec = tuple[tuple[int, ...], Any]  # (shape, dtype)
 
@@ -35,9 +42,9 @@ Spec = tuple[tuple[int, ...], Any]  # (shape, dtype)
 class Workspace:
     def __init__(self) -> None:
         self._arena = np.empty(0, np.uint8)
-        self._temporaries: dict[Any, tuple[np.ndarray, ...]] = {}
-        self._results: dict[Any, np.ndarray] = {}
-        self._inputs: dict[Any, tuple[np.ndarray, ...]] = {}
+        self._temporaries: OrderedDict[Any, tuple[np.ndarray, ...]] = OrderedDict()
+        self._kept: OrderedDict[Any, tuple[np.ndarray, ...]] = OrderedDict()  # results and inputs
+        self._kept_bytes = 0
         self.generation = 0  # counts the arena's growths: views from an earlier generation are stale
 
     def temporaries(self, key: Any, specs: tuple[Spec, ...]) -> tuple[np.ndarray, ...]:
@@ -60,30 +67,45 @@ class Workspace:
                 for (shape, dtype), offset in zip(specs, offsets, strict=True)
             )
             self._temporaries[key] = views
+            if len(self._temporaries) > TEMPORARY_KEYS:
+                self._temporaries.popitem(last=False)
         return views
 
+    def _keep(self, key: Any, arrays: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        self._kept[key] = arrays
+        self._kept_bytes += sum(array.nbytes for array in arrays)
+        while self._kept_bytes > KEPT_BYTES and len(self._kept) > 1:
+            # The least recently used go; whoever still holds one keeps it alive until done with it.
+            _, old = self._kept.popitem(last=False)
+            self._kept_bytes -= sum(array.nbytes for array in old)
+        return arrays
+
     def result(self, key: Any, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
-        """An (uninitialized) array of its own for `key`, the same one on every call; `key` must
-        name the shape and dtype (the same key, the same array)."""
-        array = self._results.get(key)
-        if array is None:
-            array = self._results[key] = np.empty(shape, dtype)
-        return array
+        """An (uninitialized) array of its own for `key`, the same one on every call while kept;
+        `key` must name the shape and dtype (the same key, the same array)."""
+        arrays = self._kept.get(key)
+        if arrays is None:
+            arrays = self._keep(key, (np.empty(shape, dtype),))
+        else:
+            self._kept.move_to_end(key)
+        return arrays[0]
 
     def with_ones_rows(self, key: Any, shapes: tuple[tuple[int, int], ...], dtype: Any = np.float64) -> tuple:
         """Results (memory of their own, per key) whose last rows are 1, set once: layer inputs
         [H, 1], whose other rows the caller writes. One tuple per key: `key` must name `shapes`."""
-        arrays = self._inputs.get(key)
+        arrays = self._kept.get(key)
         if arrays is None:
-            arrays = self._inputs[key] = tuple(np.empty(shape, dtype) for shape in shapes)
-            for array in arrays:
+            made = tuple(np.empty(shape, dtype) for shape in shapes)
+            for array in made:
                 array[-1] = 1.0
+            arrays = self._keep(key, made)
+        else:
+            self._kept.move_to_end(key)
         return arrays
 
     @property
     def nbytes(self) -> int:
-        inputs = sum(array.nbytes for arrays in self._inputs.values() for array in arrays)
-        return self._arena.nbytes + sum(array.nbytes for array in self._results.values()) + inputs
+        return self._arena.nbytes + self._kept_bytes
 
 
 _local = threading.local()

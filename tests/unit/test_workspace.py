@@ -100,3 +100,49 @@ def test_races_with_the_same_grid_share_its_inputs():
     assert a._evaluator.bp_grid_columns is b._evaluator.bp_grid_columns
     assert other._evaluator.ff_grid_columns is not a._evaluator.ff_grid_columns
     assert not a._evaluator.ff_grid_columns.flags.writeable
+
+
+def test_a_thread_meeting_many_settings_keeps_bounded_memory():
+    # A client may cycle through settings (layer widths, grid sizes): the thread's kept arrays stay
+    # within KEPT_BYTES plus its arena, and the shared zeros are one array per dtype.
+    from app.engine import columns
+    from app.engine.workspace import KEPT_BYTES, TEMPORARY_KEYS
+
+    def run_in_thread(target):
+        thread = threading.Thread(target=target)
+        thread.start()
+        thread.join()
+
+    seen = {}
+
+    def cycle():
+        for index, (width, grid) in enumerate((w, g) for w in (3, 9, 17, 33, 64) for g in (8, 24, 64, 96)):
+            race = Race(RaceSettings(seed=index, hidden_sizes=(width, width, width), grid_size=grid, steps=2))
+            race.step()
+            race.snapshot()
+        space = workspace()
+        seen["kept"] = space._kept_bytes
+        seen["views"] = len(space._temporaries)
+        seen["arena"] = space._arena.nbytes
+
+    run_in_thread(cycle)
+    assert seen["kept"] <= KEPT_BYTES
+    assert seen["views"] <= TEMPORARY_KEYS
+    # The arena holds the largest pass: 64 units + 1 over 96 x 96 x 2 grid rows in float32, doubled at most.
+    assert seen["arena"] <= 4 * (65 + 64) * 96 * 96 * 2 * 4
+    assert len(columns._ZEROS) <= 2  # float64 and float32
+    assert len(columns._ZERO_VIEWS) <= columns.ZERO_VIEWS_KEPT
+
+
+def test_results_evicted_from_the_workspace_stay_valid_where_they_are_held(monkeypatch):
+    from app.engine import workspace as module
+
+    monkeypatch.setattr(module, "KEPT_BYTES", 1000)
+    space = Workspace()
+    first = space.result("a", (100,))  # 800 bytes
+    first[:] = 5.0
+    second = space.result("b", (100,))  # evicts "a"
+    second[:] = 7.0
+    assert space._kept_bytes <= 1000
+    np.testing.assert_array_equal(first, 5.0)  # still valid memory for whoever holds it
+    assert space.result("a", (100,)) is not first  # made again when asked for again
