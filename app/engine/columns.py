@@ -132,25 +132,18 @@ def goodness_work(net: FFNetwork, m: int, dtype: Any) -> tuple[tuple[np.ndarray,
     [Y / s, 1] before the others (with its ones row kept); and s."""
     space = workspace()
     widths = net.hidden_sizes
-    last = len(widths) - 1
     work = space.temporaries(("ff goodness", widths, m, dtype), _goodness_specs(widths, m, dtype))
-    if last < 2:  # the race's 1 or 2 layers: every array is a temporary
-        return work[:-1], work[-1]
-    inputs = space.with_ones_rows(
-        ("ff goodness inputs", widths, m, dtype), tuple((u + 1, m) for u in widths[: last - 1]), dtype
-    )
-    return (*inputs, *work[last - 1 : -1]), work[-1]
+    early = widths[:-2]  # the race's 1 or 2 layers have none: every array is a temporary
+    inputs = space.with_ones_rows(("ff goodness inputs", widths, m, dtype), tuple((u + 1, m) for u in early), dtype)
+    return (*inputs, *work[:-1]), work[-1]
 
 
 @functools.lru_cache(maxsize=64)
 def _goodness_specs(widths: tuple[int, ...], m: int, dtype: Any) -> tuple:
-    """Temporaries of ff_goodness_columns: Y of the last layer, [Y, s] of the one before it (the
-    others' inputs are not temporaries: empty placeholders keep the indices), and s."""
-    last = len(widths) - 1
-    layers = tuple(
-        ((units, m) if i == last else (units + 1, m), dtype) for i, units in enumerate(widths) if i >= last - 1
-    )
-    return (*((((0,), dtype),) * max(0, last - 1)), *layers, ((m,), dtype))
+    """Temporaries of ff_goodness_columns: [Y, s] of the layer before the last (if any), Y of the
+    last layer, and s."""
+    before_last = (((widths[-2] + 1, m), dtype),) if len(widths) > 1 else ()
+    return (*before_last, ((widths[-1], m), dtype), ((m,), dtype))
 
 
 def bp_logits_columns(net: BackpropMLP, x: np.ndarray, logits: np.ndarray, activations: tuple) -> None:

@@ -313,12 +313,12 @@ class RaceEvaluator:
         totals = self._totals(net, self.ff_goodness(net, 0, self.ff_ends[TRAIN - 1]))
         return _accuracy(self._segment(totals, 0), self.train_y, columns)
 
-    def _ff_accuracies(self, net: FFNetwork, stop: int) -> tuple[np.ndarray, float, float, list[float]]:
+    def _ff_accuracies(self, net: FFNetwork) -> tuple[np.ndarray, float, float, list[float]]:
         """Columns layout: (goodness table, train accuracy, test accuracy, each layer's test
-        accuracy) over FF rows [0, stop) (train and test). With `label_is_one` the table and the
+        accuracy) over the FF rows of train and test. With `label_is_one` the table and the
         counted total share one (layers + 1, rows) array, so that one comparison decides every
         point for every row of it."""
-        layers = len(net.layers)
+        layers, stop = len(net.layers), self.ff_ends[TEST - 1]
         scores, work = self._arrays(
             ("ff scores", stop),
             lambda space: (
@@ -334,7 +334,7 @@ class RaceEvaluator:
             np.add(rows[0], rows[1], out=scores[layers])
         else:
             rows.sum(axis=0, out=scores[layers])
-        if self.label_is_one is None or stop != self.ff_ends[TEST - 1]:
+        if self.label_is_one is None:
             totals = scores[layers]
             return (
                 table,
@@ -354,7 +354,7 @@ class RaceEvaluator:
         upto = GRID if grid else TEST
         columns = self.ff_columns is not None  # the grid in its own float32 pass
         if columns:
-            table, train_acc, test_acc, layer_test = self._ff_accuracies(net, self.ff_ends[TEST - 1])
+            table, train_acc, test_acc, layer_test = self._ff_accuracies(net)
             totals = None  # the grid has its own pass
         else:
             table = self.ff_goodness(net, 0, self.ff_ends[upto - 1])

@@ -82,6 +82,7 @@ def digit_query(message: DigitFields) -> DigitQuery:
 class DigitsSession(RaceSession):
     message_adapter = digits_message_adapter
     client_types = DIGITS_CLIENT_TYPES
+    log = log
     # One live digits race at full pace costs about 0.25 engine-seconds per second on a quiet core
     # (a minibatch of both 784-200-200 nets and a 200-digit check, 20 times a second), where a disk
     # race costs about 0.03 and a client's share is FF_COMPUTE_SHARE (0.1): counted at a quarter of
@@ -158,11 +159,4 @@ class DigitsSession(RaceSession):
             viewer, step = self.viewer, self.cursor
             if viewer is None:
                 return
-            try:
-                result = await viewer.infer(step, query, 0.0)
-            except Exception:
-                log.exception("digit inference failed")
-                self.error(ErrorCode.internal, "Inference failed on the server.")
-                continue
-            if result is not None:  # None: withdrawn, a new start replaced the run
-                self.outbox.put(inference_text(result, step))
+            await self.answer(viewer, step, (query, 0.0), inference_text, "digit")

@@ -18,7 +18,7 @@ session's Account (app/web/scheduler.py): a client past its compute budget is to
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from app.web.transport import Delivery
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pydantic import TypeAdapter, ValidationError
@@ -84,6 +85,7 @@ class RaceSession:
     client_types: tuple[str, ...] = CLIENT_TYPES
     charge_weight = 1.0  # how the session's engine seconds count against its client's budget (Account)
     binary_frames_offered = True  # frames as app/web/wire.py's binary deltas when the client asks for them
+    log = log  # where a failed inference is logged (each kind of session its own logger)
 
     def message_limit(self) -> int:
         """The largest inbound message, in bytes (larger: close 1009)."""
@@ -451,14 +453,21 @@ class RaceSession:
             viewer, step = self.viewer, self.cursor
             if viewer is None:  # no run yet (dispatch refuses `infer` before `start`)
                 continue
-            try:
-                result = await viewer.infer(step, x, y)
-            except Exception:
-                log.exception("click inference failed")
-                self.error(ErrorCode.internal, "Inference failed on the server.")
-                continue
-            if result is not None:  # None: withdrawn, a new start replaced the run
-                self.outbox.put(inference_text(result, step))
+            await self.answer(viewer, step, (x, y), inference_text, "click")
+
+    async def answer(
+        self, viewer: Viewer, step: int, query: tuple[Any, float], text: Callable[[Any, int], str], what: str
+    ) -> None:
+        """Ask the run for one inference at `step` and send its answer as text(result, step); a
+        failure is logged and told to the client, never raised (the next request still runs)."""
+        try:
+            result = await viewer.infer(step, *query)
+        except Exception:
+            self.log.exception("%s inference failed", what)
+            self.error(ErrorCode.internal, "Inference failed on the server.")
+            return
+        if result is not None:  # None: withdrawn, a new start replaced the run
+            self.outbox.put(text(result, step))
 
 
 def describe(invalid: ValidationError) -> str:
