@@ -54,9 +54,9 @@ _ZEROS_LOCK = threading.Lock()
 
 
 def _zeros(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """Read-only zeros of `shape`: ReLU as `np.maximum(y, zeros)` costs half of
+    """Read-only zeros of `shape`: ReLU as `np.maximum(y, zeros)` costs less than
     `np.maximum(y, 0.0)` here (NumPy's loop for a scalar operand is not its fast contiguous one:
-    2.7 against 5.2 us on a 12 x 2,048 float32 array, docs/performance.md), with the same result.
+    3.7 against 4.8 us on a 12 x 2,048 float32 array, bench/engine_parts.py), with the same result.
     Every shape is a view of one flat array per dtype (as long as the largest shape asked for), so
     the memory is that one array whatever shapes a process meets."""
     key = (shape, dtype)

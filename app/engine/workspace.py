@@ -2,9 +2,9 @@
 
 A race's passes need work arrays (each layer's activities, its next input, the goodness), a few
 hundred kilobytes in all, and a server's engine process runs dozens of races in turn. Kept per
-race, those arrays made each race's state about 0.7 MB, so a process switching between many races
-found little of it in its cache, and a frame cost about a quarter more inside the server than
-alone (docs/performance.md). Here they belong to the thread instead:
+race, those arrays made each race's state 1.5 MB, and a process serving 45 races in turn paid
+about 5% more per frame than one serving a single race; now 1-2% (bench/engine_parts.py), and a
+race keeps 196 KB. Here they belong to the thread instead:
 
 * `temporaries(key, specs)`: the arrays of one pass, laid out from the start of one arena. Every
   pass's temporaries share that memory, so the evaluation's FF pass, its grid pass and the
