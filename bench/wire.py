@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.engine.cpu import cpu_model  # noqa: E402
 from app.engine.race import Race, RaceSettings  # noqa: E402
-from app.web.frames import frame_text  # noqa: E402
+from app.web.frames import frame_text, frame_text_and_parts  # noqa: E402
 from app.web.limits import OutFrame, SocketWriter  # noqa: E402
 from app.web.wire import FrameCodec, FrameParts, WireDecoder, encode_delta, encode_key  # noqa: E402
 
@@ -106,6 +106,14 @@ def main() -> None:
         for step in steps:
             FrameParts.of(texts[step])
 
+    def text_then_split() -> None:  # what an engine process did for a binary viewer's run before
+        for snapshot in snapshots:
+            FrameParts.of(frame_text(snapshot, 900, 2.0))
+
+    def text_and_parts() -> None:  # what it does now: both from the snapshot
+        for snapshot in snapshots:
+            frame_text_and_parts(snapshot, 900, 2.0)
+
     def deltas() -> None:
         encode_key(parts[0])
         for a, b in pairwise(steps):
@@ -146,6 +154,8 @@ def main() -> None:
     figures = {
         "frame text (JSON, reference)": per_frame_us(build_texts, n, rounds),
         "split a frame (parse, base64 -> bytes)": per_frame_us(split, n, rounds),
+        "frame text, then split it (engine, before)": per_frame_us(text_then_split, n, rounds),
+        "frame text and split, both from the snapshot (engine, now)": per_frame_us(text_and_parts, n, rounds),
         "encode a delta (difference + zlib)": per_frame_us(deltas, n, rounds),
         "encode a keyframe (zlib)": per_frame_us(keys, n, rounds),
         "per run: split + delta, through the run's FrameCodec": per_frame_us(shared_stream, n, rounds),

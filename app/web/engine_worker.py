@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from app.engine.race import PointInference, Race, RaceSettings
 from app.web.digits_live import MAX_DIGITS_RUNS_PER_SLOT, DigitsRunState, LiveDigitsSettings
-from app.web.frames import frame_text, race_info
+from app.web.frames import frame_text, frame_text_and_parts, race_info
 from app.web.wire import FrameParts, encode_delta
 
 # A checkpoint is a fork (a deep copy of the race, about 0.15 ms): every 25 steps it cost 3-6% of
@@ -107,12 +107,20 @@ class RunState:
         return own
 
     def frame(self, step: int, deadline: float | None) -> str | None:
-        race = self.producer
-        if step < race.step_count:
-            race = self.at(step)
-        elif not self.produce_to(step, deadline):
+        race = self._at_frame(step, deadline)
+        return None if race is None else frame_text(race.snapshot(grid=True), race.settings.steps, race.settings.theta)
+
+    def frame_and_parts(self, step: int, deadline: float | None) -> tuple[str, FrameParts] | None:
+        """The frame text and the frame split for the wire, both from the snapshot (Item.wire)."""
+        race = self._at_frame(step, deadline)
+        if race is None:
             return None
-        return frame_text(race.snapshot(grid=True), race.settings.steps, race.settings.theta)
+        return frame_text_and_parts(race.snapshot(grid=True), race.settings.steps, race.settings.theta)
+
+    def _at_frame(self, step: int, deadline: float | None) -> Race | None:
+        if step < self.producer.step_count:
+            return self.at(step)
+        return self.producer if self.produce_to(step, deadline) else None
 
     def infer(self, step: int, x: float, y: float, deadline: float | None) -> PointInference | None:
         if step > self.producer.step_count and not self.produce_to(step, deadline):
@@ -164,22 +172,27 @@ class Workshop:
         deltas: dict[int, tuple[int, bytes]] = {}
         complete = True
         for step in item.frames:
-            text = state.frame(step, deadline)
-            if text is None:
-                complete = False
-                break
-            frames[step] = text
             if item.wire and isinstance(state, RunState):
                 # The binary DELTA a client playing this run needs (wire.py), made here rather than
                 # in the event loop: compressing is half of what a binary frame cost the server
                 # (docs/performance.md). The base is the frame produced before this one, which is
                 # what a client holds when it plays the run in order; any other base is made by the
                 # run's FrameCodec in the server, as before.
-                parts = FrameParts.of(text)
+                made = state.frame_and_parts(step, deadline)
+                if made is None:
+                    complete = False
+                    break
+                frames[step], parts = made
                 last = state.last_parts
                 if last is not None and last.step < step:
                     deltas[step] = (last.step, encode_delta(last, parts))
                 state.last_parts = parts
+            else:
+                text = state.frame(step, deadline)
+                if text is None:
+                    complete = False
+                    break
+                frames[step] = text
             if deadline is not None and time.perf_counter() >= deadline:
                 break
         for step, x, y in item.infers:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import math
+from collections.abc import Callable
 
 import numpy as np
 
 from app.engine.datasets import CLASS_NAMES
 from app.engine.race import NetMetrics, PointInference, Race, RaceSnapshot
+from app.web.wire import FrameParts
 
 # Shorter floats keep a frame under the 5 KB budget: 4 decimals is finer than any pixel or
 # percentage the page draws; coordinates of the data points need only 3.
@@ -32,7 +34,7 @@ def quantize(values: np.ndarray, nan: float) -> np.ndarray:
 
 def encode_grid(grid: np.ndarray) -> str:
     """P(class A) in [0, 1] -> base64 of uint8 (P * 255, rounded), row-major, row 0 at the top."""
-    return base64.b64encode(quantize(grid, 0.5).tobytes()).decode("ascii")
+    return _base64(quantize(grid, 0.5))
 
 
 def decode_grid(text: str, size: int) -> np.ndarray:
@@ -55,30 +57,68 @@ def _metrics(net: NetMetrics) -> dict:
     }
 
 
-def encode_layer_maps(maps: np.ndarray, theta: float) -> dict:
-    """(layers, labels, m, m) goodness -> base64 uint8 maps of min(G / scale, 1) * 255 on one
+def quantize_layer_maps(maps: np.ndarray, theta: float) -> tuple[np.ndarray, float]:
+    """(layers, labels, m, m) goodness -> (uint8 maps of min(G / scale, 1) * 255, scale), on one
     scale for every map and every frame of a race, so maps compare across layers, labels and
     time. scale = LAYER_MAP_SCALE * theta puts theta at a quarter of the range: where a layer's
     verdict turns, sigma(G - theta) = 0.5, is a mid-dark tone, and goodness past 4 theta (a layer
     already sure, p > 0.998 at theta = 2; the grid's corners outside the data run to 50 theta)
     saturates rather than darkening every other map."""
     scale = LAYER_MAP_SCALE * float(theta)
-    quantized = quantize(np.divide(maps, scale), 0.0)  # every map at once; +inf clips to 1, NaN is 0
+    return quantize(np.divide(maps, scale), 0.0), scale  # every map at once; +inf clips to 1, NaN is 0
+
+
+def _base64(values: np.ndarray) -> str:
+    return base64.b64encode(values.tobytes()).decode("ascii")
+
+
+def encode_layer_maps(maps: np.ndarray, theta: float) -> dict:
+    """The frame's `layers`: quantize_layer_maps' maps as base64."""
+    quantized, scale = quantize_layer_maps(maps, theta)
+    return _layers(quantized, scale, _base64)
+
+
+def _layers(quantized: np.ndarray, scale: float, encode: Callable[[np.ndarray], str | int]) -> dict:
     return {
-        "size": int(maps.shape[-1]),
+        "size": int(quantized.shape[-1]),
         "scale": short(scale),
-        "goodness": [
-            [base64.b64encode(label_map.tobytes()).decode("ascii") for label_map in layer] for layer in quantized
-        ],
+        "goodness": [[encode(label_map) for label_map in layer] for layer in quantized],
     }
 
 
 def frame_text(snapshot: RaceSnapshot, steps: int, theta: float) -> str:
+    return json.dumps(_frame_message(snapshot, steps, _frame_maps(snapshot, theta), _base64), separators=(",", ":"))
+
+
+def frame_text_and_parts(snapshot: RaceSnapshot, steps: int, theta: float) -> tuple[str, FrameParts]:
+    """The frame's JSON text and the same frame split for the wire (app/web/wire.py), both from the
+    snapshot's maps quantized once: what FrameParts.of(text) gives, without parsing the text back
+    (the same bytes: tests/unit/test_wire.py)."""
+    maps = _frame_maps(snapshot, theta)
+    text = json.dumps(_frame_message(snapshot, steps, maps, _base64), separators=(",", ":"))
+    skeleton = json.dumps(_frame_message(snapshot, steps, maps, np.size), separators=(",", ":"))
+    grid_ff, grid_bp, layers, _ = maps
+    joined = np.concatenate([grid_ff.ravel(), grid_bp.ravel(), layers.ravel()])  # the wire's map order
+    return text, FrameParts(snapshot.step, skeleton.encode("utf-8"), joined)
+
+
+FrameMaps = tuple[np.ndarray, np.ndarray, np.ndarray, float]  # uint8 grids (FF, backprop), layer maps; their scale
+
+
+def _frame_maps(snapshot: RaceSnapshot, theta: float) -> FrameMaps:
     grid_ff, grid_bp, maps = snapshot.grid_ff, snapshot.grid_backprop, snapshot.layer_maps
     if grid_ff is None or grid_bp is None or maps is None:
         raise ValueError("a frame needs a snapshot with its grids: Race.snapshot(grid=True)")
-    size = int(grid_ff.shape[0])
-    message = {
+    return (quantize(grid_ff, 0.5), quantize(grid_bp, 0.5), *quantize_layer_maps(maps, theta))
+
+
+def _frame_message(
+    snapshot: RaceSnapshot, steps: int, maps: FrameMaps, encode: Callable[[np.ndarray], str | int]
+) -> dict:
+    """The `frame` message with each map given by `encode`: its base64 text in a frame, its length in
+    bytes in a wire skeleton."""
+    grid_ff, grid_bp, layers, scale = maps
+    return {
         "type": "frame",
         "step": snapshot.step,
         "steps": steps,
@@ -91,10 +131,9 @@ def frame_text(snapshot: RaceSnapshot, steps: int, theta: float) -> str:
             "positive": [short(g) for g in snapshot.goodness_positive],
             "negative": [short(g) for g in snapshot.goodness_negative],
         },
-        "grid": {"size": size, "ff": encode_grid(grid_ff), "backprop": encode_grid(grid_bp)},
-        "layers": encode_layer_maps(maps, theta),
+        "grid": {"size": int(grid_ff.shape[0]), "ff": encode(grid_ff), "backprop": encode(grid_bp)},
+        "layers": _layers(layers, scale, encode),
     }
-    return json.dumps(message, separators=(",", ":"))
 
 
 def race_info(race: Race) -> dict:
