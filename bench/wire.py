@@ -22,6 +22,8 @@ import zlib
 from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -29,7 +31,15 @@ from app.engine.cpu import cpu_model  # noqa: E402
 from app.engine.race import Race, RaceSettings  # noqa: E402
 from app.web.frames import frame_text, frame_text_and_parts  # noqa: E402
 from app.web.limits import OutFrame, SocketWriter  # noqa: E402
-from app.web.wire import FrameCodec, FrameParts, WireDecoder, encode_delta, encode_key  # noqa: E402
+from app.web.wire import (  # noqa: E402
+    HEADER,
+    SKELETON_LENGTH,
+    FrameCodec,
+    FrameParts,
+    WireDecoder,
+    encode_delta,
+    encode_key,
+)
 
 
 def default_race() -> tuple[dict[int, str], list]:
@@ -119,6 +129,11 @@ def main() -> None:
         for a, b in pairwise(steps):
             encode_delta(parts[a], parts[b])
 
+    def deltas_level_1() -> None:  # the same deltas at zlib level 1 (not used: see docs/performance.md)
+        for a, b in pairwise(steps):
+            difference = np.subtract(parts[b].maps, parts[a].maps, dtype=np.uint8)
+            zlib.compress(SKELETON_LENGTH.pack(len(parts[b].skeleton)) + parts[b].skeleton + difference.tobytes(), 1)
+
     def keys() -> None:
         for step in steps:
             encode_key(parts[step])
@@ -157,6 +172,7 @@ def main() -> None:
         "frame text, then split it (engine, before)": per_frame_us(text_then_split, n, rounds),
         "frame text and split, both from the snapshot (engine, now)": per_frame_us(text_and_parts, n, rounds),
         "encode a delta (difference + zlib)": per_frame_us(deltas, n, rounds),
+        "encode a delta at zlib level 1 (not used)": per_frame_us(deltas_level_1, n, rounds),
         "encode a keyframe (zlib)": per_frame_us(keys, n, rounds),
         "per run: split + delta, through the run's FrameCodec": per_frame_us(shared_stream, n, rounds),
         "a classroom of 60 viewers of one run, all of them": per_frame_us(classroom(60), n, rounds),
@@ -164,10 +180,22 @@ def main() -> None:
         "permessage-deflate, per viewer (zlib of the JSON text)": per_frame_us(deflate_per_client, n, rounds),
         "decode (Python reference decoder)": per_frame_us(decode, n, rounds),
     }
+    level_1_bytes = len(messages[0]) + sum(
+        HEADER.size
+        + len(
+            zlib.compress(
+                SKELETON_LENGTH.pack(len(parts[b].skeleton))
+                + parts[b].skeleton
+                + np.subtract(parts[b].maps, parts[a].maps, dtype=np.uint8).tobytes(),
+                1,
+            )
+        )
+        for a, b in pairwise(steps)
+    )
     print(f"# bench/wire.py {' '.join(sys.argv[1:])}: {cpu_model()}, {os.cpu_count()} CPUs, load {os.getloadavg()}")
     print(
         f"# the default race: {n} frames; JSON {sum(map(len, texts.values())):,} B; "
-        f"binary {sum(map(len, messages)):,} B"
+        f"binary {sum(map(len, messages)):,} B; at zlib level 1 {level_1_bytes:,} B"
     )
     print("| per frame | CPU us |")
     print("| --- | ---: |")
