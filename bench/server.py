@@ -134,33 +134,35 @@ def machine_busy() -> float:
 # ------------------------------------------------------------------------------- engine cost
 
 
-def engine_cost_per_frame_ms(frames: int = 150) -> float:
-    """The engine's own CPU time for one uncached frame of the default race at normal speed (4 steps,
-    the snapshot, the JSON text), median over `frames` frames, in this process."""
-    from app.engine.race import Race, RaceSettings
+def _timed_frame(race) -> float:
+    """Thread CPU seconds of one uncached frame of `race` at normal speed: 4 steps, the snapshot,
+    the JSON text (what an engine process does for it)."""
     from app.web.frames import frame_text
 
+    started = time.thread_time()
+    race.advance_to(race.step_count + 4)
+    frame_text(race.snapshot(grid=True), race.settings.steps, race.settings.theta)
+    return time.thread_time() - started
+
+
+def engine_cost_per_frame_ms(frames: int = 150) -> float:
+    """The engine's own CPU time for one uncached frame of the default race (_timed_frame), median
+    over `frames` frames, in this process."""
+    from app.engine.race import Race, RaceSettings
+
     race = Race(RaceSettings(seed=12345))
-    samples = []
-    for index in range(frames + 10):
-        started = time.thread_time()
-        race.advance_to(race.step_count + 4)
-        frame_text(race.snapshot(grid=True), race.settings.steps, race.settings.theta)
-        if index >= 10:  # warm-up
-            samples.append(time.thread_time() - started)
+    samples = [_timed_frame(race) for _ in range(frames + 10)][10:]  # after a warm-up
     return statistics.median(samples) * 1000
 
 
 def _frames_in_window(seed: int, start_at: float, seconds: float) -> list[float]:
-    """CPU seconds of each uncached frame (as engine_cost_per_frame_ms) that one process computes
-    between `start_at` and `start_at + seconds` (wall clock), a new race whenever one ends."""
+    """CPU seconds of each uncached frame (_timed_frame) that one process computes between
+    `start_at` and `start_at + seconds` (wall clock), a new race whenever one ends."""
     from app.engine.race import Race, RaceSettings
-    from app.web.frames import frame_text
 
     race = Race(RaceSettings(seed=seed))
     for _ in range(10):  # warm-up, before the window
-        race.advance_to(race.step_count + 4)
-        frame_text(race.snapshot(grid=True), race.settings.steps, race.settings.theta)
+        _timed_frame(race)
     while time.time() < start_at:
         time.sleep(min(0.01, max(0.0, start_at - time.time())))
     samples = []
@@ -168,10 +170,7 @@ def _frames_in_window(seed: int, start_at: float, seconds: float) -> list[float]
         if race.done:
             seed += 1000
             race = Race(RaceSettings(seed=seed))
-        started = time.thread_time()
-        race.advance_to(race.step_count + 4)
-        frame_text(race.snapshot(grid=True), race.settings.steps, race.settings.theta)
-        samples.append(time.thread_time() - started)
+        samples.append(_timed_frame(race))
     return samples
 
 

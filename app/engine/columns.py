@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover - NumPy 1.x
 
 from app.engine.backprop import BackpropMLP
 from app.engine.ff import EPSILON, FFNetwork, embed_label, wrong_labels
-from app.engine.workspace import workspace
+from app.engine.workspace import Bound, Workspace, workspace
 
 _ZEROS: dict[Any, np.ndarray] = {}  # dtype -> a flat read-only array of zeros, as long as needed yet
 _ZERO_VIEWS: dict[tuple[tuple[int, ...], Any], np.ndarray] = {}  # (shape, dtype) -> a view of it
@@ -201,12 +201,12 @@ class ColumnsKernel:
             array.flags.writeable = False
         for array in (self.bp_x, self.onehot):
             array.flags.writeable = False
-        self._plans: dict = {}
+        self._plans = Bound()  # the steps' work arrays in the thread's workspace: _ff_plan, _bp_plan
 
     def __deepcopy__(self, memo: dict) -> ColumnsKernel:
         clone = object.__new__(ColumnsKernel)
         clone.__dict__.update(self.__dict__)  # the read-only inputs are shared
-        clone._plans = {}
+        clone._plans = Bound()
         memo[id(self)] = clone
         return clone
 
@@ -215,7 +215,7 @@ class ColumnsKernel:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._plans = {}
+        self._plans = Bound()
 
     @property
     def shared_inputs(self) -> tuple[np.ndarray, ...]:
@@ -227,23 +227,22 @@ class ColumnsKernel:
         step (all passes have m = n or 2n rows): Y, G, dL/dG (folded), Y * dL/dG from the thread's
         temporaries, and for all but the last layer the next input [H', 1] (its ones row kept).
         Made once per net and thread, and again when the thread's arena has grown."""
-        space = workspace()
-        plan = self._plans.get("ff")
-        if plan is not None and plan[0] is net.parameters.flat and plan[1] is space and plan[2] == space.generation:
-            return plan[3]
-        m = self.ff_batches[0][0].shape[1]
-        widths = net.hidden_sizes
-        specs: list = []
-        for units in widths:
-            specs += [((units, m), np.float64), ((m,), np.float64), ((m,), np.float64), ((units, m), np.float64)]
-        work = space.temporaries(("ff step", widths, m), tuple(specs))
-        inputs = space.with_ones_rows(("ff step inputs", widths, m), tuple((units + 1, m) for units in widths[:-1]))
-        layers = [
-            (layer.params.T, gradient, *work[4 * i : 4 * i + 4], inputs[i] if i < len(inputs) else None)
-            for i, (layer, gradient) in enumerate(zip(net.layers, net.gradient.views, strict=True))
-        ]
-        self._plans["ff"] = (net.parameters.flat, space, space.generation, layers)
-        return layers
+
+        def make(space: Workspace) -> list:
+            m = self.ff_batches[0][0].shape[1]
+            widths = net.hidden_sizes
+            specs: list = []
+            for units in widths:
+                specs += [((units, m), np.float64), ((m,), np.float64), ((m,), np.float64), ((units, m), np.float64)]
+            work = space.temporaries(("ff step", widths, m), tuple(specs))
+            inputs = space.with_ones_rows(("ff step inputs", widths, m), tuple((units + 1, m) for units in widths[:-1]))
+            return [
+                (layer.params.T, gradient, *work[4 * i : 4 * i + 4], inputs[i] if i < len(inputs) else None)
+                for i, (layer, gradient) in enumerate(zip(net.layers, net.gradient.views, strict=True))
+            ]
+
+        plan: list = self._plans.get("ff", make, tied_to=net.parameters.flat)
+        return plan
 
     def ff_step(self, net: FFNetwork) -> None:
         """One FF step: a positive pass then a negative pass (or one joint pass), each ending in
@@ -277,17 +276,17 @@ class ColumnsKernel:
         """The backprop step's work arrays, as _ff_plan's: the logits (then delta) and the column
         max (then the sum) and the deltas below the last layer from the thread's temporaries, the
         activations [x, A_1, ..., A_L-1] with their ones rows."""
-        space = workspace()
-        plan = self._plans.get("bp")
-        if plan is not None and plan[0] is net.parameters.flat and plan[1] is space and plan[2] == space.generation:
-            return plan[3]
-        n, sizes = self.n, net.sizes
-        specs = (((sizes[-1], n), np.float64), ((n,), np.float64), *(((units, n), np.float64) for units in sizes[1:-1]))
-        work = space.temporaries(("bp step", sizes, n), specs)
-        hidden = bp_activations(sizes, n, np.float64)
-        bound = (work[0], work[1], work[2:], hidden, (self.bp_x, *hidden))
-        self._plans["bp"] = (net.parameters.flat, space, space.generation, bound)
-        return bound
+
+        def make(space: Workspace) -> tuple:
+            n, sizes = self.n, net.sizes
+            below = (((units, n), np.float64) for units in sizes[1:-1])
+            specs = (((sizes[-1], n), np.float64), ((n,), np.float64), *below)
+            work = space.temporaries(("bp step", sizes, n), specs)
+            hidden = bp_activations(sizes, n, np.float64)
+            return (work[0], work[1], work[2:], hidden, (self.bp_x, *hidden))
+
+        plan: tuple = self._plans.get("bp", make, tied_to=net.parameters.flat)
+        return plan
 
     def backprop_step(self, net: BackpropMLP) -> None:
         """One full-batch backprop step: the forward sweep, the backward sweep, one update of the

@@ -26,9 +26,7 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -36,7 +34,7 @@ from app.engine.backprop import BackpropMLP
 from app.engine.columns import bp_logits_columns, c_einsum, ff_goodness_columns, goodness_work
 from app.engine.ff import FFNetwork, embed_label, forward_pass
 from app.engine.scratch import Scratch
-from app.engine.workspace import Workspace, workspace
+from app.engine.workspace import Bound, workspace
 
 LAYOUTS = ("columns", "rows")  # the kernel a race runs: app/engine/columns.py, or ff.py and backprop.py
 GRID_DTYPE = np.float32  # the columns layout's decision grids and layer maps (drawn at 8 bits)
@@ -194,35 +192,22 @@ class RaceEvaluator:
             self.label_is_one = np.stack([train_y, test_y]).astype(bool)
             self.label_is_one.flags.writeable = False
         self._scratch = Scratch()  # the rows layout's; the columns layout's are the thread's
-        self._bound: tuple = (None, -1, {})  # (workspace, its generation, {name: its arrays}): _arrays
+        # The columns layout's work arrays in the thread's workspace, by name (the shapes behind a
+        # name are fixed: the race's nets and inputs do not change).
+        self._work = Bound()
 
     def __deepcopy__(self, memo: dict) -> RaceEvaluator:
         # Everything but the scratch is read-only: share it. Scratch is per instance (see module doc).
         clone = object.__new__(RaceEvaluator)
         clone.__dict__.update(self.__dict__)
         clone._scratch = Scratch()
-        clone._bound = (None, -1, {})
+        clone._work = Bound()
         memo[id(self)] = clone
         return clone
 
     def __getstate__(self) -> dict[str, object]:
         # A pickle carries the inputs, not the work arrays (as a deep copy).
-        return {**self.__dict__, "_scratch": Scratch(), "_bound": (None, -1, {})}
-
-    def _arrays(self, name: Hashable, make: Callable[[Workspace], Any]) -> Any:
-        """Columns layout: the work arrays `name` of this evaluator's passes in the thread's
-        workspace, made by make(workspace) once per thread (and again after its arena grew), so
-        that a snapshot looks each up by name alone. The shapes behind a name are fixed: the
-        race's nets and inputs do not change."""
-        space = workspace()
-        space_then, generation, arrays = self._bound
-        if space_then is not space or generation != space.generation:
-            arrays = {}
-            self._bound = (space, space.generation, arrays)
-        found = arrays.get(name)
-        if found is None:
-            found = arrays[name] = make(space)
-        return found
+        return {**self.__dict__, "_scratch": Scratch(), "_work": Bound()}
 
     # -- forward passes: the nets' own, over a range of rows ----------------------------------
 
@@ -253,7 +238,7 @@ class RaceEvaluator:
         inputs = self.ff_grid_columns
         assert inputs is not None, "the columns layout's grid"
         shape = (len(net.layers), inputs.shape[1])
-        table, work = self._arrays(
+        table, work = self._work.get(
             "ff grid",
             lambda space: (
                 space.result(("ff grid goodness", shape), shape, GRID_DTYPE),
@@ -279,7 +264,7 @@ class RaceEvaluator:
         """Columns layout: (classes, m) logits of (inputs + 1, m) rows `x`, in x's dtype (a result
         of the thread's workspace)."""
         m, dtype = x.shape[1], x.dtype
-        logits, hidden = self._arrays(
+        logits, hidden = self._work.get(
             ("bp sweep", m, dtype),
             lambda space: (
                 space.result(("bp logits", net.sizes[-1], m, dtype), (net.sizes[-1], m), dtype),
@@ -319,7 +304,7 @@ class RaceEvaluator:
         counted total share one (layers + 1, rows) array, so that one comparison decides every
         point for every row of it."""
         layers, stop = len(net.layers), self.ff_ends[TEST - 1]
-        scores, work = self._arrays(
+        scores, work = self._work.get(
             ("ff scores", stop),
             lambda space: (
                 space.result(("ff scores", layers, stop), (layers + 1, stop)),
@@ -366,7 +351,7 @@ class RaceEvaluator:
         train = self._segment(table, 0)  # (layers, labels, n)
         if columns:
             shape = train.shape
-            z, work = self._arrays(
+            z, work = self._work.get(
                 "ff loss", lambda space: space.temporaries(("ff loss", shape), ((shape, np.float64),) * 2)
             )
         else:
@@ -437,7 +422,7 @@ class RaceEvaluator:
             train_acc = _accuracy(logits[:, :n_train], self.train_y, True)
             test_acc = _accuracy(logits[:, n_train:], self.test_y, True)
             return BackpropEvaluation(train_acc, test_acc, self._bp_loss_columns(logits[:, :n_train]), grid_p)
-        d, z, work = self._arrays(
+        d, z, work = self._work.get(
             "bp metrics",
             lambda space: space.temporaries(
                 ("bp metrics", n_train),

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -119,3 +120,31 @@ def workspace() -> Workspace:
     except AttributeError:
         mine = _local.workspace = Workspace()
         return mine
+
+
+class Bound:
+    """What one owner (a race's kernel, its evaluator) made in a thread's workspace, by name: made
+    once by make(workspace), and again when another thread's workspace asks or after the arena grew
+    (views of the old arena are stale). Not copied with its owner: a copy starts empty."""
+
+    __slots__ = ("_space", "_generation", "_made")
+
+    def __init__(self) -> None:
+        self._space: Workspace | None = None
+        self._generation = -1
+        self._made: dict[Hashable, Any] = {}
+
+    def __len__(self) -> int:
+        """How many names have arrays made (in the workspace they were last made in)."""
+        return len(self._made)
+
+    def get(self, name: Hashable, make: Callable[[Workspace], Any], tied_to: object = None) -> Any:
+        """The arrays `name` (shapes fixed per name); `tied_to`: also made again when the object they
+        were made for (a net's parameter array) is not the same one."""
+        space = workspace()
+        if self._space is not space or self._generation != space.generation:
+            self._space, self._generation, self._made = space, space.generation, {}
+        found = self._made.get(name)
+        if found is None or found[0] is not tied_to:
+            found = self._made[name] = (tied_to, make(space))
+        return found[1]

@@ -171,28 +171,25 @@ class Workshop:
         infers: list[tuple[int, Any, float, Any]] = []  # as ItemResult.infers
         deltas: dict[int, tuple[int, bytes]] = {}
         complete = True
+        # With Item.wire, also the binary DELTA a client playing this run needs (wire.py), made here
+        # rather than in the event loop: compressing is half of what a binary frame cost the server
+        # (docs/performance.md). The base is the frame produced before this one, which is what a
+        # client holds when it plays the run in order; any other base is made by the run's
+        # FrameCodec in the server, as before.
+        split = state if item.wire and isinstance(state, RunState) else None
         for step in item.frames:
-            if item.wire and isinstance(state, RunState):
-                # The binary DELTA a client playing this run needs (wire.py), made here rather than
-                # in the event loop: compressing is half of what a binary frame cost the server
-                # (docs/performance.md). The base is the frame produced before this one, which is
-                # what a client holds when it plays the run in order; any other base is made by the
-                # run's FrameCodec in the server, as before.
-                made = state.frame_and_parts(step, deadline)
-                if made is None:
-                    complete = False
-                    break
+            made = split.frame_and_parts(step, deadline) if split is not None else state.frame(step, deadline)
+            if made is None:
+                complete = False
+                break
+            if isinstance(made, str):
+                frames[step] = made
+            elif split is not None:
                 frames[step], parts = made
-                last = state.last_parts
+                last = split.last_parts
                 if last is not None and last.step < step:
                     deltas[step] = (last.step, encode_delta(last, parts))
-                state.last_parts = parts
-            else:
-                text = state.frame(step, deadline)
-                if text is None:
-                    complete = False
-                    break
-                frames[step] = text
+                split.last_parts = parts
             if deadline is not None and time.perf_counter() >= deadline:
                 break
         for step, x, y in item.infers:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Callable
 
 import numpy as np
 
 from app.engine.datasets import CLASS_NAMES
 from app.engine.race import NetMetrics, PointInference, Race, RaceSnapshot
-from app.web.wire import FrameParts
+from app.web.wire import FrameParts, map_slots
 
 # Shorter floats keep a frame under the 5 KB budget: 4 decimals is finer than any pixel or
 # percentage the page draws; coordinates of the data points need only 3.
@@ -74,38 +73,37 @@ def _base64(values: np.ndarray) -> str:
 
 def encode_layer_maps(maps: np.ndarray, theta: float) -> dict:
     """The frame's `layers`: quantize_layer_maps' maps as base64."""
-    quantized, scale = quantize_layer_maps(maps, theta)
-    return _layers(quantized, scale, _base64)
+    return _layers(*quantize_layer_maps(maps, theta))
 
 
-def _layers(quantized: np.ndarray, scale: float, encode: Callable[[np.ndarray], str | int]) -> dict:
+def _layers(quantized: np.ndarray, scale: float) -> dict:
     return {
         "size": int(quantized.shape[-1]),
         "scale": short(scale),
-        "goodness": [[encode(label_map) for label_map in layer] for layer in quantized],
+        "goodness": [[_base64(label_map) for label_map in layer] for layer in quantized],
     }
 
 
 def frame_text(snapshot: RaceSnapshot, steps: int, theta: float) -> str:
-    return json.dumps(_frame_message(snapshot, steps, _frame_maps(snapshot, theta), _base64), separators=(",", ":"))
+    return json.dumps(_frame_message(snapshot, steps, *_frame_maps(snapshot, theta)), separators=(",", ":"))
 
 
 def frame_text_and_parts(snapshot: RaceSnapshot, steps: int, theta: float) -> tuple[str, FrameParts]:
     """The frame's JSON text and the same frame split for the wire (app/web/wire.py), both from the
     snapshot's maps quantized once: what FrameParts.of(text) gives, without parsing the text back
     (the same bytes: tests/unit/test_wire.py)."""
-    maps = _frame_maps(snapshot, theta)
-    text = json.dumps(_frame_message(snapshot, steps, maps, _base64), separators=(",", ":"))
-    skeleton = json.dumps(_frame_message(snapshot, steps, maps, np.size), separators=(",", ":"))
-    grid_ff, grid_bp, layers, _ = maps
-    joined = np.concatenate([grid_ff.ravel(), grid_bp.ravel(), layers.ravel()])  # the wire's map order
-    return text, FrameParts(snapshot.step, skeleton.encode("utf-8"), joined)
+    grid_ff, grid_bp, layers, scale = _frame_maps(snapshot, theta)
+    message = _frame_message(snapshot, steps, grid_ff, grid_bp, layers, scale)
+    text = json.dumps(message, separators=(",", ":"))
+    maps = [grid_ff, grid_bp, *layers.reshape(-1, *layers.shape[2:])]  # in the wire's order (map_slots)
+    for (container, key), values in zip(map_slots(message), maps, strict=True):
+        container[key] = values.size  # the skeleton: each map's length in bytes in its place
+    skeleton = json.dumps(message, separators=(",", ":")).encode("utf-8")
+    return text, FrameParts(snapshot.step, skeleton, np.concatenate([values.ravel() for values in maps]))
 
 
-FrameMaps = tuple[np.ndarray, np.ndarray, np.ndarray, float]  # uint8 grids (FF, backprop), layer maps; their scale
-
-
-def _frame_maps(snapshot: RaceSnapshot, theta: float) -> FrameMaps:
+def _frame_maps(snapshot: RaceSnapshot, theta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """The snapshot's maps as uint8: the two grids (FF, backprop), the layer maps and their scale."""
     grid_ff, grid_bp, maps = snapshot.grid_ff, snapshot.grid_backprop, snapshot.layer_maps
     if grid_ff is None or grid_bp is None or maps is None:
         raise ValueError("a frame needs a snapshot with its grids: Race.snapshot(grid=True)")
@@ -113,11 +111,8 @@ def _frame_maps(snapshot: RaceSnapshot, theta: float) -> FrameMaps:
 
 
 def _frame_message(
-    snapshot: RaceSnapshot, steps: int, maps: FrameMaps, encode: Callable[[np.ndarray], str | int]
+    snapshot: RaceSnapshot, steps: int, grid_ff: np.ndarray, grid_bp: np.ndarray, layers: np.ndarray, scale: float
 ) -> dict:
-    """The `frame` message with each map given by `encode`: its base64 text in a frame, its length in
-    bytes in a wire skeleton."""
-    grid_ff, grid_bp, layers, scale = maps
     return {
         "type": "frame",
         "step": snapshot.step,
@@ -131,8 +126,8 @@ def _frame_message(
             "positive": [short(g) for g in snapshot.goodness_positive],
             "negative": [short(g) for g in snapshot.goodness_negative],
         },
-        "grid": {"size": int(grid_ff.shape[0]), "ff": encode(grid_ff), "backprop": encode(grid_bp)},
-        "layers": _layers(layers, scale, encode),
+        "grid": {"size": int(grid_ff.shape[0]), "ff": _base64(grid_ff), "backprop": _base64(grid_bp)},
+        "layers": _layers(layers, scale),
     }
 
 

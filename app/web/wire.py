@@ -63,7 +63,7 @@ class WireError(ValueError):
     """A binary frame that cannot be decoded (corrupt, or a delta whose base this decoder lacks)."""
 
 
-def _map_slots(frame: Json) -> Iterator[tuple[Any, Any]]:
+def map_slots(frame: Json) -> Iterator[tuple[Any, Any]]:
     """(container, key) of every map in a frame, in wire order."""
     grid = frame.get("grid")
     if isinstance(grid, dict):
@@ -89,7 +89,7 @@ class FrameParts:
     def of(cls, text: str) -> FrameParts:
         frame = json.loads(text)
         chunks: list[bytes] = []
-        for container, key in _map_slots(frame):
+        for container, key in map_slots(frame):
             chunk = base64.b64decode(container[key], validate=True)
             chunks.append(chunk)
             container[key] = len(chunk)
@@ -124,7 +124,7 @@ def join_frame(skeleton: bytes, maps: bytes) -> str:
     if not isinstance(frame, dict):
         raise WireError("the skeleton is not a JSON object")
     offset = 0
-    for container, key in _map_slots(frame):
+    for container, key in map_slots(frame):
         length = container[key]
         if not isinstance(length, int) or isinstance(length, bool) or length < 0 or offset + length > len(maps):
             raise WireError("a map's length does not fit the maps sent")
