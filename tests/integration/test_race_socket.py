@@ -373,6 +373,86 @@ def test_a_late_tick_is_followed_by_a_full_interval_so_no_frame_is_conflated():
     assert steps == [4, 8, 12] and conflated == 0
 
 
+def test_every_session_ticks_on_one_shared_grid_at_its_frame_rate():
+    """Sessions that start at unrelated moments still wake on the same grid points (one event-loop
+    wake-up then serves all of them), each one frame interval after its last: the grid changes when
+    a frame goes, never how often."""
+    import asyncio
+
+    from app.web.metrics import Metrics
+    from app.web.sessions import TICK_GRID_PER_INTERVAL, RaceSession
+    from app.web.wire import FrameCodec
+    from integration.conftest import make_settings
+
+    settings = make_settings(frame_rate=50)
+    interval = settings.frame_interval_s
+    grid = interval / TICK_GRID_PER_INTERVAL
+
+    class Ready:
+        steps = 40
+        codec = FrameCodec()
+
+        def __init__(self, intro_s):
+            self.intro_s = intro_s
+
+        def want_ahead(self, steps):
+            pass
+
+        async def frame(self, step):
+            if step == 4:  # the first frame played: sessions reach it at unrelated moments
+                await asyncio.sleep(self.intro_s)
+            return json.dumps({"type": "frame", "step": step}), True
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        sessions = [RaceSession(None, settings, None, Metrics(), None) for _ in range(3)]
+        ticks = {id(session): [] for session in sessions}
+        owners = {id(session.wake): session for session in sessions}
+        call_at = loop.call_at
+
+        def spy(when, callback, *args, **kwargs):
+            owner = owners.get(id(getattr(callback, "__self__", None)))
+            if owner is not None:
+                ticks[id(owner)].append(when)
+            return call_at(when, callback, *args, **kwargs)
+
+        loop.call_at = spy
+        players = []
+        for session, intro_s in zip(sessions, (0.0, 0.0071, 0.0133), strict=True):
+            session.record = session.viewer = Ready(intro_s)
+            session.running, session.speed = True, 4
+            players.append(asyncio.create_task(session.play_loop()))
+        try:
+            async with asyncio.timeout(10):
+                for session in sessions:
+                    while '"done":true' not in str((await session.outbox.get())[1]):
+                        pass
+        finally:
+            for player in players:
+                player.cancel()
+            del loop.call_at
+        return [ticks[id(session)] for session in sessions]
+
+    for times in asyncio.run(scenario()):
+        assert len(times) >= 8  # one timer per frame played after the first
+        for when in times:
+            assert abs(when / grid - round(when / grid)) < 1e-6, when
+        steps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        assert min(steps) > interval - 1e-6  # never faster than the frame rate
+
+
+def test_the_tick_grid_does_not_drift_over_a_long_race():
+    from app.web.sessions import on_tick_grid
+
+    grid, interval = 0.01, 0.05
+    tick = 12345.678901
+    first = on_tick_grid(tick, grid)
+    assert tick <= first < tick + grid
+    for frame in range(1, 20000):
+        tick += interval
+        assert round((on_tick_grid(tick, grid) - first) / grid) == frame * 5
+
+
 def test_start_at_a_step_lands_there_paused_exactly_as_a_fresh_run(client):
     """A page restoring a race after a reconnect asks for its step back: 53 is a prime that no
     speed divides, so the frame must come from the run itself, not from playing up to it."""
