@@ -76,6 +76,9 @@ async def one_client(port: int, settings: dict, start_at: float, timeout_s: floa
     span = streamed[-1] - streamed[0] if len(streamed) > 1 else 0.0
     return {
         "first_frame_s": arrivals[0] - sent if arrivals else None,
+        # From the race's first frame (its introduction) to its first streamed frame: the wait before
+        # the animation starts, which the server lengthens under load to start without stutter.
+        "start_wait_s": gaps[0] if gaps else None,
         "frames": len(arrivals),
         "fps": (len(streamed) - 1) / span if span > 0 else 0.0,
         "p99_gap_s": sorted(gaps[1:])[int(0.99 * (len(gaps) - 2))] if len(gaps) > 2 else None,
@@ -278,6 +281,7 @@ def trial(server: Server, clients: int, distinct: bool, steps: int, seed_base: i
     results = [r for report in reports for r in report["clients"]]
     ok = [r for r in results if "error" not in r]
     first_frames = [r["first_frame_s"] for r in ok if r["first_frame_s"]]
+    starts = [r["start_wait_s"] for r in ok if r["start_wait_s"] is not None]
     worst_fps = min((r["fps"] for r in ok), default=0.0)
     worst_gap = max((r["p99_gap_s"] or 9.9 for r in ok), default=9.9)
     generator_cores = [round((g["user_s"] + g["system_s"]) / max(g["wall_s"], 1e-9), 2) for g in reports]
@@ -291,6 +295,7 @@ def trial(server: Server, clients: int, distinct: bool, steps: int, seed_base: i
         "worst_fps": round(worst_fps, 2),
         "worst_p99_gap_ms": round(worst_gap * 1000, 1),
         "median_first_frame_ms": round(statistics.median(first_frames) * 1000, 1) if first_frames else None,
+        "worst_start_wait_ms": round(max(starts) * 1000, 1) if starts else None,
         "peak_rss_mb": round(peak_rss, 1),
         "server_cores": round((all_user + all_system) / wall, 2),
         "event_loop_cores": {"user": round(main_user / wall, 2), "system": round(main_system / wall, 2)},

@@ -48,10 +48,13 @@ class Viewer:
         self.account = account
         self.binary = binary  # its session sends binary frames (app/web/wire.py)
         self.ahead: set[int] = set()
+        self.named: list[int] = []  # the steps the session last named ahead of its player, in order
         self.awaiting: dict[int, asyncio.Future] = {}
         self.introducing: set[int] = set()  # awaited steps that begin a race (a start, a restore)
         self.failure: BaseException | None = None  # a failed slice's news, given once
         self.closed = False
+        # Steps the session waits to have computed before it starts playing (see `buffer`).
+        self._buffering: tuple[set[int], asyncio.Future] | None = None
 
     def _failed(self) -> None:
         failure, self.failure = self.failure, None
@@ -112,7 +115,8 @@ class Viewer:
         if self.closed:
             return
         record = self.record
-        steps = set(steps)
+        self.named = sorted(steps)
+        steps = set(self.named)
         for step in self.ahead - steps:
             if step not in self.awaiting:
                 record.unwant(self, step)
@@ -123,6 +127,42 @@ class Viewer:
                 if step not in record.frames:
                     self.ahead.add(step)
                     record.want(self, step)
+
+    def slack(self) -> int:
+        """Frames ready ahead of the session's player, before the first it still needs."""
+        frames, ready = self.record.frames, 0
+        for step in self.named:
+            if step not in frames:
+                break
+            ready += 1
+        return ready
+
+    def buffer(self, steps: Iterable[int]) -> asyncio.Future | None:
+        """A future that is done once all of `steps` (asked for ahead, see want_ahead) are computed,
+        or the viewer closes; None when they already are. Unlike `frame`, waiting for it does not
+        make the steps urgent: a session that starts playing with a few frames in hand waits for
+        them like any frames ahead, instead of jumping the queue one frame at a time."""
+        self.unbuffer()
+        missing = {step for step in steps if step not in self.record.frames}
+        if not missing or self.closed:
+            return None
+        future = asyncio.get_running_loop().create_future()
+        self._buffering = (missing, future)
+        return future
+
+    def unbuffer(self) -> None:
+        buffering, self._buffering = self._buffering, None
+        if buffering is not None and not buffering[1].done():
+            buffering[1].set_result(None)
+
+    def arrived(self, step: int) -> None:
+        """The engine computed `step`, which this viewer asked for."""
+        self.ahead.discard(step)
+        if self._buffering is not None:
+            missing, future = self._buffering
+            missing.discard(step)
+            if not missing:
+                self.unbuffer()
 
     async def infer(self, step: int, x: Any, y: float) -> Any:
         """Click inference with the run's nets at `step`; a newer click replaces one not yet started.
@@ -146,6 +186,7 @@ class Viewer:
         if self.closed:
             return
         self.closed = True
+        self.unbuffer()
         record = self.record
         record.viewers -= 1
         record.binary_viewers -= self.binary
@@ -235,7 +276,7 @@ class RunRecord:
         waiting_now = {viewer for viewer, _ in self.info_waiters}
         waiting_now.update(self.clicks)
         return min(
-            viewer.account.priority(now, standings, bool(viewer.awaiting) or viewer in waiting_now)
+            viewer.account.priority(now, standings, bool(viewer.awaiting) or viewer in waiting_now, viewer.slack())
             for viewer in requesters
         )
 
@@ -274,7 +315,7 @@ class RunRecord:
             if len(self.frames) < self.max_frames:  # memory per run stays bounded
                 self.frames[step] = text
             for viewer in self.wanted.pop(step, ()):
-                viewer.ahead.discard(step)
+                viewer.arrived(step)
                 awaited = viewer.awaiting.get(step)
                 if awaited is not None and not awaited.done():
                     awaited.set_result(text)
@@ -309,6 +350,7 @@ class RunRecord:
                     continue
                 viewers.discard(viewer)
                 viewer.ahead.discard(step)
+                viewer.unbuffer()  # it will not come: let the player go on and hear the failure
             if not viewers:
                 self.wanted.pop(step, None)
         if item.want_info:

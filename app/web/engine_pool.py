@@ -1,14 +1,16 @@
 """Engine slots: the worker processes (or threads) where every race's engine work happens.
 
 NumPy at the race's tiny sizes holds the GIL for most of its time, so engine work in the server
-process would compete with the event loop that sends the frames. Each slot is a one-process
-ProcessPoolExecutor (FF_ENGINE_PROCESSES, default 2) holding a Workshop of runs
-(app/web/engine_worker.py); with FF_ENGINE_PROCESSES=0 the slots are threads of this process.
+process would compete with the event loop that sends the frames. Each slot is one worker process
+(FF_ENGINE_PROCESSES, default 2) holding a Workshop of runs (app/web/engine_worker.py), spoken to
+over a socket pair that the event loop itself reads and writes (WorkerChannel): no threads in this
+process, so the loop never waits for the GIL behind a pool's feeder or result thread. With
+FF_ENGINE_PROCESSES=0 the slots are threads of this process.
 A run lives in one slot, chosen when it is first asked for (the slot serving the fewest runs), so
 its producer keeps its state between slices. The scheduler (app/web/scheduler.py) gives each slot
 one slice at a time and decides whose work goes first.
 
-A worker that dies takes only the slice it was running with it (EngineCrashed); its slot starts a
+A worker that dies takes only the slices it was given with it (EngineCrashed); its slot starts a
 fresh process for the next slice, which rebuilds any run it needs from the run's settings (a race
 is a pure function of them). Workers watch the server process and exit when it dies.
 """
@@ -18,11 +20,14 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import pickle
+import socket
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from app.web import engine_worker
-from app.web.engine_worker import Item, ItemResult, Workshop
+from app.web.engine_worker import HEADER, Item, ItemResult, Workshop
 
 
 class EngineCrashed(RuntimeError):
@@ -37,48 +42,169 @@ def _context() -> multiprocessing.context.ForkServerContext:
     return context
 
 
+class WorkerChannel:
+    """One engine worker process and the event loop's end of a socket pair to it. A call is a
+    length-prefixed pickle of (function name, arguments) (engine_worker.CALLS); the worker answers
+    calls one at a time, in order, so answers are matched to the oldest pending call. The loop
+    reads and writes the socket itself (add_reader / add_writer): no thread, no lock. The socket's
+    end of file means the worker died: every pending call fails with EngineCrashed, and the
+    channel is dead for good (its slot starts another)."""
+
+    def __init__(self, keep_runs: int, name: str) -> None:
+        self.loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        self.process = _context().Process(
+            target=engine_worker.serve, args=(theirs, os.getpid(), keep_runs), name=name, daemon=True
+        )
+        try:
+            self.process.start()
+        finally:
+            theirs.close()  # the worker holds its own copy
+        ours.setblocking(False)
+        self.sock = ours
+        self.pending: deque[asyncio.Future[Any]] = deque()
+        self.inbox = bytearray()
+        self.outgoing = bytearray()  # what the socket's buffer could not take yet
+        self.dead = False
+        self.loop.add_reader(ours.fileno(), self._readable)
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.dead else self.process.pid
+
+    def call(self, name: str, *args: Any) -> asyncio.Future[Any]:
+        if self.dead:
+            raise EngineCrashed("an engine worker process died")
+        payload = pickle.dumps((name, args), protocol=pickle.HIGHEST_PROTOCOL)
+        future: asyncio.Future[Any] = self.loop.create_future()
+        self.pending.append(future)
+        self._write(HEADER.pack(len(payload)) + payload)
+        return future
+
+    def _write(self, data: bytes) -> None:
+        if self.outgoing:
+            self.outgoing += data
+            return
+        try:
+            sent = self.sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._die()
+            return
+        if sent < len(data):
+            self.outgoing += data[sent:]
+            self.loop.add_writer(self.sock.fileno(), self._writable)
+
+    def _writable(self) -> None:
+        try:
+            sent = self.sock.send(self.outgoing)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._die()
+            return
+        del self.outgoing[:sent]
+        if not self.outgoing:
+            self.loop.remove_writer(self.sock.fileno())
+
+    def _readable(self) -> None:
+        try:
+            chunk = self.sock.recv(1 << 20)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:  # end of file: the worker is gone
+            self._die()
+            return
+        inbox = self.inbox
+        inbox += chunk
+        while len(inbox) >= HEADER.size:
+            (size,) = HEADER.unpack_from(inbox)
+            if len(inbox) < HEADER.size + size:
+                break
+            ok, value = pickle.loads(memoryview(inbox)[HEADER.size : HEADER.size + size])
+            del inbox[: HEADER.size + size]
+            future = self.pending.popleft()
+            if not future.done():  # the caller may have gone (cancelled)
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+    def _die(self) -> None:
+        if self.dead:
+            return
+        self.dead = True
+        self.loop.remove_reader(self.sock.fileno())
+        if self.outgoing:
+            self.loop.remove_writer(self.sock.fileno())
+        self.sock.close()
+        pending, self.pending = self.pending, deque()
+        for future in pending:
+            if not future.done():
+                future.set_exception(EngineCrashed("an engine worker process died"))
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop the worker: the end of file tells it to leave; one that does not is terminated."""
+        self._die()
+        self.process.join(timeout_s)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout_s)
+
+
 class Slot:
     def __init__(self, index: int, processes: bool, keep_runs: int) -> None:
         self.index = index
         self.processes = processes
         self.keep_runs = keep_runs
-        self.executor: Executor | None = None
+        self.channel: WorkerChannel | None = None  # the worker process (processes)
+        self.executor: ThreadPoolExecutor | None = None  # the thread (no processes)
         self.workshop: Workshop | None = None
         self.busy = False
         self.runs = 0  # live runs placed here (for placing new ones evenly)
         self.drop: list[tuple] = []  # runs the server let go, sent along with the next slice
 
-    def ensure(self) -> Executor:
-        if self.executor is None:
-            if self.processes:
-                self.executor = ProcessPoolExecutor(
-                    1,
-                    mp_context=_context(),
-                    initializer=engine_worker.start_worker,
-                    initargs=(os.getpid(), self.keep_runs),
-                )
-            else:
-                self.workshop = Workshop(self.keep_runs)
-                self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"engine-slot-{self.index}")
-        return self.executor
+    @property
+    def started(self) -> bool:
+        return self.channel is not None if self.processes else self.executor is not None
 
-    def submit(self, items: list[Item], slice_s: float) -> Future[list[ItemResult]]:
-        drop, self.drop = self.drop, []
-        executor = self.ensure()
+    def worker(self) -> WorkerChannel:
+        """The slot's worker process, a new one if there is none or it died (a run it held is
+        rebuilt from its settings on demand)."""
+        if self.channel is None or self.channel.dead:
+            self.drop = []  # a new worker holds nothing to let go of
+            self.channel = WorkerChannel(self.keep_runs, f"ff-engine-{self.index}")
+        return self.channel
+
+    def thread(self) -> tuple[ThreadPoolExecutor, Workshop]:
+        if self.executor is None or self.workshop is None:
+            self.workshop = Workshop(self.keep_runs)
+            self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"engine-slot-{self.index}")
+        return self.executor, self.workshop
+
+    def submit(self, items: list[Item], slice_s: float) -> asyncio.Future[list[ItemResult]]:
         if self.processes:
-            return executor.submit(engine_worker.execute, items, slice_s, drop)
-        assert self.workshop is not None  # ensure() made it: an in-thread slot has its Workshop here
-        return executor.submit(self.workshop.execute, items, slice_s, drop)
+            channel = self.worker()
+            drop, self.drop = self.drop, []
+            return channel.call("execute", items, slice_s, drop)
+        drop, self.drop = self.drop, []
+        executor, workshop = self.thread()
+        return asyncio.wrap_future(executor.submit(workshop.execute, items, slice_s, drop))
 
     def pids(self) -> list[int]:
-        processes = getattr(self.executor, "_processes", None) if self.processes else None
-        return list(processes or {})
+        pid = self.channel.pid if self.channel is not None else None
+        return [] if pid is None else [pid]
 
-    def discard(self) -> None:
-        """The worker died: forget it (its runs are rebuilt on demand by the next one)."""
-        executor, self.executor, self.workshop, self.drop = self.executor, None, None, []
+    def close(self) -> None:
+        channel, executor = self.channel, self.executor
+        self.channel, self.executor, self.workshop, self.drop = None, None, None, []
+        if channel is not None:
+            channel.close()
         if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+            executor.shutdown(wait=True, cancel_futures=True)
 
 
 class EnginePool:
@@ -92,8 +218,7 @@ class EnginePool:
         """Start every worker now (at app startup) rather than on the first student's Train."""
         if not self.processes:
             return
-        loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(slot.ensure(), engine_worker.ready) for slot in self.slots))
+        await asyncio.gather(*(slot.worker().call("ready") for slot in self.slots))
 
     def place(self) -> int:
         """The slot for a new run: the one serving the fewest runs."""
@@ -104,19 +229,7 @@ class EnginePool:
     async def execute(self, index: int, items: list[Item], slice_s: float) -> list[ItemResult]:
         if self._closed:
             raise EngineCrashed("the engine is shut down")
-        slot = self.slots[index]
-        try:
-            future = slot.submit(items, slice_s)
-        except BrokenProcessPool:  # the worker died while idle: nothing was lost, start a new one
-            slot.discard()
-            future = slot.submit(items, slice_s)
-        executor = slot.executor
-        try:
-            return await asyncio.wrap_future(future)
-        except BrokenProcessPool as crash:
-            if slot.executor is executor:  # the first to notice replaces the worker
-                slot.discard()
-            raise EngineCrashed("an engine worker process died") from crash
+        return await self.slots[index].submit(items, slice_s)
 
     def forget(self, index: int, key: tuple) -> None:
         """The server let a run go (its RunRecord is gone): its slot frees the run with the next slice.
@@ -125,17 +238,17 @@ class EnginePool:
             return
         slot = self.slots[index]
         slot.runs = max(0, slot.runs - 1)
-        if slot.executor is not None and len(slot.drop) < 100_000:
+        if slot.started and len(slot.drop) < 100_000:
             slot.drop.append(key)
 
     async def holds(self, index: int, key: tuple) -> bool:
         """Whether a slot keeps the run (for tests)."""
         slot = self.slots[index]
-        if slot.executor is None:
-            return False
         if not slot.processes:
             return slot.workshop is not None and key in slot.workshop.runs
-        return await asyncio.wrap_future(slot.executor.submit(engine_worker.holds, key))
+        if slot.channel is None or slot.channel.dead:
+            return False
+        return bool(await slot.channel.call("holds", key))
 
     def pids(self) -> list[int]:
         return [pid for slot in self.slots for pid in slot.pids()]
@@ -143,6 +256,4 @@ class EnginePool:
     def shutdown(self) -> None:
         self._closed = True
         for slot in self.slots:
-            if slot.executor is not None:
-                slot.executor.shutdown(wait=True, cancel_futures=True)
-            slot.executor = slot.workshop = None
+            slot.close()

@@ -15,11 +15,14 @@ with FF_ENGINE_PROCESSES=0 a thread runs them on its own Workshop.
 from __future__ import annotations
 
 import os
+import pickle
 import select
+import socket
+import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +32,10 @@ from app.engine.race import PointInference, Race, RaceSettings
 from app.web.digits_live import MAX_DIGITS_RUNS_PER_SLOT, DigitsRunState, LiveDigitsSettings
 from app.web.frames import frame_text, frame_text_and_parts, race_info
 from app.web.wire import FrameParts, encode_delta
+
+# The frame of a call and of its answer on the socket between the server and a worker
+# (app/web/engine_pool.py's WorkerChannel): the pickle's length, then the pickle.
+HEADER = struct.Struct("!I")
 
 # A checkpoint is a fork (a deep copy of the race, about 0.15 ms): every 25 steps it cost 3-6% of
 # a frame's engine time; every 50, half that, and a replay from one is at most 49 steps (about 7 ms).
@@ -219,7 +226,7 @@ _workshop: Workshop | None = None
 
 
 def start_worker(server_pid: int, keep_runs: int) -> None:
-    """Initializer of an engine worker process: its Workshop, and a watch on the server process, so
+    """The start of an engine worker process: its Workshop, and a watch on the server process, so
     that the worker exits when the server dies, however it dies (kill -9 included). With the
     workers gone, multiprocessing's forkserver and resource tracker exit too (they live only as
     long as someone holds their pipes)."""
@@ -265,3 +272,35 @@ def holds(key: tuple) -> bool:
 
 def ready() -> int:
     return os.getpid()
+
+
+# What the server may ask of a worker, by name.
+CALLS: dict[str, Callable[..., Any]] = {"execute": execute, "holds": holds, "ready": ready}
+
+
+def serve(channel: socket.socket, server_pid: int, keep_runs: int) -> None:
+    """A worker process's whole life: answer the server's calls, in order, until the socket closes
+    (the server shut the slot down, or died). A call that raises answers with its exception, so the
+    server fails that slice's work and the worker goes on."""
+    start_worker(server_pid, keep_runs)
+    channel.setblocking(True)
+    incoming = channel.makefile("rb")
+    while True:
+        header = incoming.read(HEADER.size)
+        if len(header) < HEADER.size:
+            break
+        (size,) = HEADER.unpack(header)
+        payload = incoming.read(size)
+        if len(payload) < size:
+            break
+        try:
+            name, args = pickle.loads(payload)
+            answer: tuple[bool, Any] = (True, CALLS[name](*args))
+        except Exception as failure:  # the server's to report; this worker stays up
+            answer = (False, RuntimeError(f"engine call failed: {failure!r}"))
+        message = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            channel.sendall(HEADER.pack(len(message)) + message)
+        except OSError:  # the server is gone
+            break
+    os._exit(0)

@@ -12,7 +12,8 @@ several sessions share (one run many watch) is computed once and its cost split 
 * Whenever a slot is free, it takes the waiting runs in order of their best requester: the client
   with the fullest bucket first (in tenths of the bucket), then work a player waits for now (a
   start's first frame, a restore, a frame due, a click) before frames asked for ahead, then the
-  session that has used least lately, then the run that has waited longest. A slice lasts at most
+  session with the fewest frames ready ahead of its player (its next frame is due soonest), then
+  the session that has used least lately, then the run that has waited longest. A slice lasts at most
   FF_ENGINE_SLICE_S and a slot holds two (one running, the next queued), so nobody waits behind
   anyone's long job for more than two slices.
 * Work for a run nobody watches any more is never started: a session that leaves a run withdraws
@@ -136,16 +137,18 @@ class Account:
     def over_budget(self) -> bool:
         return self.budgets.over(self.client)
 
-    def priority(self, now: float, standings: dict[str, float], urgent: bool) -> tuple:
+    def priority(self, now: float, standings: dict[str, float], urgent: bool, slack: int = 0) -> tuple:
         """Smaller goes first: the client's bucket in tenths (over budget last), then what a player
-        is waiting for now before frames asked for ahead, then the session that used least lately.
+        is waiting for now before frames asked for ahead, then the session with the fewest frames
+        ready ahead of its player (`slack`: whose next frame is due soonest), then the session that
+        used least lately.
         Tenths, not the exact level, so that among clients within budget a frame due now is not
         kept behind another's prefetch by a hair's difference in their buckets. All priorities of
         one decision are taken at one `now`; `standings` caches each client's."""
         standing = standings.get(self.client)
         if standing is None:
             standing = standings[self.client] = self.budgets.standing(self.client, now)
-        return (-math.ceil(standing * STANDING_BANDS), not urgent, self.usage(now))
+        return (-math.ceil(standing * STANDING_BANDS), not urgent, slack, self.usage(now))
 
 
 class EngineScheduler:

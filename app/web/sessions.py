@@ -77,6 +77,12 @@ BUSY_NOTICE_INTERVAL_S = 1.0
 # instead of one wake-up per session per frame: at 100 distinct-seed clients the loop's CPU per
 # frame fell to about 0.4 of before (docs/performance.md). A frame goes at most one grid step late.
 TICK_GRID_PER_INTERVAL = 5
+# A running race starts playing once this many frames after its first are computed (or after
+# PREBUFFER_TIMEOUT_S), as a video player buffers before it plays: when a whole class presses Train
+# at once, the animation then starts a moment later instead of stuttering through its first second
+# (docs/performance.md). On a server with time to spare the frames take a few milliseconds.
+PREBUFFER_FRAMES = 3
+PREBUFFER_TIMEOUT_S = 1.0
 
 
 def on_tick_grid(when: float, grid: float) -> float:
@@ -396,6 +402,8 @@ class RaceSession:
                 self.outbox.put_frame(OutFrame(text, self.cursor, None, record.codec))
                 self.send_state()
                 next_tick = loop.time() + interval
+                if self.running and not self.pending_steps:
+                    await self.prebuffer(viewer, record.steps)
                 continue
             single = self.pending_steps > 0
             if not single:
@@ -448,6 +456,25 @@ class RaceSession:
                 self.send_state()
             elif single and not self.pending_steps:
                 self.send_state()
+
+    async def prebuffer(self, viewer: Viewer, last: int) -> None:
+        """Ask for the frames ahead of the cursor and wait until the first PREBUFFER_FRAMES of them
+        are computed, at most PREBUFFER_TIMEOUT_S; a pause, step, start or reset ends the wait."""
+        ahead = sorted({min(self.cursor + self.speed * i, last) for i in range(1, self.settings.frames_ahead + 1)})
+        ahead = [step for step in ahead if step > self.cursor]
+        viewer.want_ahead(ahead)
+        buffered = viewer.buffer(ahead[:PREBUFFER_FRAMES])
+        if buffered is None:
+            return
+        self.wake.clear()
+        woken = asyncio.ensure_future(self.wake.wait())
+        try:
+            await asyncio.wait({buffered, woken}, timeout=PREBUFFER_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+            viewer.unbuffer()
+        if woken.done() and not woken.cancelled():
+            self.wake.set()  # the intent that ended the wait is still to be handled
 
     def count(self, hit: bool) -> None:
         (self.metrics.cache_hits if hit else self.metrics.cache_misses).inc()

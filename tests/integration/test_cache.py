@@ -172,6 +172,54 @@ def test_a_caller_that_goes_away_does_not_cancel_a_step_others_wait_for(processe
     assert asyncio.run(scenario()) == direct_frames(SETTINGS, [12])[12]
 
 
+def test_a_buffer_is_done_once_its_frames_ahead_are_computed_without_making_them_urgent(processes):
+    async def scenario():
+        async with engine(processes) as (_, scheduler, cache):
+            record = cache.record(SETTINGS)
+            viewer = record.viewer(account())
+            viewer.want_ahead([4, 8, 12, 16])
+            buffered = viewer.buffer([4, 8, 12])
+            assert buffered is not None and not viewer.awaiting  # waited for as frames ahead
+            await asyncio.wait_for(buffered, 30)
+            ready = {step for step in (4, 8, 12) if step in record.frames}
+            again = viewer.buffer([4, 8, 12])
+            # A viewer that leaves releases whoever waits on its buffer.
+            leaving = record.viewer(account())
+            leaving.want_ahead([52, 56])
+            waiting = leaving.buffer([52, 56])
+            leaving.close()
+            await settle(scheduler)
+            return ready, again, waiting
+
+    ready, again, waiting = asyncio.run(scenario())
+    assert ready == {4, 8, 12} and again is None
+    assert waiting is not None and waiting.done()
+
+
+def test_the_viewer_with_the_fewest_frames_ready_ahead_goes_first():
+    """Among frames asked for ahead, the session whose player will run out first is served first,
+    whoever used less lately: every session's next frame before anyone's tenth."""
+
+    async def scenario():
+        async with engine(0) as (_, scheduler, cache):
+            thin, deep = cache.record(SETTINGS), cache.record(RaceSettings(seed=12, steps=60))
+            deep.frames.update({4: "4", 8: "8", 12: "12"})  # three frames ready ahead of its player
+            thin_viewer, deep_viewer = thin.viewer(account("10.0.0.1")), deep.viewer(account("10.0.0.2"))
+            thin_viewer.account.charge(0.5)  # the thin one used more lately
+            ahead = [4 * i for i in range(1, 11)]
+            thin_viewer.want_ahead(ahead)
+            deep_viewer.want_ahead(ahead)
+            now = asyncio.get_running_loop().time()
+            order = (thin.priority(now, {}), deep.priority(now, {}))
+            thin_viewer.close()
+            deep_viewer.close()
+            return order, deep_viewer.slack(), thin_viewer.slack()
+
+    (thin, deep), deep_slack, thin_slack = asyncio.run(scenario())
+    assert (deep_slack, thin_slack) == (3, 0)
+    assert thin < deep
+
+
 def test_click_inference_matches_a_direct_run_behind_at_and_past_the_producer(processes):
     async def scenario():
         async with engine(processes) as (_, scheduler, cache):

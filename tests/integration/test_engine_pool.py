@@ -111,3 +111,36 @@ def test_the_engine_processes_leave_when_the_server_is_killed(tmp_path):
         for pid in left:  # whatever the outcome, the test leaves nothing behind
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_worker_answers_calls_in_order_through_large_answers_and_failed_calls():
+    """The socket to a worker carries answers larger than its buffers (a slice of many frames), and a
+    call the worker cannot answer fails alone: the worker answers the next one."""
+    import asyncio
+
+    from app.web.engine_pool import EnginePool
+    from app.web.engine_worker import Item
+
+    settings = [RaceSettings(seed=70 + i, steps=24) for i in range(16)]
+
+    async def scenario():
+        pool = EnginePool(1, 1, keep_runs=32)
+        try:
+            await pool.start()
+            channel = pool.slots[0].worker()
+            items = [Item(run_key(s), s, frames=[4, 8, 12, 16, 20, 24]) for s in settings]
+            big = channel.call("execute", items, 30.0, [])
+            wrong = channel.call("no such call")
+            after = channel.call("ready")
+            results = await big
+            with pytest.raises(RuntimeError, match="engine call failed"):
+                await wrong
+            return results, await after, channel.process.pid
+        finally:
+            pool.shutdown()
+
+    results, pid, worker = asyncio.run(scenario())
+    assert pid == worker
+    assert sum(len(text) for result in results for text in result.frames.values()) > 300_000
+    for s, result in zip(settings, results, strict=True):
+        assert json.loads(result.frames[24]) == direct_frame(s, 24)

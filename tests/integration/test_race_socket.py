@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import numpy as np
@@ -439,6 +440,102 @@ def test_every_session_ticks_on_one_shared_grid_at_its_frame_rate():
             assert abs(when / grid - round(when / grid)) < 1e-6, when
         steps = [b - a for a, b in zip(times, times[1:], strict=False)]
         assert min(steps) > interval - 1e-6  # never faster than the frame rate
+
+
+class Buffering:
+    """A run and its viewer for a session's player: frames are always ready, but the frames ahead
+    are buffered only when the test says so."""
+
+    steps = 40
+
+    def __init__(self):
+        from app.web.wire import FrameCodec
+
+        self.codec = FrameCodec()
+        self.buffered: asyncio.Future | None = None
+        self.asked: list[int] = []
+        self.released = asyncio.Event()
+
+    async def info(self, speed):
+        return json.dumps({"type": "race"})
+
+    async def frame(self, step, intro=False):
+        return json.dumps({"type": "frame", "step": step}), True
+
+    def want_ahead(self, steps):
+        pass
+
+    def buffer(self, steps):
+        self.asked = list(steps)
+        self.buffered = asyncio.get_running_loop().create_future()
+        return self.buffered
+
+    def unbuffer(self):
+        self.released.set()
+
+
+async def next_frame_step(session) -> int:
+    while True:
+        item = (await session.outbox.get())[1]
+        if '"frame"' in getattr(item, "text", item):
+            return json.loads(getattr(item, "text", item))["step"]
+
+
+def started_session(run: Buffering):
+    from app.web.metrics import Metrics
+    from app.web.sessions import RaceSession
+    from integration.conftest import make_settings
+
+    session = RaceSession(None, make_settings(frame_rate=100), None, Metrics(), None)
+    session.record = session.viewer = run
+    session.running, session.speed, session.needs_intro = True, 4, True
+    return session
+
+
+def test_a_race_starts_playing_once_its_first_frames_ahead_are_computed():
+    from app.web.sessions import PREBUFFER_FRAMES
+
+    async def scenario():
+        run = Buffering()
+        session = started_session(run)
+        player = asyncio.create_task(session.play_loop())
+        try:
+            async with asyncio.timeout(5):
+                assert await next_frame_step(session) == 0  # the introduction goes at once
+                while run.buffered is None:  # the player asks for its buffer next
+                    await asyncio.sleep(0)
+                assert PREBUFFER_FRAMES >= 1 and run.asked == [4 * i for i in range(1, PREBUFFER_FRAMES + 1)]
+                assert not [item for _, item in session.outbox._items if '"frame"' in getattr(item, "text", item)]
+                run.buffered.set_result(None)
+                assert await next_frame_step(session) == 4
+        finally:
+            player.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_a_pause_while_a_race_buffers_is_heard_at_once():
+    from app.web.messages import Pause
+    from app.web.sessions import PREBUFFER_TIMEOUT_S
+
+    async def scenario():
+        run = Buffering()
+        session = started_session(run)
+        player = asyncio.create_task(session.play_loop())
+        try:
+            async with asyncio.timeout(5):
+                await next_frame_step(session)
+                while run.buffered is None:
+                    await asyncio.sleep(0)
+            session.dispatch(Pause(type="pause"))
+            # The wait ends with the pause, well before the buffer's own time limit.
+            async with asyncio.timeout(PREBUFFER_TIMEOUT_S / 2):
+                await run.released.wait()
+            assert not session.running and not run.buffered.done()
+        finally:
+            player.cancel()
+
+    asyncio.run(scenario())
 
 
 def test_the_tick_grid_does_not_drift_over_a_long_race():

@@ -49,7 +49,7 @@ def test_full_buckets_are_forgotten_so_memory_follows_the_clients_present():
     assert len(budgets) == 1
 
 
-def test_priority_puts_the_fullest_bucket_first_then_what_is_due_then_the_least_used_session():
+def test_priority_puts_the_fullest_bucket_first_then_what_is_due_then_the_soonest_due_then_the_least_used():
     clock = Clock()
     budgets = Budgets(0.1, 2.0, lambda c: 1, clock=clock)
     light, heavy = Account("light", budgets, clock), Account("heavy", budgets, clock)
@@ -63,6 +63,9 @@ def test_priority_puts_the_fullest_bucket_first_then_what_is_due_then_the_least_
     standings = {}
     assert first.priority(clock(), standings, True) < first.priority(clock(), standings, False)
     assert first.priority(clock(), standings, False) < second.priority(clock(), standings, False)
+    # Among frames ahead, fewer ready ahead of the player (the next frame due sooner) before less used.
+    assert second.priority(clock(), standings, False, slack=1) < first.priority(clock(), standings, False, slack=2)
+    assert first.priority(clock(), standings, True, slack=9) < second.priority(clock(), standings, False, slack=0)
 
 
 def test_a_bystander_is_served_first_in_every_slice_while_an_attacker_floods_the_slot():
