@@ -139,12 +139,13 @@ def runs_in_turn(runs: int, rounds: int) -> None:
             frame_text(race.snapshot(grid=True), race.settings.steps, race.settings.theta)
             if counted:
                 alone.append(time.thread_time() - started)
-    alone_ms = statistics.median(alone) * 1000
+    alone_ms, alone_mean_ms = statistics.median(alone) * 1000, statistics.fmean(alone) * 1000
     for label, served in ((f"{runs} runs", many), ("1 run", one)):
         per_frame = served.cpu / served.frames * 1000
         print(
             f"{label} served in turn, 6 frames an item: {per_frame:.3f} ms per frame; one race alone "
-            f"{alone_ms:.3f} ms (median); served / alone = {per_frame / alone_ms:.2f}"
+            f"{alone_ms:.3f} ms (median), {alone_mean_ms:.3f} ms (mean); served / alone = "
+            f"{per_frame / alone_ms:.2f} (median), {per_frame / alone_mean_ms:.3f} (mean)"
         )
 
 

@@ -137,18 +137,29 @@ def machine_busy() -> float:
 # ------------------------------------------------------------------------------- engine cost
 
 
-def _timed_frame(race) -> float:
+def _timed_frame(race, previous: list | None = None) -> float:
     """Thread CPU seconds of one uncached frame of `race` at normal speed: 4 steps, the snapshot,
-    the JSON text (what an engine process does for it)."""
-    from app.web.frames import frame_text
+    the JSON text (what an engine process does for it). With `previous` (binary clients: a one-item
+    list holding the race's last frame split for the wire, None at a race's start), also what an
+    engine process adds for a run a binary client watches (Item.wire): the frame's parts, and the
+    binary DELTA from the frame before."""
+    from app.web.frames import frame_text, frame_text_and_parts
+    from app.web.wire import encode_delta
 
     started = time.thread_time()
     race.advance_to(race.step_count + 4)
-    frame_text(race.snapshot(grid=True), race.settings.steps, race.settings.theta)
+    snapshot = race.snapshot(grid=True)
+    if previous is None:
+        frame_text(snapshot, race.settings.steps, race.settings.theta)
+    else:
+        _, parts = frame_text_and_parts(snapshot, race.settings.steps, race.settings.theta)
+        if previous[0] is not None:
+            encode_delta(previous[0], parts)
+        previous[0] = parts
     return time.thread_time() - started
 
 
-def engine_cost_per_frame_ms(races: int = 2) -> tuple[float, float]:
+def engine_cost_per_frame_ms(races: int = 2, binary: bool = False) -> tuple[float, float]:
     """The engine's own CPU time per uncached frame of a default race, in this process: (mean, median).
     The mean is over whole races, each race's construction included, after one race to warm up:
     what a distinct-seed client's run costs the engine per frame it is served, so the bound on
@@ -157,11 +168,12 @@ def engine_cost_per_frame_ms(races: int = 2) -> tuple[float, float]:
     from app.engine.race import Race, RaceSettings
 
     def one_race(seed: int) -> list[float]:
+        previous = [None] if binary else None
         started = time.thread_time()
         race = Race(RaceSettings(seed=seed))
         samples = [time.thread_time() - started]  # the construction, then each frame
         while not race.done:
-            samples.append(_timed_frame(race))
+            samples.append(_timed_frame(race, previous))
         samples[1] += samples.pop(0)  # the construction counts with the run's first frame
         return samples
 
@@ -170,14 +182,14 @@ def engine_cost_per_frame_ms(races: int = 2) -> tuple[float, float]:
     return statistics.fmean(samples) * 1000, statistics.median(samples) * 1000
 
 
-def _frames_in_window(seed: int, start_at: float, seconds: float) -> list[float]:
+def _frames_in_window(seed: int, start_at: float, seconds: float, binary: bool = False) -> list[float]:
     """CPU seconds of each uncached frame (_timed_frame) that one process computes between
     `start_at` and `start_at + seconds` (wall clock), a new race whenever one ends."""
     from app.engine.race import Race, RaceSettings
 
-    race = Race(RaceSettings(seed=seed))
+    race, previous = Race(RaceSettings(seed=seed)), [None] if binary else None
     for _ in range(10):  # warm-up, before the window
-        _timed_frame(race)
+        _timed_frame(race, previous)
     while time.time() < start_at:
         time.sleep(min(0.01, max(0.0, start_at - time.time())))
     samples = []
@@ -186,13 +198,13 @@ def _frames_in_window(seed: int, start_at: float, seconds: float) -> list[float]
         if race.done:  # a new run, its construction counted with its first frame
             seed += 1000
             started = time.thread_time()
-            race = Race(RaceSettings(seed=seed))
+            race, previous = Race(RaceSettings(seed=seed)), [None] if binary else None
             built = time.thread_time() - started
-        samples.append(built + _timed_frame(race))
+        samples.append(built + _timed_frame(race, previous))
     return samples
 
 
-def engine_cost_all_cores_ms(processes: int, seconds: float = 3.0) -> float:
+def engine_cost_all_cores_ms(processes: int, seconds: float = 3.0, binary: bool = False) -> float:
     """The engine's CPU time per frame while `processes` processes (one per core) compute frames of
     distinct races at once and nothing else runs: what the cores can serve when every one of them
     does engine work. On this kind of virtual machine that costs more per frame than one process
@@ -206,7 +218,11 @@ def engine_cost_all_cores_ms(processes: int, seconds: float = 3.0) -> float:
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
         runs = list(
             pool.map(
-                _frames_in_window, [777 + i for i in range(processes)], [start_at] * processes, [seconds] * processes
+                _frames_in_window,
+                [777 + i for i in range(processes)],
+                [start_at] * processes,
+                [seconds] * processes,
+                [binary] * processes,
             )
         )
     return statistics.fmean(sample for run in runs for sample in run) * 1000
@@ -227,7 +243,7 @@ def trial(server: Server, clients: int, distinct: bool, steps: int, seed_base: i
     processes, outputs, offset = [], [], 0
     # The engine's own cost, measured again beside every trial: on a shared or virtual machine it
     # drifts by tens of percent within minutes, and the bound a trial is compared with must be its own.
-    alone_before, median_before = engine_cost_per_frame_ms()
+    alone_before, median_before = engine_cost_per_frame_ms(binary=SUBPROTOCOL is not None)
     frames_before = server.metric("ff_engine_frames_total")
     engine_before = server.metric("ff_engine_seconds_total")
     with tempfile.TemporaryDirectory(prefix="bench-server-") as scratch:
@@ -277,7 +293,7 @@ def trial(server: Server, clients: int, distinct: bool, steps: int, seed_base: i
         main_user, main_system = (a - b for a, b in zip(cpu_times(server.main_pids()), main_before, strict=True))
         all_user, all_system = (a - b for a, b in zip(cpu_times(server.pids()), all_before, strict=True))
         reports = [json.loads(out.read_text()) for out in outputs if out.exists()]
-    alone_after, median_after = engine_cost_per_frame_ms()
+    alone_after, median_after = engine_cost_per_frame_ms(binary=SUBPROTOCOL is not None)
     results = [r for report in reports for r in report["clients"]]
     ok = [r for r in results if "error" not in r]
     first_frames = [r["first_frame_s"] for r in ok if r["first_frame_s"]]
@@ -383,10 +399,11 @@ def main() -> None:
     cached_ladder = args.cached or ([50, 200] if args.quick else [200, 400, 600, 800, 1000])
     distinct_ladder = args.distinct or ([10, 20] if args.quick else [20, 30, 40, 50, 60, 70])
     pairs_ladder = args.pairs or ([20] if args.quick else [20, 40, 60, 80])
-    cost_ms, median_ms = engine_cost_per_frame_ms()
+    binary = SUBPROTOCOL is not None
+    cost_ms, median_ms = engine_cost_per_frame_ms(binary=binary)
     cores = os.cpu_count() or 1
     bound = cores / (cost_ms / 1000 * FRAME_RATE)
-    all_cores_ms = engine_cost_all_cores_ms(cores)
+    all_cores_ms = engine_cost_all_cores_ms(cores, binary=binary)
     all_cores_bound = cores / (all_cores_ms / 1000 * FRAME_RATE)
     print(
         f"bench/server.py {' '.join(sys.argv[1:])}: {machine()}; races of {steps} steps; "
@@ -394,9 +411,10 @@ def main() -> None:
         flush=True,
     )
     print(
-        f"  engine cost per uncached frame (4 steps, snapshot, JSON; mean CPU time over whole races, their "
-        f"construction included): {cost_ms:.3f} ms (median frame {median_ms:.3f} ms), so {cores} cores could "
-        f"stream at most {bound:.0f} distinct-seed clients at {FRAME_RATE:g} frames/s",
+        f"  engine cost per uncached frame (4 steps, snapshot, JSON{', the binary delta' if binary else ''}; "
+        f"mean CPU time over whole races, their construction included): {cost_ms:.3f} ms (median frame "
+        f"{median_ms:.3f} ms), so {cores} cores could stream at most {bound:.0f} distinct-seed clients at "
+        f"{FRAME_RATE:g} frames/s",
         flush=True,
     )
     print(
