@@ -420,15 +420,7 @@ class RaceSession:
                     continue
             target = min(self.cursor + (1 if single else self.speed), record.steps)
             # Running, name the next steps so the record computes them before their ticks.
-            ahead = (
-                []
-                if single
-                else sorted(
-                    {min(target + self.speed * i, record.steps) for i in range(1, self.settings.frames_ahead + 1)}
-                    - {target}
-                )
-            )
-            viewer.want_ahead(ahead)
+            viewer.want_ahead([] if single else self.steps_ahead(target, record.steps))
             text, hit = await viewer.frame(target)
             if text is None:  # withdrawn: a start or reset replaced the run
                 continue
@@ -457,11 +449,14 @@ class RaceSession:
             elif single and not self.pending_steps:
                 self.send_state()
 
+    def steps_ahead(self, step: int, last: int) -> list[int]:
+        """The steps of the FF_FRAMES_AHEAD frames the player will play after the one at `step`."""
+        return sorted({min(step + self.speed * i, last) for i in range(1, self.settings.frames_ahead + 1)} - {step})
+
     async def prebuffer(self, viewer: Viewer, last: int) -> None:
         """Ask for the frames ahead of the cursor and wait until the first PREBUFFER_FRAMES of them
         are computed, at most PREBUFFER_TIMEOUT_S; a pause, step, start or reset ends the wait."""
-        ahead = sorted({min(self.cursor + self.speed * i, last) for i in range(1, self.settings.frames_ahead + 1)})
-        ahead = [step for step in ahead if step > self.cursor]
+        ahead = self.steps_ahead(self.cursor, last)
         viewer.want_ahead(ahead)
         buffered = viewer.buffer(ahead[:PREBUFFER_FRAMES])
         if buffered is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import numpy as np
@@ -481,7 +482,10 @@ async def next_frame_step(session) -> int:
             return json.loads(getattr(item, "text", item))["step"]
 
 
-def started_session(run: Buffering):
+@contextlib.asynccontextmanager
+async def buffering(run: Buffering):
+    """A session started on `run`, its player past the introduction (step 0, sent at once) and
+    waiting for its buffer."""
     from app.web.metrics import Metrics
     from app.web.sessions import RaceSession
     from integration.conftest import make_settings
@@ -489,7 +493,15 @@ def started_session(run: Buffering):
     session = RaceSession(None, make_settings(frame_rate=100), None, Metrics(), None)
     session.record = session.viewer = run
     session.running, session.speed, session.needs_intro = True, 4, True
-    return session
+    player = asyncio.create_task(session.play_loop())
+    try:
+        async with asyncio.timeout(5):
+            assert await next_frame_step(session) == 0
+            while run.buffered is None:  # the player asks for its buffer next
+                await asyncio.sleep(0)
+        yield session
+    finally:
+        player.cancel()
 
 
 def test_a_race_starts_playing_once_its_first_frames_ahead_are_computed():
@@ -497,19 +509,12 @@ def test_a_race_starts_playing_once_its_first_frames_ahead_are_computed():
 
     async def scenario():
         run = Buffering()
-        session = started_session(run)
-        player = asyncio.create_task(session.play_loop())
-        try:
+        async with buffering(run) as session:
+            assert PREBUFFER_FRAMES >= 1 and run.asked == [4 * i for i in range(1, PREBUFFER_FRAMES + 1)]
+            assert not [item for _, item in session.outbox._items if '"frame"' in getattr(item, "text", item)]
+            run.buffered.set_result(None)
             async with asyncio.timeout(5):
-                assert await next_frame_step(session) == 0  # the introduction goes at once
-                while run.buffered is None:  # the player asks for its buffer next
-                    await asyncio.sleep(0)
-                assert PREBUFFER_FRAMES >= 1 and run.asked == [4 * i for i in range(1, PREBUFFER_FRAMES + 1)]
-                assert not [item for _, item in session.outbox._items if '"frame"' in getattr(item, "text", item)]
-                run.buffered.set_result(None)
                 assert await next_frame_step(session) == 4
-        finally:
-            player.cancel()
 
     asyncio.run(scenario())
 
@@ -520,20 +525,12 @@ def test_a_pause_while_a_race_buffers_is_heard_at_once():
 
     async def scenario():
         run = Buffering()
-        session = started_session(run)
-        player = asyncio.create_task(session.play_loop())
-        try:
-            async with asyncio.timeout(5):
-                await next_frame_step(session)
-                while run.buffered is None:
-                    await asyncio.sleep(0)
+        async with buffering(run) as session:
             session.dispatch(Pause(type="pause"))
             # The wait ends with the pause, well before the buffer's own time limit.
             async with asyncio.timeout(PREBUFFER_TIMEOUT_S / 2):
                 await run.released.wait()
             assert not session.running and not run.buffered.done()
-        finally:
-            player.cancel()
 
     asyncio.run(scenario())
 
