@@ -397,7 +397,7 @@ def main() -> None:
 
     steps = 300 if args.quick else 900
     cached_ladder = args.cached or ([50, 200] if args.quick else [200, 400, 600, 800, 1000])
-    distinct_ladder = args.distinct or ([10, 20] if args.quick else [20, 30, 40, 50, 60, 70])
+    distinct_ladder = args.distinct or ([10, 20] if args.quick else [40, 60, 80, 90, 100, 110, 120, 130])
     pairs_ladder = args.pairs or ([20] if args.quick else [20, 40, 60, 80])
     binary = SUBPROTOCOL is not None
     cost_ms, median_ms = engine_cost_per_frame_ms(binary=binary)
