@@ -18,6 +18,7 @@ is a pure function of them). Workers watch the server process and exit when it d
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 import pickle
@@ -28,6 +29,8 @@ from typing import Any
 
 from app.web import engine_worker
 from app.web.engine_worker import HEADER, Item, ItemResult, Workshop
+
+log = logging.getLogger("app.web.engine_pool")
 
 
 class EngineCrashed(RuntimeError):
@@ -118,15 +121,26 @@ class WorkerChannel:
         if not chunk:  # end of file: the worker is gone
             self._die()
             return
+        self._received(chunk)
+
+    def _received(self, chunk: bytes) -> None:
+        """Bytes from the worker: answer every call whose whole answer has come."""
         inbox = self.inbox
         inbox += chunk
         while len(inbox) >= HEADER.size:
             (size,) = HEADER.unpack_from(inbox)
             if len(inbox) < HEADER.size + size:
                 break
-            ok, value = pickle.loads(memoryview(inbox)[HEADER.size : HEADER.size + size])
+            message = bytes(inbox[HEADER.size : HEADER.size + size])
             del inbox[: HEADER.size + size]
-            future = self.pending.popleft()
+            try:
+                ok, value = pickle.loads(message)
+                future = self.pending.popleft()
+            except Exception:  # an answer nobody asked for, or not one at all: the worker is unusable
+                log.exception("engine worker %s sent a malformed answer", self.process.pid)
+                self.process.kill()
+                self._die()
+                return
             if not future.done():  # the caller may have gone (cancelled)
                 if ok:
                     future.set_result(value)

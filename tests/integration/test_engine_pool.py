@@ -144,3 +144,34 @@ def test_a_worker_answers_calls_in_order_through_large_answers_and_failed_calls(
     assert sum(len(text) for result in results for text in result.frames.values()) > 300_000
     for s, result in zip(settings, results, strict=True):
         assert json.loads(result.frames[24]) == direct_frame(s, 24)
+
+
+@pytest.mark.parametrize("stray", [b"not a pickle", None], ids=["garbage", "unasked"])
+def test_a_worker_that_answers_what_nobody_asked_is_replaced(stray):
+    """A worker stream that is not answers to calls (a bug, or corruption) costs that worker only:
+    the channel fails, the process is stopped, and the slot's next call gets a new worker."""
+    import asyncio
+    import pickle
+
+    from app.web.engine_pool import EngineCrashed, EnginePool
+    from app.web.engine_worker import HEADER
+
+    message = pickle.dumps((True, "unasked")) if stray is None else stray
+
+    async def scenario():
+        pool = EnginePool(1, 1, keep_runs=4)
+        try:
+            await pool.start()
+            slot = pool.slots[0]
+            first = slot.worker()
+            old = await first.call("ready")
+            first._received(HEADER.pack(len(message)) + message)  # as if read from its socket
+            with pytest.raises(EngineCrashed):
+                first.call("ready")
+            first.process.join(10)
+            return old, first.process.is_alive(), await slot.worker().call("ready")
+        finally:
+            pool.shutdown()
+
+    old, alive_after, new = asyncio.run(scenario())
+    assert not alive_after and new != old
