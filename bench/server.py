@@ -36,6 +36,7 @@ from _wsload import BINARY_SUBPROTOCOL, connect, frame_step, install_uvloop  # n
 
 MIN_FPS = 18.0
 MAX_P99_GAP_S = 0.100
+LONG_GAP_S = 0.075  # 1.5 frame intervals: a frame that missed its tick
 FRAME_RATE = 20.0
 GENERATOR_BOUND_CORES = 0.85  # a generator process busier than this may be what limits the trial
 CLIENTS_PER_GENERATOR = 400
@@ -82,6 +83,8 @@ async def one_client(port: int, settings: dict, start_at: float, timeout_s: floa
         "frames": len(arrivals),
         "fps": (len(streamed) - 1) / span if span > 0 else 0.0,
         "p99_gap_s": sorted(gaps[1:])[int(0.99 * (len(gaps) - 2))] if len(gaps) > 2 else None,
+        # Where the long gaps (over 1.5 frame intervals) fell: the index of each, after the start.
+        "long_gaps_at": [index for index, gap in enumerate(gaps) if index and gap > LONG_GAP_S],
         "max_bytes": max(sizes) if sizes else 0,
         "mean_bytes": statistics.fmean(sizes) if sizes else 0,
     }
@@ -312,6 +315,11 @@ def trial(server: Server, clients: int, distinct: bool, steps: int, seed_base: i
         "worst_p99_gap_ms": round(worst_gap * 1000, 1),
         "median_first_frame_ms": round(statistics.median(first_frames) * 1000, 1) if first_frames else None,
         "worst_start_wait_ms": round(max(starts) * 1000, 1) if starts else None,
+        # Gaps over 1.5 frame intervals, all clients together, and how many came in a client's first
+        # 10 frames (the start of a race pressed by everyone at once) or its first 30.
+        "long_gaps": sum(len(r["long_gaps_at"]) for r in ok),
+        "long_gaps_first_10_frames": sum(1 for r in ok for index in r["long_gaps_at"] if index < 10),
+        "long_gaps_first_30_frames": sum(1 for r in ok for index in r["long_gaps_at"] if index < 30),
         "peak_rss_mb": round(peak_rss, 1),
         "server_cores": round((all_user + all_system) / wall, 2),
         "event_loop_cores": {"user": round(main_user / wall, 2), "system": round(main_system / wall, 2)},
