@@ -200,11 +200,10 @@ class Slot:
         return self.executor, self.workshop
 
     def submit(self, items: list[Item], slice_s: float) -> asyncio.Future[list[ItemResult]]:
-        if self.processes:
-            channel = self.worker()
-            drop, self.drop = self.drop, []
-            return channel.call("execute", items, slice_s, drop)
+        channel = self.worker() if self.processes else None  # (a new worker has nothing to drop)
         drop, self.drop = self.drop, []
+        if channel is not None:
+            return channel.call("execute", items, slice_s, drop)
         executor, workshop = self.thread()
         return asyncio.wrap_future(executor.submit(workshop.execute, items, slice_s, drop))
 

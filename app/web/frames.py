@@ -31,9 +31,14 @@ def quantize(values: np.ndarray, nan: float) -> np.ndarray:
     return scaled.astype(np.uint8)
 
 
+def quantize_grid(grid: np.ndarray) -> np.ndarray:
+    """P(class A) in [0, 1] -> uint8 (P * 255, rounded; NaN as 0.5), row-major, row 0 at the top."""
+    return quantize(grid, 0.5)
+
+
 def encode_grid(grid: np.ndarray) -> str:
-    """P(class A) in [0, 1] -> base64 of uint8 (P * 255, rounded), row-major, row 0 at the top."""
-    return _base64(quantize(grid, 0.5))
+    """quantize_grid's bytes as base64: a frame's `grid.ff` and `grid.backprop`."""
+    return _base64(quantize_grid(grid))
 
 
 def decode_grid(text: str, size: int) -> np.ndarray:
@@ -107,7 +112,7 @@ def _frame_maps(snapshot: RaceSnapshot, theta: float) -> tuple[np.ndarray, np.nd
     grid_ff, grid_bp, maps = snapshot.grid_ff, snapshot.grid_backprop, snapshot.layer_maps
     if grid_ff is None or grid_bp is None or maps is None:
         raise ValueError("a frame needs a snapshot with its grids: Race.snapshot(grid=True)")
-    return (quantize(grid_ff, 0.5), quantize(grid_bp, 0.5), *quantize_layer_maps(maps, theta))
+    return (quantize_grid(grid_ff), quantize_grid(grid_bp), *quantize_layer_maps(maps, theta))
 
 
 def _frame_message(
