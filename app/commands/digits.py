@@ -89,7 +89,7 @@ def settings_from(args: argparse.Namespace) -> DigitsSettings:
 
 
 class _Bar:
-    """A progress bar on stderr, redrawn at most ten times a second."""
+    """A progress bar on stderr (a terminal), redrawn at most ten times a second."""
 
     def __init__(self) -> None:
         self.last = 0.0
@@ -104,23 +104,55 @@ class _Bar:
         sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] epoch {run.progress:5.2f}/{run.settings.epochs}")
         sys.stderr.flush()
 
+    def clear(self) -> None:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
 
-def _train_with_bar(
-    settings: DigitsSettings, data: DigitData | None, on_epoch: Callable[[DigitsRun, DigitsMetrics], None] | None
+
+class _Lines:
+    """Progress on stderr that is not a terminal (a log, a pipe): plain lines, no carriage returns,
+    one at the end of every epoch and, within a long epoch, at most one every `every` seconds."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every = every
+        self.start = self.last = time.perf_counter()
+
+    def __call__(self, run: DigitsRun, force: bool = False) -> None:
+        now = time.perf_counter()
+        epoch_end = run.batch_in_epoch == 0 and run.batches_done > 0
+        if not (force or epoch_end or now - self.last >= self.every):
+            return
+        self.last = now
+        where = (
+            f"epoch {run.epoch}/{run.settings.epochs} done"
+            if epoch_end
+            else f"epoch {run.progress:.2f}/{run.settings.epochs}"
+        )
+        share = run.batches_done / run.total_batches
+        print(f"digits: {where}, {share:.0%} of the minibatches, {now - self.start:.1f} s", file=sys.stderr, flush=True)
+
+    def clear(self) -> None:
+        pass
+
+
+def _train_with_progress(
+    settings: DigitsSettings,
+    data: DigitData | None,
+    on_epoch: Callable[[DigitsRun, DigitsMetrics], None] | None,
+    progress: _Bar | _Lines,
 ) -> dict:
-    """train() in small chunks, drawing the bar between them (same result: same batches, same order)."""
-    bar = _Bar()
+    """train() in small chunks, reporting progress between them (the same result: the same
+    minibatches in the same order, tested), and on_epoch with the whole held-out set's figures."""
     run = DigitsRun(settings, data)
     while not run.done:
         run.train_batches(min(4, run.batches_per_epoch - run.batch_in_epoch))  # never across an epoch's end
-        bar(run)
-        if run.batch_in_epoch == 0 and on_epoch is not None:
+        epoch_end = run.batch_in_epoch == 0
+        if epoch_end and on_epoch is not None:
             metrics = run.evaluate(full=True)
-            sys.stderr.write("\r\033[K")
+            progress.clear()
             on_epoch(run, metrics)
-            bar(run, force=True)
-    sys.stderr.write("\r\033[K")
-    sys.stderr.flush()
+        progress(run, force=epoch_end)
+    progress.clear()
     return train(settings, data, run=run)[1]
 
 
@@ -148,10 +180,8 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
     on_epoch = None if args.json else print_epoch
-    if tty:
-        report = _train_with_bar(settings, data, on_epoch)
-    else:
-        report = train(settings, data, on_epoch=on_epoch)[1]
+    # Progress goes to stderr, never stdout (which holds only the summary or the JSON object).
+    report = _train_with_progress(settings, data, on_epoch, _Bar() if tty else _Lines())
     if args.json:
         print(json.dumps(report))
         return 0

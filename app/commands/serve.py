@@ -53,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise ValueError("--workers must be at least 1")
+    if not 0 <= args.port <= 65535:  # 0: any free port, as uvicorn takes it
+        raise ValueError(f"--port must be 0-65535; got {args.port}")
     try:
         settings = Settings()
     except ValidationError as invalid:

@@ -177,7 +177,7 @@ class BackpropMLP(LazyGradient):
     def train_step(self, points: np.ndarray, labels: np.ndarray, recorder: NoRecorder = NO_RECORDER) -> None:
         """One full-batch step: the sweeps, then one optimizer update of the flat array (the same
         as updating each layer in the backward sweep: no gradient reads the new weights)."""
-        self._sweep(points, labels, recorder or NO_RECORDER)
+        self._sweep(points, labels, recorder)
         self.optimizer.update(0, self.parameters.flat, self.gradient.flat)
 
     def gradients(self, points: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:

@@ -15,7 +15,7 @@ its usual layout (a view of the net's flat array, params.py):
     its gradient   dL/dP = H (Y * (tanh((G - theta)/2) + 1 - 2t) / n)^T
                    (= [h, 1]^T (dL/dG * dG/dy) / n with dL/dG = sigma(G - theta) - t, dG/dy = 2y,
                    folded as in FFLayer.local_gradient)
-    next input     H' = [Y / (sqrt(G) + eps), 1]
+    next input     H' = [Y / (sqrt(G) + eps), 1]   (ff.normalize with columns=True, as the rows use it)
     backprop       A_i = [ReLU(P_i^T A_i-1), 1], logits Z = P_L^T A_L-1,
                    delta_L = (softmax(Z) - onehot^T) / n, dL/dP_i = A_i-1 delta_i^T,
                    delta_i-1 = (W_i delta_i) * (A_i-1 > 0)   (W_i: P_i without its bias row)
@@ -44,7 +44,7 @@ except ImportError:  # pragma: no cover - NumPy 1.x
     c_einsum = np.einsum
 
 from app.engine.backprop import BackpropMLP
-from app.engine.ff import EPSILON, FFNetwork, embed_label, wrong_labels
+from app.engine.ff import FFNetwork, embed_label, length_from_goodness, normalize, wrong_labels
 from app.engine.workspace import Bound, Workspace, workspace
 
 _ZEROS: dict[Any, np.ndarray] = {}  # dtype -> a flat read-only array of zeros, as long as needed yet
@@ -117,12 +117,9 @@ def ff_goodness_columns(
             break
         h = out[i]
         if i == last - 1:  # H'' = [Y, s]
-            np.sqrt(g, out=h[-1])
-            h[-1] += EPSILON
+            length_from_goodness(g, out=h[-1])
         else:  # H' = [Y / s, 1]
-            np.sqrt(g, out=s)
-            s += EPSILON
-            y /= s
+            normalize(y, g=g, out=y, columns=True, length=s)
     return table
 
 
@@ -264,10 +261,8 @@ class ColumnsKernel:
                 d *= scale
                 np.multiply(y, d, out=dy)
                 np.matmul(h, dy.T, out=grad)
-                if h_next is not None:  # H' = [Y / (sqrt(G) + eps), 1]
-                    np.sqrt(g, out=d)
-                    d += EPSILON
-                    np.divide(y, d, out=h_next[:-1])
+                if h_next is not None:  # H' = [Y / (sqrt(G) + eps), 1], d holding the lengths
+                    normalize(y, g=g, out=h_next[:-1], columns=True, length=d)
                     h = h_next
             net.optimizer.update(0, flat, gradient)
 

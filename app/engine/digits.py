@@ -25,18 +25,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any, ClassVar, TypedDict
+from typing import Any, ClassVar, NamedTuple, TypedDict
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from app.engine.backprop import BackpropMLP
 from app.engine.ff import (
-    EPSILON,
     INFERENCE_RULES,
     FFLayer,
     goodness,
     layer_loss,
+    length_from_goodness,
     normalize,
     with_bias_column,
     wrong_labels,
@@ -66,29 +66,59 @@ def to_unit_pixels(images: np.ndarray, dtype: DTypeLike = np.float32) -> np.ndar
     return flat.astype(dtype, copy=True)
 
 
+class UnitPixels(NamedTuple):
+    """A data set's training and held-out images as (n, d) unit pixels, read-only, so that any
+    number of runs on the same data and dtype can share one copy (shared_unit_pixels)."""
+
+    train: np.ndarray
+    test: np.ndarray
+
+
+def shared_unit_pixels(data: DigitData, dtype: str = "float32") -> UnitPixels:
+    """`data`'s pixels for DigitsRun(..., pixels=): computed once by the caller, marked read-only."""
+    pixels = UnitPixels(to_unit_pixels(data.train_images, dtype), to_unit_pixels(data.test_images, dtype))
+    for array in pixels:
+        array.setflags(write=False)  # shared: nothing may write them
+    return pixels
+
+
 def hard_negative_labels(
     scores: np.ndarray, labels: np.ndarray, rng: np.random.Generator, temperature: float = 1.0
 ) -> np.ndarray:
-    """A wrong label per row, drawn with probability softmax(scores) over the wrong labels only.
+    """A wrong label per row, drawn with probability softmax(scores / temperature) over the wrong
+    labels only (temperature 0: the most plausible wrong label, no draw).
 
-    scores: (n, K) how plausible the net finds each label (its summed goodness). The true label's
-    weight is exactly 0, and the draw compares u * total (u in [0, 1)) with the cumulative weights,
-    so the true label, whose cumulative weight equals its predecessor's, can never be picked."""
+    scores: (n, K) how plausible the net finds each label (its summed goodness). Never the true
+    label, whatever the scores hold: a NaN score counts as the least plausible (-inf); wrong labels
+    at +inf share the draw equally; a row whose wrong labels are all -inf (or NaN) draws uniformly
+    among them. The true label's weight is exactly 0, and the draw compares u * total (u in [0, 1))
+    with the cumulative weights, so the true label, whose cumulative weight equals its
+    predecessor's, is never picked; should rounding leave a row without a pick, it takes its last
+    label of positive weight, which is a wrong one."""
     scores = np.asarray(scores, dtype=np.float64)
     n, k = scores.shape
     if k < 2:
         raise ValueError("negative data needs at least 2 labels")
+    labels = np.asarray(labels)
     rows = np.arange(n)
-    masked = scores.copy()
+    masked = np.where(np.isnan(scores), -np.inf, scores)
     masked[rows, labels] = -np.inf
+    best = masked.max(axis=1, keepdims=True)
+    hopeless = np.isneginf(best[:, 0])  # every wrong label at -inf: nothing to prefer
     if temperature == 0.0:  # the most plausible wrong label, no draw
-        return np.argmax(masked, axis=1)
-    masked -= masked.max(axis=1, keepdims=True)
-    masked /= temperature
-    weights = np.exp(masked)  # the true label: exp(-inf) = 0 exactly
-    cumulative = np.cumsum(weights, axis=1)
+        first_wrong = np.where(labels == 0, 1, 0)
+        return np.where(hopeless, first_wrong, np.argmax(masked, axis=1))
+    with np.errstate(invalid="ignore", over="ignore"):
+        shifted = (masked - best) / temperature  # <= 0; NaN where +inf - +inf or -inf - -inf
+        weights = np.exp(shifted)
+    weights[np.isposinf(masked)] = 1.0  # the labels at +inf share the draw; the others got exp(-inf) = 0
+    weights[hopeless] = 1.0  # uniform over the wrong labels
+    weights[rows, labels] = 0.0  # the true label: exactly 0, always
+    cumulative = np.cumsum(weights, axis=1)  # each row's total is in [1, K - 1]: its best weighs exp(0) = 1
     threshold = rng.random(n) * cumulative[:, -1]
-    return np.argmax(threshold[:, None] < cumulative, axis=1)
+    below = threshold[:, None] < cumulative
+    last_positive = k - 1 - np.argmax(weights[:, ::-1] > 0.0, axis=1)
+    return np.where(below.any(axis=1), np.argmax(below, axis=1), last_positive)
 
 
 # --- the FF network on images ------------------------------------------------------------------
@@ -171,7 +201,7 @@ class DigitFF:
     # input ----------------------------------------------------------------------------------
     def _row_scale(self, sum_of_squares: np.ndarray) -> np.ndarray:
         if self.input_normalization == "length":
-            return 1.0 / (np.sqrt(sum_of_squares) + EPSILON)
+            return 1.0 / length_from_goodness(sum_of_squares)  # 1 / (||row|| + eps)
         return np.full_like(sum_of_squares, self.input_scale)
 
     def embed(self, images: np.ndarray, labels: np.ndarray | int | None) -> np.ndarray:
@@ -193,7 +223,7 @@ class DigitFF:
     def _next_input(self, y: np.ndarray, g: np.ndarray) -> np.ndarray:
         """[y / (||y|| + eps), 1], with ||y|| = sqrt(G) from the goodness already in hand (ff.py's rule)."""
         h = np.empty((len(y), y.shape[1] + 1), dtype=self.dtype)
-        np.divide(y, (np.sqrt(g) + EPSILON)[:, None], out=h[:, :-1])
+        normalize(y, g=g, out=h[:, :-1])
         h[:, -1] = 1.0
         return h
 
@@ -451,16 +481,25 @@ class DigitsRun:
     run.evaluate(full=True); run.infer(image_28x28)
     """
 
-    def __init__(self, settings: DigitsSettings | None = None, data: DigitData | None = None) -> None:
+    def __init__(
+        self, settings: DigitsSettings | None = None, data: DigitData | None = None, pixels: UnitPixels | None = None
+    ) -> None:
+        """pixels: shared_unit_pixels(data, settings.dtype), made once and handed to every run on
+        the same data (read-only; they must be exactly what this run would compute), so that many
+        runs hold one copy of the pixels; None: this run makes its own."""
         self.settings = s = settings or DigitsSettings()
         self.data = data if data is not None else load_sample()
         if s.batch_size > self.data.train_size:
             raise ValueError(
                 f"batch_size must be at most the training set's size ({self.data.train_size}); got {s.batch_size}"
             )
-        dtype = np.dtype(s.dtype).type
-        self.train_x = to_unit_pixels(self.data.train_images, dtype)
-        self.test_x = to_unit_pixels(self.data.test_images, dtype)
+        if pixels is None:
+            pixels = UnitPixels(
+                to_unit_pixels(self.data.train_images, s.dtype), to_unit_pixels(self.data.test_images, s.dtype)
+            )
+        else:
+            _check_pixels(pixels, self.data, s.dtype)
+        self.train_x, self.test_x = pixels
         self.train_y, self.test_y = self.data.train_labels, self.data.test_labels
         input_size = self.train_x.shape[1]
         # Independent streams: weights of each net, the shared minibatch order, the negatives.
@@ -504,11 +543,45 @@ class DigitsRun:
     # Read-only arrays every copy shares (the data, never written after __init__).
     _SHARED = ("data", "train_x", "test_x", "train_y", "test_y", "eval_index")
 
-    def fork(self) -> DigitsRun:
+    def fork(self, optimizers: bool = True) -> DigitsRun:
         """An independent copy at this point of training: the nets, optimizers, random streams and
-        minibatch order are copied, the data shared; both go on bit for bit as this run would."""
-        memo = {id(getattr(self, name)): getattr(self, name) for name in self._SHARED}
+        minibatch order are copied, the data shared; both go on bit for bit as this run would.
+        optimizers=False: a copy for inference only (load_parameters, infer, evaluate), whose
+        optimizers start empty (Adam's moments are two thirds of a run's copy); training it would
+        not go on as this run would."""
+        memo: dict[int, Any] = {id(getattr(self, name)): getattr(self, name) for name in self._SHARED}
+        if not optimizers:
+            s = self.settings
+            memo[id(self.ff.optimizer)] = Adam(s.learning_rate)
+            memo[id(self.backprop.optimizer)] = Adam(s.backprop_learning_rate)
+            if self.ff.readout is not None:
+                memo[id(self.ff.readout.optimizer)] = Adam(s.readout_learning_rate)
         return copy.deepcopy(self, memo)
+
+    def parameters(self, out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Copies of everything inference reads at this step: both nets' weights and FF's
+        read-out, if trained; not the optimizers' state, the random streams or the data.
+        load_parameters on a copy of this run (fork(optimizers=False)) puts them back, and that
+        copy then answers infer exactly as this run does now. `out`: arrays from an earlier call
+        to copy into instead of allocating new ones."""
+        mine = self.weights()
+        if self.ff.readout is not None:
+            mine["readout"] = self.ff.readout.params
+        if out is None:
+            return {name: array.copy() for name, array in mine.items()}
+        for name, array in mine.items():
+            np.copyto(out[name], array)
+        return out
+
+    def load_parameters(self, parameters: dict[str, np.ndarray]) -> None:
+        """Put back what parameters() copied (from a run with the same settings)."""
+        weights = dict(parameters)
+        readout = weights.pop("readout", None)
+        if (readout is None) != (self.ff.readout is None):
+            raise ValueError("parameters must have a read-out exactly when this run trains one")
+        self.load_weights(weights)
+        if self.ff.readout is not None:
+            self.ff.readout.params[...] = readout
 
     def weights(self) -> dict[str, np.ndarray]:
         """Every weight matrix of both nets by name (ff_0.., backprop_0..), for saving."""
@@ -576,6 +649,26 @@ class DigitsRun:
                 self._order = self._order_rng.permutation(self.data.train_size)
         return trained
 
+    def advance_to(
+        self, step: int, deadline: float | None = None, on_step: Callable[[DigitsRun], None] | None = None
+    ) -> bool:
+        """Train until `batches_done == step` (at most total_batches), calling on_step(run) after
+        every minibatch (a checkpoint every k minibatches, say). A run only moves forward: asked
+        for a step it has passed, it stays (fork a run that has not passed it). With a `deadline`
+        (time.perf_counter()) it stops there after at least one minibatch. True once the run is
+        at or past `step`."""
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+            raise ValueError(f"step must be an integer; got {step!r}")
+        if step > self.total_batches:
+            raise ValueError(f"step must be at most the run's {self.total_batches} minibatches; got {step}")
+        while self.batches_done < step:
+            self.train_batches(1)
+            if on_step is not None:
+                on_step(self)
+            if deadline is not None and time.perf_counter() >= deadline and self.batches_done < step:
+                return False
+        return True
+
     def train_epoch(self) -> int:
         """Train to the end of the current epoch."""
         return self.train_batches(self.batches_per_epoch - self.batch_in_epoch)
@@ -629,6 +722,15 @@ class DigitsRun:
             readout_probabilities=None if readout is None else readout.tolist(),
             readout_label=None if readout is None else int(np.argmax(readout)),
         )
+
+
+def _check_pixels(pixels: UnitPixels, data: DigitData, dtype: str) -> None:
+    for name, array, images in (("train", pixels.train, data.train_images), ("test", pixels.test, data.test_images)):
+        expected = (len(images), int(np.prod(images.shape[1:])))
+        if array.dtype != np.dtype(dtype) or array.shape != expected:
+            raise ValueError(f"pixels.{name} must be {dtype} of shape {expected}; got {array.dtype} {array.shape}")
+        if array.flags.writeable:
+            raise ValueError(f"pixels.{name} must be read-only: runs share it (use shared_unit_pixels)")
 
 
 def balanced_subset(labels: np.ndarray, size: int) -> np.ndarray:

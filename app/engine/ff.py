@@ -11,7 +11,6 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from app.engine.optim import Optimizer
-from app.engine.trace import NoRecorder
 
 try:  # einsum's C entry point: at 300 rows np.einsum's Python wrapper costs as much again (1 us)
     from numpy._core.multiarray import c_einsum as _einsum
@@ -20,7 +19,7 @@ except ImportError:  # pragma: no cover - NumPy 1.x
 
 from app.engine.params import FlatParameters, LazyGradient
 from app.engine.scratch import FRESH, Scratch
-from app.engine.trace import NO_RECORDER
+from app.engine.trace import NO_RECORDER, NoRecorder
 
 if TYPE_CHECKING:  # readout.py imports this module
     from app.engine.readout import SoftmaxReadout
@@ -47,16 +46,31 @@ def goodness(y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 def normalize(
-    y: ArrayLike, epsilon: float = EPSILON, g: np.ndarray | None = None, out: np.ndarray | None = None
+    y: ArrayLike,
+    epsilon: float = EPSILON,
+    g: np.ndarray | None = None,
+    out: np.ndarray | None = None,
+    *,
+    columns: bool = False,
+    length: np.ndarray | None = None,
 ) -> np.ndarray:
-    """h = y / (||y|| + eps) along the last axis: the length (the goodness) removed, the direction
-    kept. ||y|| = sqrt(G), so a caller that has the goodness passes it as `g`; `out` receives h.
-    Training, evaluation and inference all normalize with this function."""
+    """h = y / (||y|| + eps) for each row of y (the last axis): the length (the goodness) removed,
+    the direction kept. ||y|| = sqrt(G), so a caller that has the goodness passes it as `g`; `out`
+    receives h. With columns=True each column of a 2-D y is one vector (the (units, rows) layout of
+    columns.py); `length`, when given, receives ||y|| + eps, one number per vector, so that nothing
+    is allocated. Training, evaluation and inference all normalize with this function, in either
+    layout."""
     if not isinstance(y, np.ndarray):
         y = np.asarray(y, dtype=np.float64)
-    length = np.sqrt(goodness(y) if g is None else g)
+    length = length_from_goodness(goodness(y.T if columns else y) if g is None else g, epsilon, length)
+    return np.divide(y, length if columns else length[..., None], out=out)
+
+
+def length_from_goodness(g: np.ndarray, epsilon: float = EPSILON, out: np.ndarray | None = None) -> np.ndarray:
+    """||y|| + eps = sqrt(G) + eps: what `normalize` divides y by, from its goodness G (into `out`)."""
+    length = np.sqrt(g, out=out)
     length += epsilon
-    return np.divide(y, length[..., None], out=out)
+    return length
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -324,7 +338,6 @@ class FFNetwork(LazyGradient):
     ) -> None:
         """One FF step on a full batch: a positive pass, then a negative pass (or both at once
         with schedule='joint'); each layer updates from its own loss as the pass flows through it."""
-        recorder = recorder or NO_RECORDER
         positive, negative, targets = self._batches(points, labels, rng)
         if negative is None:  # the joint schedule: positives and negatives in one pass
             self._pass(positive, targets, "positive+negative", recorder)

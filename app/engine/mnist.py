@@ -146,7 +146,10 @@ def _find(directory: Path, stem: str) -> Path:
 
 
 def _read_bytes(path: Path) -> bytes:
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as error:  # unreadable (permissions, a device error): one line, like the rest
+        raise ValueError(f"{path} cannot be read ({error.strerror or error})") from None
     if raw[:2] != b"\x1f\x8b":
         return raw
     try:

@@ -21,25 +21,40 @@ from __future__ import annotations
 import base64
 import json
 import math
-import time
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from app.engine.digits import N_LABELS, DigitInference, DigitsRun, DigitsSettings, balanced_subset
+from app.engine.digits import (
+    N_LABELS,
+    DigitInference,
+    DigitsRun,
+    DigitsSettings,
+    UnitPixels,
+    balanced_subset,
+    shared_unit_pixels,
+)
 from app.engine.digits_ready import LIVE_SETTINGS
 from app.engine.drawing import rasterize
 from app.engine.mnist import DigitData, load_sample
 
-# A checkpoint (both nets and their optimizers, about 7 MB at 200-200) every this many minibatches:
-# a replay to any step costs at most 399 minibatches (about 2.6 s on a quiet core).
+# A checkpoint (both nets and their optimizers, 9.6 MB at 200-200) every this many minibatches:
+# a replay to any step costs at most 399 minibatches (380 took 2.3 s on a quiet core, docs/digits.md).
 DIGITS_CHECKPOINT_EVERY = 400
 # Digits runs one engine slot keeps; others are rebuilt from their settings when asked for again.
 # A copy of a run's nets and optimizers is 9.6 MB at 784-200-200, and a run holds up to seven
-# (the producer, checkpoints at 0, 400, 800 and 1,200, the model digits are read with, a replay):
-# at most about 200 MB per slot. The digits themselves are shared by every run of a slot.
+# (the producer, checkpoints at 0, 400, 800 and 1,200, the model digits far behind are read with,
+# a replay), plus RECENT_STEPS steps' parameters and the copy they are read with (31 MB): at most
+# about 98 MB per run, 295 MB per slot (docs/digits.md, "Memory"). The digits themselves are
+# shared by every run of a slot.
 MAX_DIGITS_RUNS_PER_SLOT = 3
+# Steps whose nets' parameters (both nets' weights, no optimizer state: 2.4 MB at 784-200-200) a
+# run keeps, the producer's newest: a drawn digit read at any of them is answered at once, where
+# a step further back costs a replay from a checkpoint (up to 399 minibatches). It covers the
+# FF_FRAMES_AHEAD window (10 frames of one minibatch by default) that the producer runs ahead of
+# the page, with two steps to spare; 29 MB per run.
+RECENT_STEPS = 12
 # Minibatches per frame: 1,200 frames at the race's 20 frames a second is a one-minute race.
 DIGITS_STEPS_PER_FRAME = 1
 STRIP_SIZE = 20  # held-out digits in the strip, two of each class
@@ -51,17 +66,10 @@ def sample_data() -> DigitData:
     return load_sample()
 
 
-_PIXELS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def unit_pixels(run: DigitsRun) -> tuple[np.ndarray, np.ndarray]:
-    """The run's training and held-out pixels, the first run's arrays for every later one (equal)."""
-    key = str(run.train_x.dtype)
-    if key not in _PIXELS:
-        for array in (run.train_x, run.test_x):
-            array.setflags(write=False)  # shared: nothing may write them
-        _PIXELS[key] = (run.train_x, run.test_x)
-    return _PIXELS[key]
+@lru_cache(maxsize=2)
+def sample_pixels(dtype: str) -> UnitPixels:
+    """The sample's pixels, one read-only copy per process (15.5 MB) for every run, not one per run."""
+    return shared_unit_pixels(sample_data(), dtype)
 
 
 @lru_cache(maxsize=1)
@@ -134,12 +142,16 @@ class DigitsRunState:
     def __init__(self, settings: LiveDigitsSettings) -> None:
         self.settings = settings
         self.steps = settings.steps
-        self.producer = DigitsRun(settings.digits, sample_data())
-        # The same pixels for every run: one copy per process (15.5 MB) instead of one per run.
-        self.producer.train_x, self.producer.test_x = unit_pixels(self.producer)
+        digits = settings.digits
+        self.producer = DigitsRun(digits, sample_data(), pixels=sample_pixels(digits.dtype))
         self.checkpoints: dict[int, DigitsRun] = {0: self.producer.fork()}
-        self.model: DigitsRun | None = None  # drawn digits are read with this, moved forward
+        # The nets' parameters (no optimizer state) at the last RECENT_STEPS steps produced, oldest
+        # first: a drawn digit at any of them is read without a replay.
+        self.recent: dict[int, dict[str, np.ndarray]] = {0: self.producer.parameters()}
+        self.view: DigitsRun | None = None  # reads drawn digits with parameters from `recent`
+        self.model: DigitsRun | None = None  # drawn digits further back are read with this, moved forward
         self.replay: DigitsRun | None = None  # frames behind the producer are replayed on this
+        self.replayed = 0  # minibatches trained on `model` and `replay` (never the producer's)
         self.strip_rows = _strip_rows(self.producer)
 
     @property
@@ -149,15 +161,20 @@ class DigitsRunState:
     def info(self) -> dict:
         return digits_info(self.settings, self.steps, self.producer)
 
+    def _produced(self, run: DigitsRun) -> None:
+        """After each of the producer's minibatches: a checkpoint every DIGITS_CHECKPOINT_EVERY,
+        and the parameters into `recent` (the oldest entry's arrays reused once it is full)."""
+        step = run.batches_done
+        if step % DIGITS_CHECKPOINT_EVERY == 0 or step == self.steps:
+            self.checkpoints[step] = run.fork()
+        reuse = self.recent.pop(next(iter(self.recent))) if len(self.recent) >= RECENT_STEPS else None
+        self.recent[step] = run.parameters(out=reuse)
+
+    def _replayed(self, _run: DigitsRun) -> None:
+        self.replayed += 1
+
     def produce_to(self, target: int, deadline: float | None = None) -> bool:
-        run = self.producer
-        while run.batches_done < target:
-            run.train_batches(1)
-            if run.batches_done % DIGITS_CHECKPOINT_EVERY == 0 or run.batches_done == self.steps:
-                self.checkpoints[run.batches_done] = run.fork()
-            if deadline is not None and time.perf_counter() >= deadline and run.batches_done < target:
-                return False
-        return True
+        return self.producer.advance_to(target, deadline, self._produced)
 
     def at(self, step: int, own: DigitsRun | None, deadline: float | None) -> tuple[DigitsRun, bool]:
         """A private run at `step` (at or behind the producer): `own` moved forward when it is
@@ -169,11 +186,7 @@ class DigitsRunState:
             base -= DIGITS_CHECKPOINT_EVERY
         if own is None or not base <= own.batches_done <= step:
             own = (self.producer if self.producer.batches_done == step else self.checkpoints[base]).fork()
-        while own.batches_done < step:
-            own.train_batches(1)
-            if deadline is not None and time.perf_counter() >= deadline and own.batches_done < step:
-                return own, False
-        return own, True
+        return own, own.advance_to(step, deadline, self._replayed)
 
     def frame(self, step: int, deadline: float | None) -> str | None:
         run = self.producer
@@ -189,6 +202,12 @@ class DigitsRunState:
     def infer(self, step: int, query: DigitQuery, _unused: float, deadline: float | None) -> DigitAnswer | None:
         if step > self.producer.batches_done and not self.produce_to(step, deadline):
             return None
+        parameters = self.recent.get(step)
+        if parameters is not None:  # within the last RECENT_STEPS produced: no replay
+            if self.view is None:
+                self.view = self.producer.fork(optimizers=False)
+            self.view.load_parameters(parameters)
+            return answer(self.view, query)
         self.model, done = self.at(step, self.model, deadline)
         return answer(self.model, query) if done else None
 

@@ -92,14 +92,12 @@ class RunState:
     def produce_to(self, target: int, deadline: float | None = None) -> bool:
         """Move the producer forward, keeping a checkpoint every CHECKPOINT_EVERY steps and at the
         last one; with a deadline, stop there (after at least one step). True once at `target`."""
-        race, last = self.producer, self.producer.settings.steps
-        while race.step_count < target:
-            race.step()
-            if race.step_count % CHECKPOINT_EVERY == 0 or race.step_count == last:
-                self.checkpoints[race.step_count] = race.fork()
-            if deadline is not None and time.perf_counter() >= deadline and race.step_count < target:
-                return False
-        return True
+        return self.producer.advance_to(target, deadline, on_step=self._checkpoint)
+
+    def _checkpoint(self, race: Race) -> None:
+        """After each step of the producer: a checkpoint on the grid and at the run's last step."""
+        if race.step_count % CHECKPOINT_EVERY == 0 or race.step_count == race.settings.steps:
+            self.checkpoints[race.step_count] = race.fork()
 
     def at(self, step: int, own: Race | None = None) -> Race:
         """A private race at exactly `step` (at or behind the producer): `own` moved forward when it

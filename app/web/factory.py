@@ -29,7 +29,7 @@ from app.web.readiness import Readiness
 from app.web.scheduler import Budgets, EngineScheduler
 from app.web.scorecard import Scorecard
 from app.web.security import SecurityHeadersMiddleware
-from app.web.static import IMMUTABLE, REVALIDATE, CachedStaticFiles, static_version
+from app.web.static import REVALIDATE, CachedStaticFiles, VersionedStaticFiles, static_version
 
 log = logging.getLogger("app.web")
 
@@ -128,13 +128,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(digits_api.router)
     app.include_router(race_socket.router)
     # Pages link the versioned copy (the templates' static_url()); other sites keep the stable
-    # /static/embed.js. Any version segment is served from the current files: during a rolling
-    # restart a page from the old release may ask the new one for its assets.
+    # /static/embed.js. Any version segment is served from the current files (during a rolling
+    # restart a page from one release may ask a replica of another for its assets), immutable only
+    # under this release's own.
     version = static_version(settings.static_dir)
     app.state.templates.env.globals["static_url"] = lambda path: f"/static/v/{version}/{path}"
     app.mount(
         "/static/v/{version}",
-        CachedStaticFiles(directory=settings.static_dir, cache_control=IMMUTABLE),
+        VersionedStaticFiles(directory=settings.static_dir, version=version),
         name="static-versioned",
     )
     app.mount("/static", CachedStaticFiles(directory=settings.static_dir, cache_control=REVALIDATE), name="static")

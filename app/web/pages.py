@@ -7,20 +7,52 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from jinja2 import Undefined, UndefinedError
 
 import app as package
 from app.config import Settings
 from app.engine.datasets import CLASS_NAMES
-from app.engine.demos import GOODNESS_MAX_STEPS, GOODNESS_THETA_RANGE, normalization_layer
+from app.engine.demos import (
+    GOODNESS_MAX_STEPS,
+    GOODNESS_THETA_RANGE,
+    GOODNESS_UNITS,
+    TRACE_HIDDEN,
+    normalization_layer,
+)
+from app.engine.digits import DigitsSettings
 from app.engine.digits_ready import ready_facts
 from app.engine.race import TARGET_ACCURACY, RaceSettings
 from app.web.digits_live import LiveDigitsSettings
 from app.web.measured import measured_figures
 from app.web.routing import Router
-from app.web.widget_settings import GOODNESS_THETA_DEFAULT, GOODNESS_THETA_STEP, RACE_QUERY, race_values
+from app.web.widget_settings import (
+    DIGITS_QUERY,
+    GOODNESS_THETA_DEFAULT,
+    GOODNESS_THETA_STEP,
+    RACE_QUERY,
+    race_values,
+)
 
 router = Router(tags=["pages"])
 DIGITS_DEFAULTS = asdict(LiveDigitsSettings())  # what a reader may choose for the live digits race
+
+
+def required(value: Any, *keys: str) -> Any:
+    """value[key][key]...: what a template takes from the server, with no fallback. A missing key
+    (KeyError) or a value the page was rendered without (UndefinedError) stops the render, so a
+    page never shows a made-up copy of a server constant."""
+    for key in keys:
+        value = value[key]  # an Undefined raises UndefinedError here; a dict without the key, KeyError
+    if isinstance(value, Undefined):
+        raise UndefinedError(f"the template needs {value._undefined_name!r}, which the server did not give")
+    return value
+
+
+def input_step(low: Any, default: Any) -> Any:
+    """The step of a number input over [low, ...]: 1 for an integer setting, else the lower bound
+    (the engine's smallest value), so every value the input steps to is a whole number of steps
+    above it, as HTML's validation wants."""
+    return 1 if isinstance(default, int) else low
 
 
 def race_defaults(settings: Settings) -> dict:
@@ -34,8 +66,22 @@ def race_defaults(settings: Settings) -> dict:
             table[name] = {"default": getattr(defaults, name), "choices": list(RaceSettings.CHOICES[name])}
         else:
             low, high, default = bounds[name]
-            table[name] = {"default": default, "min": low, "max": high}
-    table["speed"] = {"default": settings.steps_per_frame, "min": 1, "max": settings.max_steps_per_frame}
+            table[name] = {"default": default, "min": low, "max": high, "step": input_step(low, default)}
+    table["speed"] = {"default": settings.steps_per_frame, "min": 1, "max": settings.max_steps_per_frame, "step": 1}
+    return table
+
+
+def digits_defaults() -> dict:
+    """The live digits race's settings a reader may choose, with their defaults (LiveDigitsSettings)
+    and the engine's bounds and choices (DigitsSettings), as race_defaults has the race's."""
+    table: dict = {}
+    for name in DIGITS_QUERY:
+        default = DIGITS_DEFAULTS[name]
+        if name in DigitsSettings.CHOICES:
+            table[name] = {"default": default, "choices": list(DigitsSettings.CHOICES[name])}
+        else:
+            low, high = DigitsSettings.BOUNDS[name]
+            table[name] = {"default": default, "min": low, "max": high, "step": input_step(low, default)}
     return table
 
 
@@ -64,15 +110,21 @@ async def page_context(request: Request) -> dict:
         "version": package.__version__,
         "race_defaults": defaults,
         "race_values": starting_race_values(defaults),
+        "race_hidden_sizes": list(RaceSettings().hidden_sizes),  # both nets' hidden layers, the article says
         "race_query": list(RACE_QUERY),  # what a link or an embed carries (widgets/race.js reads it)
         "target_accuracy": TARGET_ACCURACY,  # the race's milestone, the engine's "steps to 95%"
+        "required": required,  # the templates' lookup of server values: no fallback, a missing one fails
         "goodness_max_steps": GOODNESS_MAX_STEPS,
+        "goodness_units": GOODNESS_UNITS,  # the goodness widget's layer
+        "trace_hidden": list(TRACE_HIDDEN),  # the step animation's nets
         "goodness_theta": goodness_theta(),
         "normalization": normalization_layer(),
         "scorecard": await state.scorecard.figures(),
         "race_class_names": {name: list(classes) for name, classes in CLASS_NAMES.items()},
         "measured": measured_figures(),
+        "digits_defaults": digits_defaults(),
         "digits_values": dict(DIGITS_DEFAULTS),
+        "digits_theta": LiveDigitsSettings().digits.theta,  # the live run's threshold, until its first frame
         "digits_ready": ready_facts(),
     }
 

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Literal
+from typing import Any, Literal
 
 log = logging.getLogger("app.web.readiness")
 
@@ -69,7 +69,7 @@ class Readiness:
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
         installed: dict[int, Callable[[int, FrameType | None], None]] = {}
-        previous: dict[int, object] = {}
+        previous: dict[int, Callable[[int, FrameType | None], Any] | int] = {}
         for sig in DRAIN_SIGNALS:
             before = signal.getsignal(sig)
 
@@ -81,13 +81,14 @@ class Readiness:
                     signal.signal(signum, signal.SIG_DFL)
                     signal.raise_signal(signum)
 
-            previous[sig] = before
+            # None: a handler installed from C, which Python cannot put back; the default stands in.
+            previous[sig] = signal.SIG_DFL if before is None else before
             installed[sig] = handler
             signal.signal(sig, handler)
 
         def undo() -> None:
             for sig, handler in installed.items():
                 if signal.getsignal(sig) is handler:  # nobody replaced ours meanwhile
-                    signal.signal(sig, previous[sig])  # type: ignore[arg-type]
+                    signal.signal(sig, previous[sig])
 
         return undo

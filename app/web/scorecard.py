@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from concurrent.futures import Executor
 
 import numpy as np
 
 import app as package
-from app.engine.demos import TRACE_ALGORITHMS, step_trace
+from app.engine.cpu import cpu_model
+from app.engine.demos import TRACE_ALGORITHMS, TRACE_BATCH, TRACE_HIDDEN, step_trace
 from app.engine.race import TARGET_ACCURACY, Race, RaceSettings, run_to_end
 
+# Measures the same figures again, the same way, on whatever machine runs it (bench/scorecard.py).
+COMMAND = "python -m app bench --only scorecard"
 STEP_REPEATS = 300  # timed calls per net; the median shrugs off a neighbour's burst on a shared machine
 
 
@@ -25,6 +29,7 @@ def measure_scorecard() -> dict:
     times = race.time_steps(STEP_REPEATS)  # the engine's own timer, on a fork: the race does not move
     return {
         "peak_bytes_per_step": peak_bytes,
+        "trace_network": {"hidden_sizes": list(TRACE_HIDDEN), "batch": TRACE_BATCH},  # whose memory that is
         "steps_to_95_percent": {"forward-forward": reached["ff"], "backprop": reached["backprop"]},
         "accuracy_measured_on": "training points",
         "target_accuracy": TARGET_ACCURACY,
@@ -34,6 +39,9 @@ def measure_scorecard() -> dict:
         "race_settings": RaceSettings().as_dict(),
         "numpy_version": np.__version__,
         "app_version": package.__version__,
+        "cpu": cpu_model(),  # the machine the figures were measured on
+        "cpus": os.cpu_count(),
+        "command": COMMAND,
     }
 
 

@@ -42,6 +42,38 @@ def wait_until(predicate, timeout_s: float = 20.0) -> None:
         time.sleep(0.01)
 
 
+def checkpoint_frame(race: Race) -> dict:
+    return json.loads(frame_text(race.snapshot(grid=True), race.settings.steps, race.settings.theta))
+
+
+def test_the_producer_keeps_a_checkpoint_every_checkpoint_every_steps_and_at_the_last_step():
+    """A slot's producer forks a checkpoint at every multiple of CHECKPOINT_EVERY and at the run's
+    last step, each the race exactly as it stood there (later steps of the producer leave it)."""
+    from app.web.engine_worker import CHECKPOINT_EVERY, RunState
+
+    settings = RaceSettings(seed=9, steps=2 * CHECKPOINT_EVERY + 7)
+    state = RunState(settings)
+    assert state.produce_to(settings.steps) is True and state.position == settings.steps
+    assert sorted(state.checkpoints) == [0, CHECKPOINT_EVERY, 2 * CHECKPOINT_EVERY, settings.steps]
+    for step, checkpoint in state.checkpoints.items():
+        assert checkpoint is not state.producer and checkpoint.step_count == step
+        assert checkpoint_frame(checkpoint) == direct_frame(settings, step)
+
+
+def test_a_producer_stopped_by_its_deadline_has_kept_the_checkpoint_of_its_last_step():
+    """With a deadline already passed the producer makes one step and stops; the checkpoint of
+    that step is kept all the same, and no step between checkpoints adds one."""
+    from app.web.engine_worker import CHECKPOINT_EVERY, RunState
+
+    settings = RaceSettings(seed=10, steps=3 * CHECKPOINT_EVERY)
+    state = RunState(settings)
+    assert state.produce_to(CHECKPOINT_EVERY - 1) is True
+    assert state.produce_to(2 * CHECKPOINT_EVERY, deadline=time.perf_counter()) is False
+    assert state.position == CHECKPOINT_EVERY and sorted(state.checkpoints) == [0, CHECKPOINT_EVERY]
+    assert state.produce_to(CHECKPOINT_EVERY + 3) is True and sorted(state.checkpoints) == [0, CHECKPOINT_EVERY]
+    assert checkpoint_frame(state.checkpoints[CHECKPOINT_EVERY]) == direct_frame(settings, CHECKPOINT_EVERY)
+
+
 def test_a_crashed_worker_fails_the_waiting_request_once_and_the_run_then_works(make_client):
     client = make_client(engine_processes=1)
     pool, cache = client.app.state.engine_pool, client.app.state.cache

@@ -7,7 +7,7 @@ import pytest
 
 from app.commands.race import train
 from app.engine.datasets import DATASET_NAMES, DEFAULT_NOISE
-from app.engine.race import RaceSettings
+from app.engine.race import Race, RaceSettings
 from app.web.measured import measured_figures
 
 
@@ -49,3 +49,8 @@ def test_rerunning_a_seed_gives_the_recorded_figures(seed):
         # Another CPU's BLAS may round differently: allow one held-out point and a few steps.
         assert now[net]["test_accuracy"] == pytest.approx(recorded[net]["test_accuracy"], abs=1 / 300 + 1e-9)
         assert abs(now[net]["steps_to_95"] - recorded[net]["steps_to_95"]) <= 3
+    # Each FF layer's own held-out accuracy (the article's per-layer figures) likewise.
+    race = Race(RaceSettings(seed=seed))
+    race.advance_to(race.settings.steps)
+    layers = race.snapshot(grid=False).ff_layer_test_accuracy
+    assert layers == pytest.approx(recorded["ff"]["layer_test_accuracy"], abs=1 / 300 + 1e-9)

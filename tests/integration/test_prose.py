@@ -8,13 +8,20 @@ references and credits footer) are left out: a paper's title is quoted, not writ
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from app.engine.cpu import cpu_model
+from app.engine.race import Race, RaceSettings
+from app.web import scorecard
 from app.web.widget_settings import WIDGETS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -252,3 +259,63 @@ def test_the_article_renders_without_the_measured_files(make_client, monkeypatch
     assert response.status_code == 200
     assert 'data-results="datasets"' not in response.text
     assert 'data-measure="steps-to-95"' in response.text  # the start-up single run stands in
+
+
+# --- the scorecard's measured rows: the machine, the command that measures them again, the work
+
+
+def scorecard_note(page: str) -> str:
+    start = page.rindex("<p", 0, page.index('data-scorecard="provenance"'))
+    return " ".join(words(visible_text(page[start : page.index("</p>", start)])))
+
+
+def test_the_scorecard_names_the_machine_and_the_command_behind_its_figures(client):
+    note = scorecard_note(client.get("/").text)
+    assert " ".join(words(f"on {cpu_model()} ({os.cpu_count()} CPUs)")) in note
+    assert " ".join(words(scorecard.COMMAND)) in note
+    figures = client.get("/api/scorecard").json()
+    assert (figures["cpu"], figures["cpus"], figures["command"]) == (cpu_model(), os.cpu_count(), scorecard.COMMAND)
+
+
+def test_the_scorecards_command_reproduces_its_figures(client):
+    """The command the page names measures the same figures (the times aside, which vary)."""
+    served = client.get("/api/scorecard").json()
+    command = scorecard.COMMAND.split()
+    assert command[:3] == ["python", "-m", "app"]
+    run = subprocess.run(
+        [sys.executable, *command[1:], "--", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    measured = json.loads(run.stdout[run.stdout.index("{") :])  # after the runner's "== bench/..." line
+    for name in ("peak_bytes_per_step", "steps_to_95_percent", "target_accuracy", "step_points", "trace_network"):
+        assert measured[name] == served[name], name
+    assert measured["cpu"] == served["cpu"] and measured["command"] == served["command"]
+    assert measured["ff_step_microseconds"] > 0 and measured["backprop_step_microseconds"] > 0
+
+
+def test_the_scorecard_says_an_ff_step_updates_every_layer_twice(client, monkeypatch):
+    """The page's sentence, and the engine doing what it says: in one race step FF's optimizer
+    updates its whole net twice (a positive pass, then a negative pass), backprop's once."""
+    race = Race(RaceSettings())
+    updates = {"ff": 0, "backprop": 0}
+    for name in updates:
+        optimizer = getattr(race, name).optimizer
+        real = optimizer.update
+
+        def counted(*args, name=name, real=real):
+            updates[name] += 1
+            return real(*args)
+
+        monkeypatch.setattr(optimizer, "update", counted)
+    race.step()
+    assert updates == {"ff": 2, "backprop": 1}
+    note = scorecard_note(client.get("/").text)
+    for said in (
+        "one FF step is a positive pass and a negative pass over the batch, so it updates every layer twice",
+        "while a backprop step updates each layer once",
+    ):
+        assert " ".join(words(said)) in note, said

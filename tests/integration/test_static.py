@@ -68,10 +68,18 @@ def test_the_version_changes_exactly_when_a_static_file_does(tmp_path):
     assert static_version(copy) != before
 
 
-def test_an_older_releases_version_still_gets_the_files(client):
-    # During a rolling restart a page rendered by the old release asks the new one for its assets.
-    response = client.get("/static/v/000000000000/js/main.js")
-    assert response.status_code == 200
+def test_another_releases_version_gets_todays_files_but_never_kept_under_its_name(client):
+    # During a rolling restart a page rendered by one release asks a replica of another for its
+    # assets: it gets this replica's files, which a browser must not keep for a year under the
+    # other release's version (that would pin these bytes to it), so they are revalidated.
+    own_url = next(url for url in assets(client.get("/").text) if url.endswith("/js/main.js"))
+    assert "/000000000000/" not in own_url
+    own, other = client.get(own_url), client.get("/static/v/000000000000/js/main.js")
+    assert own.status_code == other.status_code == 200
+    assert other.content == own.content
+    assert "immutable" in own.headers["cache-control"]
+    assert other.headers["cache-control"] == "no-cache"
+    assert other.headers["etag"] == own.headers["etag"]
 
 
 def test_the_article_travels_at_under_a_third_of_its_size(client):

@@ -1,5 +1,6 @@
 """What the static checks rely on stays true: the JSDoc wire types that TypeScript checks the page
-against (app/static/js/lib/messages.js) name exactly the fields of the server's pydantic models."""
+against (app/static/js/lib/messages.js) name exactly the fields of the server's pydantic models, on
+/ws/race (app/web/messages.py) and on /ws/digits (app/web/digits_session.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,20 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from app.web import messages
+from app.web import digits_session, messages
 
 MESSAGES_JS = Path(__file__).parents[2] / "app" / "static" / "js" / "lib" / "messages.js"
-JS_NAME = {"Error": "ErrorMessage"}  # the global Error would be hidden by a typedef of that name
+JS_NAME = {
+    "Error": "ErrorMessage",  # the global Error would be hidden by a typedef of that name
+    # The digits socket's own messages: Start and Infer are already the race's names.
+    "DigitsStart": "DigitsStartMessage",
+    "DigitsInfer": "DigitsInferMessage",
+}
+ALL_MESSAGES = messages.CLIENT_MESSAGES + messages.SERVER_MESSAGES + digits_session.DIGITS_CLIENT_MESSAGES
+
+
+def js_name(model: type[BaseModel]) -> str:
+    return JS_NAME.get(model.__name__, model.__name__)
 
 
 def js_typedefs() -> dict[str, set[str]]:
@@ -33,7 +44,7 @@ def js_typedefs() -> dict[str, set[str]]:
 def wire_models() -> set[type[BaseModel]]:
     """Every model a wire message is made of: the messages and the models nested in them."""
     seen: set[type[BaseModel]] = set()
-    todo = list(messages.CLIENT_MESSAGES + messages.SERVER_MESSAGES)
+    todo = list(ALL_MESSAGES)
     while todo:
         model = todo.pop()
         if model in seen:
@@ -49,9 +60,10 @@ def wire_models() -> set[type[BaseModel]]:
 def test_every_wire_model_has_a_typedef_with_its_fields():
     typedefs = js_typedefs()
     models = wire_models()
-    assert len(models) >= 19  # 7 client messages, 5 server messages and their parts
+    assert len(models) >= 22  # 7 client messages, 5 server messages and their parts; 2 + 1 for digits
+    assert {digits_session.DigitsStart, digits_session.DigitsStartSettings, digits_session.DigitsInfer} <= models
     for model in models:
-        name = JS_NAME.get(model.__name__, model.__name__)
+        name = js_name(model)
         assert name in typedefs, f"app/static/js/lib/messages.js has no typedef {name}"
         assert typedefs[name] == set(model.model_fields), (name, typedefs[name] ^ set(model.model_fields))
 
@@ -64,7 +76,24 @@ def test_the_error_codes_are_the_servers():
 
 def test_the_message_unions_name_every_message():
     text = MESSAGES_JS.read_text()
-    for union, models in (("ClientMessage", messages.CLIENT_MESSAGES), ("ServerMessage", messages.SERVER_MESSAGES)):
-        members = re.search(r"@typedef \{([\w |]+)\} " + union, text)
+    for union, models in (
+        ("ClientMessage", messages.CLIENT_MESSAGES),
+        ("ServerMessage", messages.SERVER_MESSAGES),
+        ("DigitsClientMessage", digits_session.DIGITS_CLIENT_MESSAGES),
+    ):
+        members = re.search(r"@typedef \{([\w |]+)\} " + union + r"\b", text)
         assert members is not None, union
-        assert {m.strip() for m in members.group(1).split("|")} == {JS_NAME.get(m.__name__, m.__name__) for m in models}
+        assert {m.strip() for m in members.group(1).split("|")} == {js_name(m) for m in models}
+
+
+def test_each_message_typedef_has_its_models_type():
+    """{"type": ...} of every message typedef is its model's literal (start, infer, ...)."""
+    text = MESSAGES_JS.read_text()
+    for model in ALL_MESSAGES:
+        (literal,) = typing.get_args(model.model_fields["type"].annotation)
+        name = js_name(model)
+        inline = re.search(r'@typedef \{\{type: "(\w+)"\}\} ' + name + r"\b", text)
+        named = re.search(r"@typedef \{object\} " + name + r'\b(?:(?!\*/).)*?@property \{"(\w+)"\} type\b', text, re.S)
+        found = inline or named
+        assert found is not None, f"{name}: no type property"
+        assert found.group(1) == literal, (name, found.group(1), literal)

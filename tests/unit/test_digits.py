@@ -104,10 +104,14 @@ def test_uint8_images_become_unit_pixels():
     table=arrays(
         np.float64,
         st.tuples(st.integers(1, 30), st.just(10)),
-        elements=st.floats(0.0, 1e6, allow_nan=False, allow_infinity=False),
+        elements=st.one_of(
+            st.floats(0.0, 1e6),
+            st.floats(allow_nan=True, allow_infinity=True),  # overflowed or broken goodness
+            st.sampled_from([np.nan, np.inf, -np.inf, 1e308, -1e308]),
+        ),
     ),
     seed=st.integers(0, 2**32 - 1),
-    temperature=st.sampled_from([0.0, 0.01, 1.0, 100.0]),
+    temperature=st.sampled_from([0.0, 1e-300, 0.01, 1.0, 100.0]),
     data=st.data(),
 )
 def test_hard_negatives_never_carry_the_true_label(table, seed, temperature, data):
@@ -129,6 +133,25 @@ def test_hard_negatives_are_the_labels_the_net_finds_plausible():
     expected = np.exp(3.0) / (np.exp(3.0) + 8)  # softmax over the 9 wrong labels
     assert share[0] == 0 and abs(share[7] - expected) < 0.03
     np.testing.assert_array_equal(hard_negative_labels(scores, labels, rng, temperature=0.0), 7)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_hard_negatives_with_non_finite_goodness(temperature):
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 3, 9, 5])
+    scores = np.zeros((4, 10))
+    scores[0] = -np.inf
+    scores[0, 0] = np.inf  # the true label at +inf: still never drawn
+    scores[0, 4] = 2.0  # the only wrong label that is not at -inf
+    scores[1] = np.nan  # every score NaN: any wrong label
+    scores[2, :9] = -np.inf  # every wrong label at -inf
+    scores[3, [2, 6]] = np.inf  # two wrong labels at +inf share the draw
+    scores[3, 5] = np.nan
+    draws = np.array([hard_negative_labels(scores, labels, rng, temperature) for _ in range(200)])
+    assert np.all(draws != labels)
+    assert set(draws[:, 0]) == {4} and set(draws[:, 3]) <= {2, 6}
+    if temperature:
+        assert set(draws[:, 3]) == {2, 6} and len(set(draws[:, 1])) == 9 and len(set(draws[:, 2])) == 9
 
 
 @pytest.mark.parametrize("negatives", ["hard", "random"])
@@ -228,6 +251,57 @@ def test_training_in_chunks_equals_training_by_epochs():
     assert chunked.batches_done == whole.batches_done == 2 * 4
     for la, lb in zip(chunked.ff.layers, whole.ff.layers, strict=True):
         np.testing.assert_array_equal(la.params, lb.params)
+
+
+def test_advance_to_stops_at_the_step_or_the_deadline_and_calls_on_step():
+    run = DigitsRun(DigitsSettings(seed=2, **TINY), small_data())
+    seen = []
+    assert run.advance_to(3, on_step=lambda r: seen.append(r.batches_done))
+    assert run.batches_done == 3 and seen == [1, 2, 3]
+    assert run.advance_to(1) and run.batches_done == 3  # never backwards
+    assert run.advance_to(6, deadline=0.0) is False and run.batches_done == 4  # one minibatch, then stop
+    whole = DigitsRun(DigitsSettings(seed=2, **TINY), small_data())
+    whole.train_batches(4)
+    assert all(np.array_equal(a, b) for a, b in zip(run.weights().values(), whole.weights().values(), strict=True))
+    for bad in (run.total_batches + 1, 2.0, True):
+        with pytest.raises(ValueError, match="step must be"):
+            run.advance_to(bad)
+
+
+@pytest.mark.parametrize("readout", [False, True])
+def test_parameters_put_back_on_an_inference_copy_answer_as_the_run_did(readout):
+    run = DigitsRun(DigitsSettings(seed=6, readout=readout, **TINY), small_data())
+    run.train_batches(2)
+    image = small_data().test_images[0]
+    before, saved = run.infer(image), run.parameters()
+    view = run.fork(optimizers=False)
+    assert view.ff.optimizer is not run.ff.optimizer and not view.ff.optimizer._state  # nothing of Adam's copied
+    run.train_batches(2)
+    assert run.infer(image) != before
+    view.train_batches(1)  # the copy drifts, then gets the saved step back
+    view.load_parameters(saved)
+    assert view.infer(image) == before
+    reused = run.parameters(out=saved)  # copied into the arrays it is given
+    assert reused is saved and all(np.array_equal(reused[k], v) for k, v in run.parameters().items())
+
+
+def test_runs_can_share_read_only_pixels_and_train_the_same():
+    from app.engine.digits import shared_unit_pixels
+
+    data = small_data()
+    pixels = shared_unit_pixels(data, "float32")
+    shared = DigitsRun(DigitsSettings(seed=1, **TINY), data, pixels=pixels)
+    own = DigitsRun(DigitsSettings(seed=1, **TINY), data)
+    assert shared.train_x is pixels.train and shared.test_x is pixels.test
+    np.testing.assert_array_equal(shared.train_x, own.train_x)
+    shared.train_batches(3)
+    own.train_batches(3)
+    assert shared.evaluate() == own.evaluate()
+    with pytest.raises(ValueError, match="float64"):
+        DigitsRun(DigitsSettings(dtype="float64", **TINY), data, pixels=pixels)
+    writable = type(pixels)(pixels.train.copy(), pixels.test.copy())
+    with pytest.raises(ValueError, match="read-only"):
+        DigitsRun(DigitsSettings(**TINY), data, pixels=writable)
 
 
 def test_the_evaluation_subset_is_fixed_and_balanced():
@@ -405,3 +479,44 @@ def test_bad_digits_arguments_give_one_line_and_exit_code_2(args, name, capsys):
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and name in lines[0] and lines[0].startswith("python -m app digits: error:")
     assert "Traceback" not in captured.err and captured.out == ""
+
+
+@pytest.mark.parametrize("broken", ["truncated", "wrong magic", "truncated gzip"])
+def test_a_broken_idx_file_gives_one_line_and_exit_code_2(broken, tmp_path, capsys):
+    from app.engine.mnist import IMAGE_MAGIC
+    from tests.unit.test_mnist import write_idx_dir
+
+    write_idx_dir(tmp_path, gz=broken == "truncated gzip")
+    if broken == "truncated":
+        path = tmp_path / "train-images-idx3-ubyte"
+        path.write_bytes(path.read_bytes()[:100])
+    elif broken == "wrong magic":
+        path = tmp_path / "t10k-labels-idx1-ubyte"
+        path.write_bytes(IMAGE_MAGIC.to_bytes(4, "big") + path.read_bytes()[4:])
+    else:
+        path = tmp_path / "train-labels-idx1-ubyte.gz"
+        path.write_bytes(path.read_bytes()[:-12])
+    assert main(["digits", "--mnist", str(tmp_path), "--epochs", "1", "--hidden", "8", "--batch", "10"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("python -m app digits: error: ") and str(path) in lines[0]
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_text_mode_prints_held_out_accuracy_per_epoch_and_at_the_end(capsys):
+    from app.engine.digits import train
+
+    settings = DigitsSettings(seed=4, epochs=2, hidden=(16,), batch_size=400)
+    per_epoch = []
+    _, report = train(settings, on_epoch=lambda run, metrics: per_epoch.append(metrics))
+    argv = ["digits", "--seed", "4", "--epochs", "2", "--hidden", "16", "--batch", "400"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    epochs = [line for line in out if line.startswith("epoch ")]
+    assert len(epochs) == 2
+    for line, metrics, number in zip(epochs, per_epoch, (1, 2), strict=True):
+        assert line.startswith(f"epoch {number:>3}/2  held-out accuracy")
+        assert f"FF {1 - metrics.ff_error:6.2%}" in line and f"backprop {1 - metrics.backprop_error:6.2%}" in line
+    summary = {line.split()[0]: line for line in out if "held-out " in line and not line.startswith("epoch")}
+    assert f"held-out {report['ff']['test_accuracy']:.2%}" in summary["Forward-Forward"]
+    assert f"held-out {report['backprop']['test_accuracy']:.2%}" in summary["Backprop"]

@@ -7,11 +7,14 @@ import json
 import numpy as np
 import pytest
 
+from app.engine.digits import DigitsRun
 from app.engine.drawing import rasterize
 from app.web.digits_live import (
+    RECENT_STEPS,
     DigitQuery,
     DigitsRunState,
     LiveDigitsSettings,
+    answer,
     sample_data,
     strip_index,
 )
@@ -59,3 +62,44 @@ def test_a_long_replay_stops_at_its_deadline_and_goes_on_where_it_stopped():
     assert state.replay is not None and state.replay.batches_done == 1
     finished = state.frame(20, None)
     assert finished == DigitsRunState(LiveDigitsSettings(seed=2)).frame(20, None)
+
+
+def fresh_answer(seed: int, step: int, query: DigitQuery):
+    """What a run replayed from scratch to `step` answers: the net the page shows at that step."""
+    run = DigitsRun(LiveDigitsSettings(seed=seed).digits, sample_data())
+    assert run.advance_to(step)
+    return answer(run, query)
+
+
+def test_a_click_a_few_steps_behind_the_head_is_answered_without_a_replay():
+    state = DigitsRunState(LiveDigitsSettings(seed=3))
+    state.produce_to(12)  # the run produces frames ahead of the page, which shows step 9
+    query = DigitQuery(heldout=28)
+    got = state.infer(9, query, 0.0, None)
+    assert got is not None
+    assert state.replayed == 0 and state.model is None  # nothing trained but the producer
+    assert state.position == 12
+    want = fresh_answer(3, 9, query)
+    assert got.inference.totals == want.inference.totals
+    assert got.inference.goodness == want.inference.goodness
+    assert got.inference.backprop_probabilities == want.inference.backprop_probabilities
+    assert got.image == want.image
+    # at the head too, and a later click further back reuses the same copy
+    assert state.infer(12, query, 0.0, None).inference.totals == fresh_answer(3, 12, query).inference.totals
+    assert state.replayed == 0
+
+
+def test_a_click_further_back_than_the_recent_steps_is_replayed_exactly():
+    state = DigitsRunState(LiveDigitsSettings(seed=3))
+    state.produce_to(RECENT_STEPS + 4)
+    assert sorted(state.recent) == list(range(5, RECENT_STEPS + 5))  # bounded: the newest RECENT_STEPS
+    query = DigitQuery(heldout=5)
+    got = state.infer(3, query, 0.0, None)
+    assert state.replayed == 3  # from the checkpoint at 0
+    assert got.inference.totals == fresh_answer(3, 3, query).inference.totals
+
+
+def test_runs_share_the_samples_pixels_without_the_web_layer_assigning_them():
+    one, two = DigitsRunState(LiveDigitsSettings(seed=1)), DigitsRunState(LiveDigitsSettings(seed=2))
+    assert one.producer.train_x is two.producer.train_x and one.producer.test_x is two.producer.test_x
+    assert not one.producer.train_x.flags.writeable

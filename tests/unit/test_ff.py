@@ -7,18 +7,21 @@ from hypothesis import strategies as st
 
 from app.engine.datasets import make_dataset
 from app.engine.ff import (
+    EPSILON,
     FFLayer,
     FFNetwork,
     embed_label,
     forward_pass,
     goodness,
     layer_loss,
+    length_from_goodness,
     normalize,
     with_bias_column,
     wrong_labels,
 )
 from app.engine.optim import Adam, SGDMomentum
 from app.engine.params import FlatParameters
+from app.engine.trace import StepRecorder
 
 
 class RecordingOptimizer:
@@ -151,6 +154,36 @@ def test_normalize_gives_unit_length_and_keeps_zero_finite():
     h = normalize(np.array([[3.0, 4.0], [0.0, 0.0]]))
     np.testing.assert_allclose(h[0], [0.6, 0.8])
     np.testing.assert_array_equal(h[1], [0.0, 0.0])
+    np.testing.assert_array_equal(length_from_goodness(goodness(np.array([[3.0, 4.0]]))), [5.0 + EPSILON])
+
+
+def test_the_columns_layout_normalizes_each_column_with_the_same_function():
+    """columns.py's (units, rows) layout: normalize(Y, columns=True) is normalize(y) transposed,
+    written into `out` with the lengths ||y|| + eps in the caller's `length` (nothing allocated)."""
+    y = np.random.default_rng(4).normal(size=(40, 7))
+    y[3] = 0.0  # an all-zero activity stays finite in either layout
+    columns = np.ascontiguousarray(y.T)
+    out, length = np.empty_like(columns), np.empty(40)
+    given_g = normalize(columns, g=goodness(y), out=out, columns=True, length=length)
+    assert given_g is out
+    np.testing.assert_allclose(out, normalize(y).T, rtol=1e-15, atol=0.0)
+    np.testing.assert_allclose(length, np.linalg.norm(y, axis=1) + EPSILON, rtol=1e-15)
+    np.testing.assert_allclose(normalize(columns, columns=True), normalize(y).T, rtol=1e-15, atol=0.0)
+
+
+def test_the_step_reports_to_the_recorder_it_is_given_even_an_empty_one():
+    """The do-nothing recorder is only the default: a recorder that is false while empty (it has a
+    length) still hears the step."""
+
+    class CountingRecorder(StepRecorder):
+        def __len__(self):
+            return len(self.events)
+
+    data = make_dataset("disk-ring", n=12, seed=2)
+    recorder = CountingRecorder()
+    assert not recorder
+    small_net(SGDMomentum(0.01)).train_step(data.x, data.y, np.random.default_rng(2), recorder=recorder)
+    assert {event.kind for event in recorder.events} >= {"pass", "forward", "normalize", "loss", "update"}
 
 
 @settings(max_examples=40, deadline=None)

@@ -10,7 +10,7 @@ from app.engine.datasets import CLASS_NAMES, DATASET_NAMES
 from app.engine.evaluate import layer_maps
 from app.engine.ff import FFNetwork, embed_label
 from app.engine.optim import Adam
-from app.engine.race import Race, RaceSettings
+from app.engine.race import HELD_OUT_BAR, Race, RaceSettings
 
 coordinates = st.floats(-1.25, 1.25, allow_nan=False)
 
@@ -104,3 +104,16 @@ def test_another_init_stream_draws_other_weights_from_the_same_data():
     assert not np.allclose(a.ff.layers[0].params, b.ff.layers[0].params)
     c = Race(RaceSettings(seed=3, init_stream=1))
     np.testing.assert_array_equal(b.ff.layers[0].params, c.ff.layers[0].params)
+
+
+@pytest.mark.parametrize("stream", [0, 1])
+def test_the_default_recipe_meets_97_percent_on_19_of_20_disk_ring_seeds_for_each_weight_stream(stream):
+    # Issue 8's target for the recipe chosen in docs/engine.md, on the data as it is (the default
+    # jitter, never tuned to FF): held-out FF accuracy at or above 97% on at least 19 of seeds 0-19.
+    accuracies = []
+    for seed in range(20):
+        race = Race(RaceSettings(seed=seed, init_stream=stream))
+        race.advance_to(race.settings.steps)
+        accuracies.append(race.snapshot(grid=False).ff.test_accuracy)
+    passing = sum(accuracy >= HELD_OUT_BAR for accuracy in accuracies)
+    assert passing >= 19, [round(a, 3) for a in accuracies]

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.config import Settings as ServerSettings
 from app.engine.race import Race, RaceSettings
 from app.web.frames import frame_text, frame_text_and_parts
 from app.web.limits import OutFrame, SocketWriter
@@ -87,6 +88,27 @@ def test_a_chain_of_deltas_decodes_to_every_frame_and_is_far_smaller_than_json()
     assert [kind_of(m) for m in messages] == [KEY] + [DELTA] * (len(steps) - 1)
     assert [decoder.decode(m) for m in messages] == [texts[s] for s in steps]
     assert sum(map(len, messages)) * 2 < sum(len(texts[s]) for s in steps)
+
+
+WIRE_BUDGET = 300_000  # issue 10: one default race, as the page receives it, in at most 300 KB
+
+
+def test_a_default_race_reaches_the_page_in_at_most_300_kb():
+    # What a page that reads in time receives: a keyframe, then a delta per frame (the sequence
+    # tests/integration/test_wire.py sees over the real socket), each in a websocket frame whose
+    # header is at most 4 bytes from the server at these sizes. Nothing here is the default but the
+    # engine's and the server's own settings.
+    settings, speed = RaceSettings(), ServerSettings().steps_per_frame
+    race, codec = Race(settings), FrameCodec()
+    steps, texts = [0], {0: frame_text(race.snapshot(grid=True), settings.steps, settings.theta)}
+    while race.step_count < settings.steps:
+        race.advance_to(min(race.step_count + speed, settings.steps))
+        steps.append(race.step_count)
+        texts[race.step_count] = frame_text(race.snapshot(grid=True), settings.steps, settings.theta)
+    messages = [codec.key(0, texts[0])] + [codec.delta(a, texts[a], b, texts[b]) for a, b in pairwise(steps)]
+    wire = sum(len(message) + 4 for message in messages)
+    assert wire <= WIRE_BUDGET, f"{wire:,} bytes for {len(messages)} frames"
+    assert wire * 4 < sum(map(len, texts.values()))  # and far below the same frames as JSON
 
 
 def test_the_writer_sends_a_delta_only_from_the_frame_the_client_holds():

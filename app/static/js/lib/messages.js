@@ -38,12 +38,28 @@
  * @property {number} y
  */
 /** @typedef {Start | Pause | Resume | Step | Reset | Speed | Infer} ClientMessage */
+
+// Client -> server on /ws/digits (app/web/digits_session.py: DigitsStart, DigitsInfer; the controls
+// are the race's). Named ...Message here because Start and Infer are the race's.
 /**
- * Client -> server on /ws/digits (app/web/digits_session.py: DigitsStart, DigitsInfer; the
- * controls are the race's).
- * @typedef {{type: "start", settings?: {seed?: number, negatives?: string}, at_step?: number}} DigitsStartMessage
+ * What a reader may choose for a live digits run (DigitsStartSettings; ranges are the engine's).
+ * @typedef {object} DigitsStartSettings
+ * @property {number | null} [seed]
+ * @property {string | null} [negatives] one of the engine's negative modes
  */
-/** @typedef {{type: "infer", strokes?: Array<Array<[number, number]>>, heldout?: number}} DigitsInferMessage */
+/**
+ * @typedef {object} DigitsStartMessage
+ * @property {"start"} type
+ * @property {DigitsStartSettings} [settings]
+ * @property {number | null} [at_step] begin paused at this step (minibatches done)
+ */
+/**
+ * A drawn digit (strokes: polylines of [x, y] in [0, 1]) or a held-out digit's index: exactly one.
+ * @typedef {object} DigitsInferMessage
+ * @property {"infer"} type
+ * @property {Array<Array<[number, number]>> | null} [strokes]
+ * @property {number | null} [heldout]
+ */
 /** @typedef {DigitsStartMessage | Pause | Resume | Step | Reset | DigitsInferMessage} DigitsClientMessage */
 
 // ---------------------------------------------------------------- server -> client

@@ -64,7 +64,8 @@ export function mount(root) {
 
   const source = () => root.querySelector('input[name="digits-source"]:checked')?.value ?? "ready";
   const settings = () => ({
-    seed: Math.max(0, Math.floor(Number(control("seed").value) || 0)),
+    // Within the bounds the server rendered on the input (app/web/pages.py, digits_defaults).
+    seed: Math.min(Number(control("seed").max), Math.max(Number(control("seed").min), Math.floor(Number(control("seed").value) || 0))),
     negatives: control("negatives").value,
   });
 

@@ -4,12 +4,13 @@
 import { cssVar, drawBarRow, fitCanvas } from "../lib/canvas.js";
 import { fixed } from "../lib/format.js";
 import { requestJSON } from "../lib/http.js";
+import { serverNumber } from "../lib/server-values.js";
 import { dot, square } from "../lib/shapes.js";
 
 const SEED = 0;
 
 export function mount(root) {
-  const MAX_STEPS = Number(root.dataset.maxSteps);  // the engine's GOODNESS_MAX_STEPS, from the template
+  const MAX_STEPS = serverNumber(root, "maxSteps");  // the engine's GOODNESS_MAX_STEPS, from the template
   const barsCanvas = root.querySelector(".goodness-bars");
   const historyCanvas = root.querySelector(".goodness-history");
   const thetaInput = root.querySelector('[data-control="theta"]');

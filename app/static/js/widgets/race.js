@@ -12,6 +12,7 @@ import { attachPointer } from "./race/pointer.js";
 import { renderBackprop, renderForwardForward, renderPrompt } from "./race/readout.js";
 import { scrollToShow } from "./race/reveal.js";
 import { RaceSession } from "./race/session.js";
+import { serverJSON, serverNumber } from "../lib/server-values.js";
 
 
 const CONNECTION_TEXT = {
@@ -26,7 +27,8 @@ export function mount(root) {
   const bpCanvas = ref("bp-canvas");
   const chartCanvas = ref("chart");
   const fields = { ff: new FieldView(ffCanvas), backprop: new FieldView(bpCanvas) };
-  const chart = new CurvesChart(chartCanvas, palette());
+  // The race's length until the server's `race` message says it: the figure's data-steps.
+  const chart = new CurvesChart(chartCanvas, palette(), serverNumber(root, "steps"));
   const layers = new LayerMaps(ref("layers"));
   const text = {
     step: ref("step"), ffMetrics: ref("ff-metrics"), bpMetrics: ref("bp-metrics"),
@@ -36,11 +38,12 @@ export function mount(root) {
   const legend = { a: ref("legend-a"), b: ref("legend-b"), shade: ref("legend-shade") };
   // Every data set's class names as the server rendered them, to name a race before it arrives.
   const classNamesOf = classNamesByDataset(root);
-  // From the server (app/templates/widgets/race.html), never a copy: what a link or an embed carries
-  // (the settings that decide the run; speed is only its pace) and the milestone's target.
+  // From the server (app/templates/widgets/race.html), never a copy and never a fallback: what a
+  // link or an embed carries (the settings that decide the run; speed is only its pace) and the
+  // milestone's target. A figure without them throws here, and main.js shows the widget failed.
   /** @type {string[]} */
-  const LINKED_SETTINGS = JSON.parse(root.dataset.linkedSettings ?? "[]");
-  const milestones = new Milestones(announce, Number(root.dataset.targetAccuracy));
+  const LINKED_SETTINGS = serverJSON(root, "linkedSettings");
+  const milestones = new Milestones(announce, serverNumber(root, "targetAccuracy"));
 
   let settingsInfo = null;   // the `race` message's settings
   let classes = null;        // the names of its classes, index = label (the `race` message's `classes`)

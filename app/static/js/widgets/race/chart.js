@@ -12,11 +12,16 @@ const NETS = {
 };
 
 export class CurvesChart {
-  constructor(canvas, colors) {
+  /**
+   * @param {HTMLCanvasElement} canvas
+   * @param {object} colors
+   * @param {number} steps  the race's length, the server's (the figure's data-steps) until a race says
+   */
+  constructor(canvas, colors, steps) {
     this.canvas = canvas;
     this.colors = colors;
     this.history = [];   // [{step, ff: {...metrics}, backprop: {...metrics}}] in step order
-    this.steps = 900;
+    this.steps = steps;
     this.resize();
   }
 
