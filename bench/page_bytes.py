@@ -173,7 +173,7 @@ def main() -> None:
         process.terminate()
         process.wait(timeout=30)
     print(f"# page and race bytes on {cpu_model()} (loopback; Chromium counts headers too)")
-    print("| what | requests | bytes on the wire |")
+    print("| what | resources loaded (cache hits included) | bytes on the wire |")
     print("| --- | ---: | ---: |")
     for name in ("first", "repeat"):
         visit = visits[name]
