@@ -170,11 +170,13 @@ def idle_page(browser, idle_server):
 
 
 @pytest.fixture
-def touch_page(browser, live_server):
-    """A phone as a student holds it: 375 x 812, touch screen, mobile viewport, reduced motion (so a
-    scroll the page makes is instant and a tap's coordinates hold still)."""
+def touch_page(browser, live_server, request):
+    """A phone as a student holds it: 375 x 812 (or the (width, height) a test parametrizes it
+    with, indirectly), touch screen, mobile viewport, reduced motion (so a scroll the page makes is
+    instant and a tap's coordinates hold still)."""
+    width, height = getattr(request, "param", (375, 812))
     context = browser.new_context(
-        viewport={"width": 375, "height": 812},
+        viewport={"width": width, "height": height},
         base_url=live_server,
         has_touch=True,
         is_mobile=True,

@@ -28,6 +28,15 @@ def test_axe_finds_no_violations_at_phone_width(phone_page):
     assert results.violations_count == 0, results.generate_report()
 
 
+def test_axe_finds_no_violations_on_a_touch_screen(touch_page):
+    # A coarse pointer switches on the larger touch targets (the CSS's pointer: coarse rules).
+    touch_page.goto("/")
+    assert touch_page.evaluate("matchMedia('(pointer: coarse)').matches")
+    mount_every_widget(touch_page)
+    results = Axe().run(touch_page)
+    assert results.violations_count == 0, results.generate_report()
+
+
 def focus_by_tab(page, locator, limit=400):
     """Press Tab until `locator` has focus: proves it is in the tab order."""
     for _ in range(limit):

@@ -83,6 +83,27 @@ def test_the_live_run_trains_reads_with_its_own_nets_and_survives_a_dropped_sock
     expect(figure).to_have_attribute("data-phase", "paused")
     step = int(figure.get_attribute("data-step"))
     assert figure.locator(".guess-ff").first.inner_text().startswith("FF ")
+    # The goodness table: a row per FF layer, each a positive and a negative mean with its bar.
+    rows = figure.locator('[data-ref="goodness"] tbody tr')
+    expect(rows).to_have_count(2)
+    for row in rows.all():
+        values = [float(v) for v in row.locator(".bar-value").all_inner_texts()]
+        assert len(values) == 2 and all(v >= 0 for v in values), values
+    # The error readouts are percentages, the curve says the same.
+    ff_error = figure.locator(".readout-ff-error").inner_text()
+    assert re.fullmatch(r"\d+(\.\d+)?%", ff_error), ff_error
+    assert ff_error in figure.locator('[data-ref="chart"]').get_attribute("aria-label")
+    # The strip: a guess is marked wrong (a cross, the class, the spoken label) exactly when it is
+    # not the digit's true label.
+    for button in figure.locator(".strip-digit").all():
+        label = int(re.search(r"a handwritten (\d)", button.get_attribute("aria-label")).group(1))
+        for net, name in ((".guess-ff", "FF"), (".guess-bp", "backprop")):
+            mark = button.locator(net)
+            guess = int(re.search(r"(\d)", mark.inner_text()).group(1))
+            wrong = guess != label
+            assert ("✗" in mark.inner_text()) == wrong
+            assert ("wrong" in (mark.get_attribute("class") or "")) == wrong
+            assert f"{name} guesses {guess}, {'wrong' if wrong else 'right'}" in button.get_attribute("aria-label")
     figure.locator('input[name="digits-source"][value="live"]').check()
     figure.locator(".strip-digit").nth(0).click()
     expect(figure).to_have_attribute("data-answer-source", "live")

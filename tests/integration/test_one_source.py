@@ -256,6 +256,7 @@ SERVER_LITERALS = {
     "the goodness layer's width": r"(?<![\w.])8 units",
     "the step animation's depth": r"three hidden layers",
     "the live digits threshold": r"θ = <span[^>]*>\s*\d",
+    "a threshold fallback in a script": r"theta\s*\?\?\s*\d",
     "the seed's lower bound": r"Math\.max\(0, Math\.floor",
 }
 

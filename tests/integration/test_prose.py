@@ -219,6 +219,35 @@ def test_no_ten_word_run_of_the_source_article_appears_on_any_page(client):
     )
 
 
+# Text the scripts build (readouts, milestones, announcements) never reaches the server-rendered
+# HTML above: every string literal of app/static/js is checked instead, each literal on its own and
+# a template literal's ${...} parts as breaks between words.
+JS_STRING = re.compile(r"""`(?:[^`\\]|\\.)*`|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'""", re.S)
+
+
+def script_texts() -> list[list[str]]:
+    texts = []
+    for path in sorted((ROOT / "app" / "static" / "js").rglob("*.js")):
+        source = re.sub(r"/\*.*?\*/|(?<![:\\])//[^\n]*", " ", path.read_text(), flags=re.S)
+        for literal in JS_STRING.findall(source):
+            parts = re.split(r"\$\{[^}]*\}", literal[1:-1])
+            texts += [words(part) for part in parts]
+    return texts
+
+
+def test_script_strings_are_found():
+    texts = [" ".join(t) for t in script_texts()]
+    assert any("held out" in text or "held-out" in text for text in texts)
+    assert len(texts) > 200
+
+
+def test_no_ten_word_run_of_the_source_article_appears_in_the_scripts_text():
+    source = source_article()
+    source_runs = {tuple(source[i : i + RUN]) for i in range(len(source) - RUN + 1)}
+    report = [f"\u201c{run}\u201d" for text in script_texts() for run in shared_runs(text, source_runs)]
+    assert not report, f"script text shared with the source article: {report}"
+
+
 # --- the figures the prose quotes come from the engine's own files, and the page survives without them
 
 

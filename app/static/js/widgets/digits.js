@@ -148,7 +148,7 @@ export function mount(root) {
       text.progressText.textContent = `After ${frame.step} of ${frame.steps} minibatches (epoch ${epoch}): `
         + `Forward-Forward misreads ${percent(frame.ff.error)} of the 200 held-out digits, backprop ${percent(frame.backprop.error)}.`;
       ref("chart").setAttribute("aria-label", `Held-out error curves. ${text.progressText.textContent}`);
-      renderGoodness(goodnessBody, frame.goodness, info?.theta ?? 4);
+      renderGoodness(goodnessBody, frame.goodness, info?.theta ?? Number(ref("theta").textContent));  // the server-rendered θ until the run's info
       strip?.show(frame.guesses);
       root.dataset.step = String(frame.step);
       requestDraw();
