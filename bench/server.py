@@ -53,6 +53,7 @@ async def one_client(port: int, settings: dict, start_at: float, timeout_s: floa
     arrivals: list[float] = []
     sizes: list[int] = []
     done = asyncio.get_running_loop().create_future()
+    refusals: list[bytes] = []
 
     def on_text(payload: bytes, now: float) -> None:
         if frame_step(payload) is not None:
@@ -60,6 +61,8 @@ async def one_client(port: int, settings: dict, start_at: float, timeout_s: floa
             sizes.append(len(payload))
         elif payload.startswith(b'{"type":"state"') and b'"done":true' in payload and not done.done():
             done.set_result(None)
+        elif payload.startswith(b'{"type":"error"'):
+            refusals.append(payload[:200])
 
     ws = await connect("127.0.0.1", port, on_text, local_ip=local_ip, subprotocol=SUBPROTOCOL)
     await asyncio.sleep(max(0.0, start_at - time.time()))  # everybody presses Train together
@@ -70,6 +73,10 @@ async def one_client(port: int, settings: dict, start_at: float, timeout_s: floa
     except TimeoutError:
         pass
     ws.close()
+    if not done.done() or refusals:
+        # A client that never saw its race end, or was told an error, did not meet the bar, however
+        # punctual the frames it did get were.
+        return {"error": f"race not finished: {len(arrivals)} frames, errors {refusals[:2]}"}
     gaps = [b - a for a, b in pairwise(arrivals)]
     # The race's first frame comes with its introduction, so rates are measured from the first
     # streamed frame (step > 0) on.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported when serving, not by the other commands
@@ -45,6 +46,22 @@ def uvicorn_options(settings: Settings, args: argparse.Namespace) -> dict:
     }
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def origin_warning(settings: Settings, host: str) -> str | None:
+    """A line for the operator when the server listens beyond this machine without FF_PUBLIC_ORIGIN:
+    its websocket then takes the page's origin from the Host header the client chose, which a
+    DNS-rebinding page can name (app/web/race_socket.py, origin_allowed)."""
+    if settings.public_origin or host in LOOPBACK or host.startswith("127."):
+        return None
+    return (
+        f"warning: serving on {host} without FF_PUBLIC_ORIGIN: the race's websocket trusts the Host header "
+        "for the page's own origin; set FF_PUBLIC_ORIGIN=https://your.host for a public server "
+        '(README, "Running it for a class")'
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
     from pydantic import ValidationError
@@ -59,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
         settings = Settings()
     except ValidationError as invalid:
         raise ValueError(f"bad FF_* setting: {invalid.errors(include_url=False)[0]}") from None
+    warning = origin_warning(settings, args.host)
+    if warning:
+        print(warning, file=sys.stderr)
     # Each worker builds its own app with create_app(), reading the same environment.
     uvicorn.run("app.web:create_app", **uvicorn_options(settings, args))
     return 0

@@ -28,13 +28,13 @@ router = Router(prefix="/api", tags=["api"])
 
 
 class GoodnessAction(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # "3" is not 3, true is not 1 (as on the sockets)
     polarity: Polarity
     steps: int = Field(ge=0, le=GOODNESS_MAX_STEPS)
 
 
 class GoodnessRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
     seed: int = Field(0, ge=RaceSettings.BOUNDS["seed"][0], le=RaceSettings.BOUNDS["seed"][1])
     theta: float = Field(GOODNESS_THETA_DEFAULT, ge=GOODNESS_THETA_RANGE[0], le=GOODNESS_THETA_RANGE[1])
     actions: list[GoodnessAction] = Field(default_factory=list)

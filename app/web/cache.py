@@ -223,6 +223,10 @@ class RunRecord:
         self.viewers = 0  # open viewers (sessions on this run)
         self.binary_viewers = 0  # of which send binary frames: the engine also makes their deltas
         self.codec = FrameCodec(deltas=max_frames)  # the run's binary frames, encoded once for all (wire.py)
+        # Who asked for each item in flight, as they stood when it was handed to the engine: the work
+        # is charged to them when it ends, even to a requester who left meanwhile (otherwise asking
+        # and leaving at once would be engine time charged to nobody).
+        self.askers: dict[int, set[Viewer]] = {}
 
     def viewer(self, account: Account, binary: bool = False) -> Viewer:
         self.viewers += 1
@@ -286,7 +290,9 @@ class RunRecord:
         frames = sorted(self.wanted)[:max_frames]
         infers = [(step, x, y) for step, x, y, _ in self.clicks.values()]
         want_info = self.info is None and bool(self.info_waiters)
-        return Item(self.key, self.settings, frames, infers, want_info, wire=self.binary_viewers > 0)
+        item = Item(self.key, self.settings, frames, infers, want_info, wire=self.binary_viewers > 0)
+        self.askers[id(item)] = self._payers(item)
+        return item
 
     def _payers(self, item: Item) -> set[Viewer]:
         payers = {viewer for step in item.frames for viewer in self.wanted.get(step, ())}
@@ -297,7 +303,8 @@ class RunRecord:
 
     def absorb(self, item: Item, result: ItemResult) -> None:
         self.crashes = 0
-        payers = self._payers(item)
+        # Those who asked when the work began, and anyone who asked for the same work since.
+        payers = self.askers.pop(id(item), set()) | self._payers(item)
         for viewer in payers:  # shared work costs each requester its share
             viewer.account.charge(result.seconds / len(payers))
         self.position = result.position
@@ -325,6 +332,10 @@ class RunRecord:
                     del self.clicks[viewer]
                     if not future.done():
                         future.set_result(inference)
+
+    def settle(self, item: Item) -> None:
+        """The engine is done with `item` (answered, failed or never reached): forget its askers."""
+        self.askers.pop(id(item), None)
 
     def fail(self, item: Item, failure: BaseException) -> None:
         """The slice computing `item` failed (a crashed worker). Requests that began something and

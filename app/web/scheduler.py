@@ -247,6 +247,13 @@ class EngineScheduler:
     async def _slice(self, index: int, records: list) -> None:
         items = [record.item(MAX_FRAMES_PER_ITEM) for record in records]
         try:
+            await self._run_slice(index, records, items)
+        finally:  # answered, failed, not reached or cancelled: the item is over
+            for record, item in zip(records, items, strict=True):
+                record.settle(item)
+
+    async def _run_slice(self, index: int, records: list, items: list) -> None:
+        try:
             results = await self.pool.execute(index, items, self.slice_s)
         except asyncio.CancelledError:
             raise

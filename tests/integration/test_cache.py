@@ -153,6 +153,46 @@ def test_work_for_a_run_nobody_watches_is_dropped(processes):
     assert 0 < record.position < 5000 and 5000 not in record.frames and not record.wanted
 
 
+def test_work_a_client_asked_for_and_then_abandoned_is_still_charged_to_it(processes):
+    """Asking for deep work and leaving before the answer must not be free: every second the engine
+    spent on the request, the slice under way when the client left included, is charged to it."""
+    settings = RaceSettings(seed=13, steps=5000)
+    charged: list[float] = []
+
+    class Recording(Account):
+        def charge(self, seconds: float) -> None:
+            charged.append(seconds)
+            super().charge(seconds)
+
+    async def scenario():
+        async with engine(processes, slice_s=0.01) as (pool, scheduler, cache):
+            spent: list[float] = []
+            execute = pool.execute
+
+            async def timed(index, items, slice_s):
+                results = await execute(index, items, slice_s)
+                spent.extend(result.seconds for result in results)
+                return results
+
+            pool.execute = timed
+            record = cache.record(settings)
+            viewer = record.viewer(Recording("127.0.0.9", Budgets(0.25, 5.0, lambda _client: 1)))
+            wanted = asyncio.create_task(viewer.frame(5000))
+            for _ in range(1000):  # yields until the engine has made some progress
+                if record.position > 0:
+                    break
+                await asyncio.sleep(0.005)
+            wanted.cancel()
+            viewer.close()  # left while a slice was (most likely) under way
+            await settle(scheduler)
+            return spent, record
+
+    spent, record = asyncio.run(scenario())
+    assert spent and sum(spent) > 0
+    assert sum(charged) == pytest.approx(sum(spent))
+    assert not record.askers  # nothing is kept once the engine is done with an item
+
+
 def test_a_caller_that_goes_away_does_not_cancel_a_step_others_wait_for(processes):
     async def scenario():
         async with engine(processes) as (_, scheduler, cache):

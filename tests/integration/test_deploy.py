@@ -86,6 +86,49 @@ def test_the_ingress_keeps_websockets_open_longer_than_the_idle_timeout(document
     assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= Settings().idle_timeout_s
 
 
+def routed(ingress: dict, path: str) -> bool:
+    """Whether one of the Ingress's rules sends `path` to the service (Kubernetes' Exact and
+    Prefix matching: a Prefix matches whole path elements)."""
+    for rule in ingress["spec"]["rules"]:
+        for entry in rule["http"]["paths"]:
+            if entry["pathType"] == "Exact" and path == entry["path"]:
+                return True
+            prefix = entry["path"].rstrip("/")
+            if entry["pathType"] == "Prefix" and (path == prefix or path.startswith(prefix + "/")):
+                return True
+    return False
+
+
+def route_paths(routes) -> list[str]:
+    """Every path of an app's routes and mounts, included routers opened (none adds a prefix here)."""
+    found = []
+    for route in routes:
+        if hasattr(route, "path"):
+            found.append(route.path)
+        else:  # an included router
+            found += route_paths(route.original_router.routes)
+    return found
+
+
+# Operators' endpoints: the kubelet and Prometheus reach them on the pod, never through the Ingress.
+INTERNAL = {"/healthz", "/readyz", "/metrics"}
+
+
+def test_the_ingress_routes_every_readers_address_and_none_of_the_operators(documents):
+    from app.web import create_app
+
+    ingress = by_kind(documents, "Ingress")
+    app = create_app()
+    # Every route the app serves, with a concrete value for a path parameter, plus its mounts.
+    paths = {path.replace("{slug}", "race").replace("{version}", "0") for path in route_paths(app.routes)}
+    paths |= {"/static/embed.js", "/static/v/0/js/main.js"}
+    public = {path for path in paths if path not in INTERNAL}
+    assert {"/", "/ws/race", "/ws/digits", "/embed/race", "/oembed", "/api/goodness"} <= public
+    assert [path for path in sorted(public) if not routed(ingress, path)] == []
+    assert [path for path in sorted(INTERNAL) if routed(ingress, path)] == []
+    assert INTERNAL <= paths  # the operators' endpoints exist (so keeping them in is a real choice)
+
+
 ALERTS = ROOT / "deploy" / "alerts.yaml"
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
 

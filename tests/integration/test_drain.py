@@ -56,6 +56,29 @@ def test_readyz_is_false_until_the_scorecard_is_measured_while_healthz_answers(m
     assert "ff_ready 1.0" in client.get("/metrics").text
 
 
+def test_sigterm_itself_turns_readiness_off_and_still_reaches_the_servers_own_handler():
+    # The signal path, not drain() called by hand: SIGTERM is delivered to this process (pytest runs
+    # tests in the main thread), the watcher turns the replica not-ready, and the handler that was
+    # there before (uvicorn's, which starts the graceful shutdown; here a stand-in) still runs.
+    from app.web.readiness import Readiness
+
+    heard: list[int] = []
+    original = signal.signal(signal.SIGTERM, lambda signum, frame: heard.append(signum))
+    try:
+        readiness = Readiness()
+        readiness.warmed_up()
+        undo = readiness.watch_signals()
+        assert readiness.phase == "ready"
+        signal.raise_signal(signal.SIGTERM)
+        assert readiness.phase == "draining" and not readiness.ready
+        assert heard == [signal.SIGTERM]
+        undo()
+        signal.raise_signal(signal.SIGTERM)  # after the undo only the stand-in hears it
+        assert heard == [signal.SIGTERM, signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, original)
+
+
 def test_a_draining_app_is_not_ready_and_sends_a_new_race_socket_elsewhere(client):
     wait_until(lambda: client.get("/readyz").status_code == 200, what="/readyz 200")
     client.app.state.readiness.drain()
@@ -116,6 +139,9 @@ def test_sigterm_drains_race_sockets_with_1012_and_exits_within_the_drain_timeou
             await asyncio.wait_for(asyncio.gather(*(event.wait() for event in started)), 60)
             lateness = metrics(base_url)
             assert lateness["ff_frame_lateness_seconds_count"] > 0
+            # Real values, not zeros: a frame is sent at its tick or after, never before, so the
+            # observed lateness adds up to more than nothing.
+            assert lateness["ff_frame_lateness_seconds_sum"] > 0
             assert lateness["ff_live_sessions"] == 2 and lateness["ff_ready"] == 1
             signalled = time.monotonic()
             process.send_signal(signal.SIGTERM)

@@ -116,6 +116,12 @@ def test_goodness_replays_the_actions(client):
         ({"actions": [{"polarity": "positive", "steps": 0}] * 33}, 422),
         ({"unexpected": 1}, 422),
         ({"actions": [{"polarity": "positive", "steps": 0}] * 200}, 413),
+        # Wrong types are refused, not coerced (as on the sockets): a string seed, a boolean theta,
+        # a string step count.
+        ({"seed": "42"}, 422),
+        ({"theta": True}, 422),
+        ({"actions": [{"polarity": "positive", "steps": "3"}]}, 422),
+        ({"seed": 42, "theta": 2}, 200),  # an integer theta is a number
     ],
 )
 def test_goodness_refuses_bad_or_unbounded_requests(client, body, status):
@@ -239,7 +245,8 @@ def test_the_openapi_document_lists_every_status_each_route_answers(client):
     assert documented == set(observed)
 
 
-def test_a_body_cut_short_is_a_400_and_one_log_line():
+@pytest.mark.parametrize("path", ["/api/goodness", "/api/digits/infer"])
+def test_a_body_cut_short_is_a_400_and_one_log_line(path):
     """Called as uvicorn would: the body's first bytes, then the client disconnects."""
     import asyncio
     import logging
@@ -263,8 +270,8 @@ def test_a_body_cut_short_is_a_400_and_one_log_line():
         "http_version": "1.1",
         "method": "POST",
         "scheme": "http",
-        "path": "/api/goodness",
-        "raw_path": b"/api/goodness",
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
         "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"), (b"content-length", b"100")],

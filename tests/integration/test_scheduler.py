@@ -80,13 +80,14 @@ def test_a_bystander_is_served_first_in_every_slice_while_an_attacker_floods_the
         budgets = Budgets(0.1, 2.0, lambda c: 3)
         attacker = Account("127.0.0.2", budgets)
         attacker.charge(5.0)  # it has used most of its budget already
-        slices, in_flight = [], []
+        slices, in_flight, queued = [], [], []
         execute = pool.execute
 
         async def spy(index, items, slice_s):
             # The bystander waits for the engine when it has asked for something and no slice
             # already under way (the slot holds two) is working on it.
             waiting = bool(bystander_record.requesters()) and bystander_record.key not in in_flight
+            queued.append(scheduler.waiting())  # what ff_engine_runs_waiting reports at this moment
             keys = [item.key for item in items]
             slices.append((keys, waiting))
             in_flight.extend(keys)
@@ -114,9 +115,11 @@ def test_a_bystander_is_served_first_in_every_slice_while_an_attacker_floods_the
         bystander.close()
         await scheduler.close()
         pool.shutdown()
-        return slices, bystander_record.key, unfinished
+        return slices, bystander_record.key, unfinished, queued
 
-    slices, key, unfinished = asyncio.run(scenario())
+    slices, key, unfinished, queued = asyncio.run(scenario())
+    # The queue-depth gauge saw the flood: runs with work asked for while a slice was handed out.
+    assert max(queued) >= 2
     assert unfinished == 3  # the attacker's work went on all along; it just never came first
     served_first = [keys[0] == key for keys, bystander_waiting in slices if bystander_waiting]
     assert served_first and all(served_first)

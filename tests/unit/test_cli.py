@@ -207,3 +207,21 @@ def test_digits_draws_a_bar_on_a_terminal_and_keeps_stdout_clean():
     assert all(len(filled) + len(empty) == 30 for filled, empty, _ in bars)
     assert ("#" * 30, "", "2.00") in bars  # drawn at the end of the last epoch
     assert text.endswith("\r\033[K")  # and wiped before the program ends
+
+
+def test_serving_beyond_loopback_without_a_public_origin_warns_the_operator(monkeypatch, capsys):
+    import uvicorn
+
+    from app.__main__ import main
+
+    served: list[str] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append(options["host"]))
+    monkeypatch.delenv("FF_PUBLIC_ORIGIN", raising=False)
+    assert main(["serve", "--host", "0.0.0.0", "--port", "0"]) == 0
+    assert "without FF_PUBLIC_ORIGIN" in capsys.readouterr().err
+    assert main(["serve", "--host", "127.0.0.1", "--port", "0"]) == 0
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("FF_PUBLIC_ORIGIN", "https://ff.example.edu")
+    assert main(["serve", "--host", "0.0.0.0", "--port", "0"]) == 0
+    assert capsys.readouterr().err == ""
+    assert served == ["0.0.0.0", "127.0.0.1", "0.0.0.0"]
