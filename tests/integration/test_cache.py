@@ -130,6 +130,20 @@ def test_a_run_held_by_a_session_is_shared_even_after_the_lru_forgot_it():
     assert asyncio.run(scenario())
 
 
+async def ask_deep_then_leave(record, account: Account, scheduler: EngineScheduler) -> None:
+    """A viewer asks for step 5000 of `record`'s run, and leaves (cancels and closes) as soon as the
+    engine has made some progress, most likely while a slice is under way; then the engine settles."""
+    viewer = record.viewer(account)
+    wanted = asyncio.create_task(viewer.frame(5000))
+    for _ in range(1000):  # yields until the engine has made some progress
+        if record.position > 0:
+            break
+        await asyncio.sleep(0.005)
+    wanted.cancel()
+    viewer.close()
+    await settle(scheduler)
+
+
 def test_work_for_a_run_nobody_watches_is_dropped(processes):
     """A restore far into a long run, abandoned at once (a new `start`): the engine stops working on
     it after at most the slice under way, and never reaches the step."""
@@ -138,15 +152,7 @@ def test_work_for_a_run_nobody_watches_is_dropped(processes):
     async def scenario():
         async with engine(processes, slice_s=0.01) as (_, scheduler, cache):
             record = cache.record(settings)
-            viewer = record.viewer(account())
-            wanted = asyncio.create_task(viewer.frame(5000))
-            for _ in range(1000):  # yields until the engine has made some progress
-                if record.position > 0:
-                    break
-                await asyncio.sleep(0.005)
-            wanted.cancel()
-            viewer.close()
-            await settle(scheduler)
+            await ask_deep_then_leave(record, account(), scheduler)
             return record
 
     record = asyncio.run(scenario())
@@ -176,15 +182,7 @@ def test_work_a_client_asked_for_and_then_abandoned_is_still_charged_to_it(proce
 
             pool.execute = timed
             record = cache.record(settings)
-            viewer = record.viewer(Recording("127.0.0.9", Budgets(0.25, 5.0, lambda _client: 1)))
-            wanted = asyncio.create_task(viewer.frame(5000))
-            for _ in range(1000):  # yields until the engine has made some progress
-                if record.position > 0:
-                    break
-                await asyncio.sleep(0.005)
-            wanted.cancel()
-            viewer.close()  # left while a slice was (most likely) under way
-            await settle(scheduler)
+            await ask_deep_then_leave(record, Recording("127.0.0.9", Budgets(0.25, 5.0, lambda _client: 1)), scheduler)
             return spent, record
 
     spent, record = asyncio.run(scenario())
