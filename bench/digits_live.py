@@ -155,12 +155,7 @@ def main(argv: list[str] | None = None) -> None:
         costs = {hidden: frame_cost(hidden) for hidden in SIZES}
         run = ready_run()
         query = DigitQuery(strokes=SEVEN)
-        samples = []
-        for _ in range(50):
-            start = perf_counter_ns()
-            answer(run, query)
-            samples.append(perf_counter_ns() - start)
-        pad_ms = statistics.median(samples[5:]) / 1e6
+        pad_ms = median_ms(lambda: answer(run, query), 45, warmup=5)
         held = json.dumps(answer(run, DigitQuery(heldout=28)).inference.as_dict())
     jobs = [] if args.costs_only else [(hidden, seed) for hidden in SIZES for seed in range(args.seeds)]
     with ProcessPoolExecutor(args.processes, mp_context=get_context("spawn")) as pool:

@@ -115,12 +115,19 @@ class RunState:
         race = self._at_frame(step, deadline)
         return None if race is None else frame_text(race.snapshot(grid=True), race.settings.steps, race.settings.theta)
 
-    def frame_and_parts(self, step: int, deadline: float | None) -> tuple[str, FrameParts] | None:
-        """The frame text and the frame split for the wire, both from the snapshot (Item.wire)."""
+    def frame_and_delta(self, step: int, deadline: float | None) -> tuple[str, tuple[int, bytes] | None] | None:
+        """The frame text and, for a client playing the run in order, the binary DELTA (wire.py)
+        from the frame this run produced before it, (base step, message), when there is one: made
+        here rather than in the event loop, since compressing is half of what a binary frame cost
+        the server (docs/performance.md); any other base is made by the run's FrameCodec in the
+        server. Both come from one snapshot (Item.wire)."""
         race = self._at_frame(step, deadline)
         if race is None:
             return None
-        return frame_text_and_parts(race.snapshot(grid=True), race.settings.steps, race.settings.theta)
+        text, parts = frame_text_and_parts(race.snapshot(grid=True), race.settings.steps, race.settings.theta)
+        last, self.last_parts = self.last_parts, parts
+        delta = (last.step, encode_delta(last, parts)) if last is not None and last.step < step else None
+        return text, delta
 
     def _at_frame(self, step: int, deadline: float | None) -> Race | None:
         if step < self.producer.step_count:
@@ -176,25 +183,19 @@ class Workshop:
         infers: list[tuple[int, Any, float, Any]] = []  # as ItemResult.infers
         deltas: dict[int, tuple[int, bytes]] = {}
         complete = True
-        # With Item.wire, also the binary DELTA a client playing this run needs (wire.py), made here
-        # rather than in the event loop: compressing is half of what a binary frame cost the server
-        # (docs/performance.md). The base is the frame produced before this one, which is what a
-        # client holds when it plays the run in order; any other base is made by the run's
-        # FrameCodec in the server, as before.
-        split = state if item.wire and isinstance(state, RunState) else None
+        wired = state if item.wire and isinstance(state, RunState) else None  # with each frame's DELTA
         for step in item.frames:
-            made = split.frame_and_parts(step, deadline) if split is not None else state.frame(step, deadline)
+            if wired is not None:
+                made = wired.frame_and_delta(step, deadline)
+            else:
+                text = state.frame(step, deadline)
+                made = None if text is None else (text, None)
             if made is None:
                 complete = False
                 break
-            if isinstance(made, str):
-                frames[step] = made
-            elif split is not None:
-                frames[step], parts = made
-                last = split.last_parts
-                if last is not None and last.step < step:
-                    deltas[step] = (last.step, encode_delta(last, parts))
-                split.last_parts = parts
+            frames[step], delta = made
+            if delta is not None:
+                deltas[step] = delta
             if deadline is not None and time.perf_counter() >= deadline:
                 break
         for step, x, y in item.infers:

@@ -48,11 +48,16 @@ def required(value: Any, *keys: str) -> Any:
     return value
 
 
-def input_step(low: Any, default: Any) -> Any:
-    """The step of a number input over [low, ...]: 1 for an integer setting, else the lower bound
-    (the engine's smallest value), so every value the input steps to is a whole number of steps
-    above it, as HTML's validation wants."""
-    return 1 if isinstance(default, int) else low
+def number_control(default: Any, low: Any, high: Any) -> dict:
+    """A number input's default and bounds, and its step: 1 for an integer setting, else the lower
+    bound (the engine's smallest value), so every value the input steps to is a whole number of
+    steps above it, as HTML's validation wants."""
+    return {"default": default, "min": low, "max": high, "step": 1 if isinstance(default, int) else low}
+
+
+def choice_control(default: Any, choices: Any) -> dict:
+    """A select's default and its choices."""
+    return {"default": default, "choices": list(choices)}
 
 
 def race_defaults(settings: Settings) -> dict:
@@ -63,11 +68,11 @@ def race_defaults(settings: Settings) -> dict:
     table: dict = {}
     for name in RACE_QUERY:  # the settings a reader may change, in the widget's order
         if name in RaceSettings.CHOICES:
-            table[name] = {"default": getattr(defaults, name), "choices": list(RaceSettings.CHOICES[name])}
+            table[name] = choice_control(getattr(defaults, name), RaceSettings.CHOICES[name])
         else:
             low, high, default = bounds[name]
-            table[name] = {"default": default, "min": low, "max": high, "step": input_step(low, default)}
-    table["speed"] = {"default": settings.steps_per_frame, "min": 1, "max": settings.max_steps_per_frame, "step": 1}
+            table[name] = number_control(default, low, high)
+    table["speed"] = number_control(settings.steps_per_frame, 1, settings.max_steps_per_frame)
     return table
 
 
@@ -78,10 +83,9 @@ def digits_defaults() -> dict:
     for name in DIGITS_QUERY:
         default = DIGITS_DEFAULTS[name]
         if name in DigitsSettings.CHOICES:
-            table[name] = {"default": default, "choices": list(DigitsSettings.CHOICES[name])}
+            table[name] = choice_control(default, DigitsSettings.CHOICES[name])
         else:
-            low, high = DigitsSettings.BOUNDS[name]
-            table[name] = {"default": default, "min": low, "max": high, "step": input_step(low, default)}
+            table[name] = number_control(default, *DigitsSettings.BOUNDS[name])
     return table
 
 

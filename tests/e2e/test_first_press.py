@@ -144,6 +144,8 @@ HELD_PRESSES = [
     ("goodness", "**/js/widgets/goodness.js", "10 steps", "data-step", "10"),
     ("steps", "**/api/trace?*", "Step", "data-tick", "1"),
     ("normalization", "**/js/widgets/normalization.js", "Longer", "data-goodness", re.compile(r"^3\.25")),
+    # The live digits race: Train pressed while its module loads starts the run once it is ready.
+    ("digits", "**/js/widgets/digits.js", "Train", "data-phase", "running"),
 ]
 
 

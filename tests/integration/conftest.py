@@ -139,30 +139,41 @@ def live_server():
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def serve_in_subprocess(env: dict[str, str] | None = None, log_path: Path | None = None):
+def serve_in_subprocess(
+    env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+    *,
+    cwd: Path = ROOT,
+    environ: dict[str, str] | None = None,
+):
     """`python -m app serve` on a free port, as an operator runs it; returns (process, base_url)
-    once /healthz answers (a readiness poll, bounded)."""
+    once /healthz answers (a readiness poll, bounded). `env` is added to `environ` (this process's
+    environment unless given), and the server runs in `cwd`."""
     port = free_port()
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        env={**(os.environ if environ is None else environ), **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     base_url = f"http://127.0.0.1:{port}"
+
+    def log_tail() -> str:
+        return f": {log_path.read_text()[-2000:]}" if log_path else ""
+
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("the server exited early")
+            raise RuntimeError(f"the server exited early{log_tail()}")
         try:
             with urllib.request.urlopen(base_url + "/healthz", timeout=1):
                 return process, base_url
         except OSError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError("the server did not answer /healthz within 30 s")
+    raise RuntimeError(f"the server did not answer /healthz within 30 s{log_tail()}")
 
 
 def descendants(pid: int) -> set[int]:

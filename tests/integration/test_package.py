@@ -10,14 +10,13 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from integration.conftest import free_port
+from integration.conftest import serve_in_subprocess
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the wheel is built from: what the Dockerfile copies before its `pip install .`.
@@ -93,29 +92,8 @@ def test_the_installed_wheel_serves_the_article_and_its_static_files_from_any_di
     )
     assert Path(found.stdout.strip()).parent == site / "app", "the test would not run the installed copy"
 
-    port = free_port()
-    log_path = tmp_path / "server.log"
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=elsewhere,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
+    server, base = serve_in_subprocess(log_path=tmp_path / "server.log", cwd=elsewhere, environ=env)
     try:
-        deadline = time.monotonic() + 30
-        while True:  # a readiness poll of the server, bounded
-            assert server.poll() is None, f"the installed server exited: {log_path.read_text()[-2000:]}"
-            try:
-                if get(base + "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"no /healthz within 30 s: {log_path.read_text()[-2000:]}"
-            time.sleep(0.1)
-
         status, page = get(base + "/")
         assert status == 200 and b"<html" in page
         assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.decode())
